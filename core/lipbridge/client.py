@@ -1,0 +1,372 @@
+"""The typed facade users call: one API for every installed provider.
+
+A call flows: validate against the model's capabilities (no network) -> build the call
+context (key, base URL, HTTP view) -> call the owning plugin's hook through the
+registry -> check what came back. Only lipbridge errors leave this module.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import secrets
+from collections.abc import Callable, Mapping
+from importlib import metadata
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+from lipbridge.context import CallContext, Clock, Credentials, SystemClock, provider_settings
+from lipbridge.download import download as download_file
+from lipbridge.errors import (
+    ConfigurationError,
+    InvalidRequest,
+    JobCancelled,
+    JobFailed,
+    LipbridgeError,
+    PluginContractError,
+    ProviderProtocolError,
+    SubmitOutcomeUnknown,
+    UnsupportedCapability,
+    WaitTimeout,
+)
+from lipbridge.http import ProviderHTTP, RetryPolicy, fingerprint
+from lipbridge.media import probe_seconds
+from lipbridge.models import (
+    CostEstimate,
+    JobHandle,
+    JobRequest,
+    JobResult,
+    JobState,
+    JobStatus,
+    MediaDurations,
+    ProviderInfo,
+)
+from lipbridge.polling import PollPolicy, wait_until_done
+from lipbridge.pricing import needed_inputs, output_seconds
+from lipbridge.registry import PluginRecord, Registry
+from lipbridge.transport import Transport
+from lipbridge.validation import local_path, validate
+
+T = TypeVar("T")
+log = logging.getLogger("lipbridge")
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+def _core_version() -> str:
+    try:
+        return metadata.version("lipbridge")
+    except metadata.PackageNotFoundError:
+        return "0"
+
+
+class Client:
+    """Submit, poll, cancel, wait for, download and price lip-sync jobs on any provider.
+
+    Everything with side effects is injectable: the registry (which plugins exist),
+    the transport (the HTTP pool), the clock (time and sleep) and the environment
+    (API keys, base URLs). A client is safe to share between threads.
+    """
+
+    def __init__(
+        self,
+        *,
+        registry: Registry | None = None,
+        transport: Transport | None = None,
+        clock: Clock | None = None,
+        api_keys: Mapping[str, str] | None = None,
+        base_urls: Mapping[str, str] | None = None,
+        environ: Mapping[str, str] | None = None,
+        retry: RetryPolicy = RetryPolicy(),
+        poll_policy: PollPolicy = PollPolicy(),
+        rng: random.Random | None = None,
+    ) -> None:
+        self._environ = os.environ if environ is None else environ
+        self.registry = registry if registry is not None else Registry(environ=self._environ)
+        self.transport = transport or Transport()
+        self.clock: Clock = clock or SystemClock()
+        self._api_keys = dict(api_keys or {})
+        self._base_urls = dict(base_urls or {})
+        self.retry = retry
+        self.poll_policy = poll_policy
+        self._rng = rng or random.Random()
+
+    def __repr__(self) -> str:
+        return f"Client(providers={self.registry.names()!r})"
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.transport.close()
+
+    # -- discovery ----------------------------------------------------------------------------
+
+    def providers(self) -> list[PluginRecord]:
+        """Every installed provider plugin, including broken ones with their error."""
+        return self.registry.records()
+
+    def info(self, provider: str) -> ProviderInfo:
+        return self.registry.info(provider)
+
+    # -- plumbing -----------------------------------------------------------------------------
+
+    def base_url(self, provider: str, info: ProviderInfo) -> str:
+        from lipbridge.context import env_name
+
+        url = (
+            self._base_urls.get(provider)
+            or self._environ.get(f"LIPBRIDGE_{env_name(provider)}_BASE_URL")
+            or info.default_base_url
+        )
+        parts = urlsplit(url)
+        plain_ok = parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS
+        if not parts.hostname or not (parts.scheme == "https" or plain_ok):
+            raise ConfigurationError(
+                f"base URL {url!r} for {provider} must be https (plain http only on 127.0.0.1 "
+                f"or localhost); set LIPBRIDGE_{env_name(provider)}_BASE_URL"
+            )
+        return url
+
+    def _context(
+        self, provider: str, info: ProviderInfo, idempotency_key: str | None = None
+    ) -> CallContext:
+        credentials = Credentials.resolve(
+            provider, info.api_key_env, self._environ, self._api_keys.get(provider)
+        )
+        dist, version = self.registry.distribution(provider)
+        user_agent = f"lipbridge/{_core_version()}"
+        if version:
+            user_agent += f" {dist}/{version}"
+        http = ProviderHTTP(
+            provider=provider,
+            base_url=self.base_url(provider, info),
+            transport=self.transport,
+            clock=self.clock,
+            credentials=credentials,
+            auth=info.auth,
+            user_agent=user_agent,
+            retry=self.retry,
+            rng=self._rng,
+            secret_headers=info.secret_headers,
+            idempotency_header=info.idempotency_header,
+            idempotency_key=idempotency_key,
+        )
+        return CallContext(
+            provider=provider,
+            http=http,
+            credentials=credentials,
+            clock=self.clock,
+            settings=provider_settings(provider, self._environ),
+        )
+
+    def _call(
+        self, provider: str, hook: str, expected: type[T], ctx: CallContext, **kwargs: Any
+    ) -> T:
+        try:
+            result = self.registry.call(provider, hook, ctx=ctx, **kwargs)
+        except LipbridgeError:
+            raise
+        except Exception as exc:
+            if ctx.http.exchanges:  # the plugin choked on what the provider sent
+                raise ProviderProtocolError(
+                    f"{hook} could not read the response: {type(exc).__name__}: {exc}",
+                    provider=provider,
+                    http_status=ctx.http.exchanges[-1].status,
+                ) from exc
+            raise PluginContractError(
+                f"{provider}: {hook} raised {type(exc).__name__}: {exc}"
+            ) from exc
+        if not isinstance(result, expected):
+            raise PluginContractError(
+                f"{provider}: {hook} returned {type(result).__name__}, not {expected.__name__}"
+            )
+        return result
+
+    # -- the job lifecycle --------------------------------------------------------------------
+
+    def submit(
+        self, provider: str, request: JobRequest, *, drop_unsupported: bool = False
+    ) -> JobHandle:
+        """Start a job. Validation happens first; nothing is sent for an invalid request.
+
+        If the provider may have accepted the job but the answer was lost or unreadable,
+        :class:`SubmitOutcomeUnknown` says so, with what is needed to reconcile.
+        """
+        info = self.registry.info(provider)
+        request = validate(info, request, drop_unsupported=drop_unsupported)
+        key = secrets.token_urlsafe(24) if info.idempotency_header else None
+        ctx = self._context(provider, info, idempotency_key=key)
+        ctx.credentials.require()  # a missing key fails here, before any request
+        try:
+            handle = self._call(provider, "lipbridge_submit", JobHandle, ctx, request=request)
+            if handle.provider != provider or not handle.job_id:
+                raise PluginContractError(
+                    f"{provider}: lipbridge_submit returned a handle for "
+                    f"{handle.provider!r} with job id {handle.job_id!r}"
+                )
+        except (ProviderProtocolError, PluginContractError) as exc:
+            accepted = ctx.http.accepted_submit()
+            if accepted is None:
+                raise
+            raise SubmitOutcomeUnknown(
+                f"the provider accepted the submit (HTTP {accepted.status}) but its answer "
+                f"could not be read ({exc.message}); the job probably exists and is billed: "
+                "look it up before resubmitting",
+                details={
+                    "provider": provider,
+                    "url": accepted.url,
+                    "http_status": accepted.status,
+                    "idempotency_key": key,
+                    "request_fingerprint": fingerprint(repr(request).encode()),
+                    "at": self.clock.now().isoformat(),
+                },
+                provider=provider,
+                http_status=accepted.status,
+            ) from exc
+        log.info("submitted %s job %s", provider, handle.job_id)
+        return handle
+
+    def poll(self, handle: JobHandle) -> JobStatus:
+        info = self.registry.info(handle.provider)
+        ctx = self._context(handle.provider, info)
+        return self._call(handle.provider, "lipbridge_poll", JobStatus, ctx, handle=handle)
+
+    def cancel(self, handle: JobHandle) -> JobStatus:
+        info = self.registry.info(handle.provider)
+        caps = info.model(handle.model)
+        if not caps.cancel:
+            raise UnsupportedCapability(
+                f"{handle.provider}/{caps.name} has no cancel; the job runs to completion "
+                "(and is billed)"
+            )
+        ctx = self._context(handle.provider, info)
+        return self._call(handle.provider, "lipbridge_cancel", JobStatus, ctx, handle=handle)
+
+    def wait(
+        self,
+        handle: JobHandle,
+        *,
+        timeout: float | None = 1800.0,
+        on_progress: Callable[[JobStatus], None] | None = None,
+        cancel_on_timeout: bool = False,
+    ) -> JobResult:
+        """Poll until the job ends; return its result or raise JobFailed/JobCancelled.
+
+        At the deadline, :class:`WaitTimeout` carries the handle so the job is not lost;
+        with ``cancel_on_timeout`` the job is cancelled first where the model can.
+        """
+        try:
+            status = wait_until_done(
+                lambda: self.poll(handle),
+                handle=handle,
+                clock=self.clock,
+                policy=self.poll_policy,
+                timeout=timeout,
+                rng=self._rng,
+                on_progress=on_progress,
+            )
+        except WaitTimeout as exc:
+            if not cancel_on_timeout:
+                raise
+            raise WaitTimeout(
+                f"{exc.message}; {self._cancel_after_timeout(handle)}",
+                handle=handle,
+                last_status=exc.last_status,
+            ) from None
+        if status.state is JobState.SUCCEEDED:
+            assert status.result is not None
+            return status.result
+        error = status.error
+        detail = error.message if error else "the provider gave no error detail"
+        cls = JobCancelled if status.state is JobState.CANCELLED else JobFailed
+        raise cls(
+            f"job {handle.job_id} {status.state.value} ({status.raw_status}): {detail}",
+            status=status,
+            provider=handle.provider,
+            code=error.code if error else None,
+            job_id=handle.job_id,
+        )
+
+    def _cancel_after_timeout(self, handle: JobHandle) -> str:
+        try:
+            self.cancel(handle)
+        except LipbridgeError as exc:
+            return f"cancelling it failed: {exc}"
+        return "it was cancelled"
+
+    def download(self, result: JobResult | str, path: str | os.PathLike[str]) -> Path:
+        """Stream the result video to ``path`` (atomically); no credentials are sent."""
+        url = result if isinstance(result, str) else result.video_url
+        return download_file(self.transport, url, path)
+
+    # -- cost ---------------------------------------------------------------------------------
+
+    def durations(
+        self,
+        request: JobRequest,
+        info: ProviderInfo,
+        video_seconds: float | None = None,
+        audio_seconds: float | None = None,
+    ) -> MediaDurations:
+        """Input lengths as given, else probed from local files; output from the sync mode."""
+        mode = request.sync_mode or info.model(request.model).default_sync_mode
+        known = {"video": video_seconds, "audio": audio_seconds}
+        refs = {"video": request.video, "audio": request.audio}
+        for name in ("video", "audio"):
+            value = known[name]
+            if value is not None and (value != value or value < 0):
+                raise InvalidRequest(
+                    f"{name}_seconds={value!r} must be >= 0", field=f"{name}_seconds"
+                )
+            ref = refs[name]
+            path = local_path(ref) if ref else None
+            if value is None and path is not None and name in needed_inputs(mode):
+                known[name] = probe_seconds(path, name)
+        missing = [n for n in needed_inputs(mode) if known[n] is None and refs[n] is not None]
+        if missing:
+            wanted = " and ".join(f"{n}_seconds" for n in missing)
+            raise InvalidRequest(
+                f"cannot tell the output length: give {wanted} or a local file to measure",
+                field=f"{missing[0]}_seconds",
+            )
+        return MediaDurations(
+            video_seconds=known["video"],
+            audio_seconds=known["audio"],
+            output_seconds=output_seconds(mode, known["video"], known["audio"]),
+        )
+
+    def estimate_cost(
+        self,
+        provider: str,
+        request: JobRequest,
+        *,
+        video_seconds: float | None = None,
+        audio_seconds: float | None = None,
+        drop_unsupported: bool = False,
+    ) -> CostEstimate:
+        """Price a request offline. Invalid for ``submit`` means invalid here too."""
+        info = self.registry.info(provider)
+        request = validate(info, request, drop_unsupported=drop_unsupported)
+        caps = info.model(request.model)
+        if not caps.cost_estimate:
+            return CostEstimate.unknown(
+                provider, caps.name, f"{provider} declares no price for {caps.name}"
+            )
+        durations = self.durations(request, info, video_seconds, audio_seconds)
+        ctx = self._context(provider, info)
+        estimate = self._call(
+            provider,
+            "lipbridge_estimate_cost",
+            CostEstimate,
+            ctx,
+            request=request,
+            durations=durations,
+        )
+        if ctx.http.exchanges:
+            raise PluginContractError(f"{provider}: lipbridge_estimate_cost used the network")
+        return estimate

@@ -1,0 +1,141 @@
+"""What every routed hook receives: the call context and the pieces it is made of.
+
+Hooks take one ``ctx`` so they can gain data later without changing signature. The
+clock is injected so that no test, replay or contract run ever sleeps for real.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import re
+import time
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Protocol
+
+from attrs import field, frozen
+
+from lipbridge.errors import ConfigurationError
+from lipbridge.models import JobHandle
+
+if TYPE_CHECKING:
+    from lipbridge.http import ProviderHTTP
+
+
+class Clock(Protocol):
+    """Wall time for timestamps, monotonic time for deadlines, and the only way to sleep."""
+
+    def now(self) -> dt.datetime: ...
+
+    def monotonic(self) -> float: ...
+
+    def sleep(self, seconds: float) -> None: ...
+
+
+class SystemClock:
+    def now(self) -> dt.datetime:
+        return dt.datetime.now(dt.timezone.utc)
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+    def sleep(self, seconds: float) -> None:
+        if seconds > 0:
+            time.sleep(seconds)
+
+
+class Secret:
+    """A credential whose repr and str never show it."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('********')"
+
+    __str__ = __repr__
+
+
+def env_name(provider: str) -> str:
+    """``fox-api`` -> ``FOX_API``: the provider part of ``LIPBRIDGE_<PROVIDER>_*``."""
+    return re.sub(r"[^A-Za-z0-9]", "_", provider).upper()
+
+
+@frozen(kw_only=True)
+class Credentials:
+    """An API key (maybe absent) and the places it was looked for, for a useful error."""
+
+    provider: str
+    api_key: Secret | None
+    looked_in: tuple[str, ...] = ()
+
+    def require(self) -> str:
+        if self.api_key is None:
+            names = " or ".join(self.looked_in) or f"LIPBRIDGE_{env_name(self.provider)}_API_KEY"
+            raise ConfigurationError(
+                f"no API key for provider {self.provider!r}: set {names}, "
+                "or pass api_keys={...} to Client"
+            )
+        return self.api_key.reveal()
+
+    @classmethod
+    def resolve(
+        cls,
+        provider: str,
+        conventional: tuple[str, ...],
+        environ: Mapping[str, str],
+        explicit: str | None = None,
+    ) -> Credentials:
+        names = (f"LIPBRIDGE_{env_name(provider)}_API_KEY", *conventional)
+        if explicit:
+            return cls(provider=provider, api_key=Secret(explicit), looked_in=names)
+        for name in names:
+            value = environ.get(name, "").strip()
+            if value:
+                return cls(provider=provider, api_key=Secret(value), looked_in=names)
+        return cls(provider=provider, api_key=None, looked_in=names)
+
+
+@frozen(kw_only=True)
+class CallContext:
+    """Passed to every routed hook. Fields are only ever added, never changed."""
+
+    provider: str
+    http: ProviderHTTP
+    credentials: Credentials
+    clock: Clock
+    settings: Mapping[str, str] = field(factory=dict)  # provider-specific settings
+    logger: logging.Logger = field(factory=lambda: logging.getLogger("lipbridge"))
+
+    def new_handle(
+        self,
+        job_id: str,
+        *,
+        model: str | None = None,
+        resume: Mapping[str, str] | None = None,
+    ) -> JobHandle:
+        """A handle stamped with the injected clock and this call's idempotency key."""
+        return JobHandle(
+            provider=self.provider,
+            job_id=job_id,
+            created_at=self.clock.now(),
+            model=model,
+            resume=dict(resume or {}),
+            idempotency_key=self.http.idempotency_key,
+        )
+
+
+def provider_settings(provider: str, environ: Mapping[str, str] = os.environ) -> dict[str, str]:
+    """``LIPBRIDGE_<PROVIDER>_<KEY>`` variables (other than the API key), keyed by ``key``."""
+    prefix = f"LIPBRIDGE_{env_name(provider)}_"
+    return {
+        name[len(prefix) :].lower(): value
+        for name, value in environ.items()
+        if name.startswith(prefix) and name != prefix + "API_KEY"
+    }

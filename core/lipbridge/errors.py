@@ -1,0 +1,218 @@
+"""The one exception hierarchy every lipbridge call raises.
+
+Each class says whether retrying the same call could succeed (``retryable``), so
+callers and the client's own loops decide without parsing messages. Messages
+never contain credentials: anything quoted from a provider goes through
+:func:`excerpt`, and the transport redacts secrets before an error is built.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from lipbridge.models import JobHandle, JobStatus
+
+EXCERPT_LIMIT = 500
+
+
+def excerpt(body: bytes | str, limit: int = EXCERPT_LIMIT) -> str:
+    """A short, printable slice of a response body for error messages."""
+    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[:limit] + f"... [{len(text) - limit} more chars]"
+
+
+class LipbridgeError(Exception):
+    """Base class of every error lipbridge raises."""
+
+    retryable: bool = False
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+# --- configuration and plugins ------------------------------------------------------------
+
+
+class ConfigurationError(LipbridgeError):
+    """Something in the local setup is missing or wrong (a key, a base URL, an extra)."""
+
+
+class UnknownProvider(LipbridgeError):
+    """No installed, enabled plugin provides this name."""
+
+    def __init__(self, name: str, known: Sequence[str], reason: str = "") -> None:
+        listed = ", ".join(sorted(known)) or "none installed"
+        why = f" ({reason})" if reason else ""
+        super().__init__(f"unknown provider {name!r}{why}; known providers: {listed}")
+        self.name = name
+        self.known = tuple(sorted(known))
+
+
+class ProviderConflict(LipbridgeError):
+    """Two distributions claim the same provider name; neither is picked silently."""
+
+    def __init__(self, name: str, distributions: Sequence[str]) -> None:
+        super().__init__(
+            f"provider {name!r} is claimed by more than one distribution: "
+            f"{' and '.join(sorted(distributions))}; uninstall one of them"
+        )
+        self.name = name
+        self.distributions = tuple(sorted(distributions))
+
+
+class PluginLoadError(LipbridgeError):
+    """A provider plugin failed to import or failed load-time validation."""
+
+    def __init__(self, name: str, distribution: str, reason: str) -> None:
+        super().__init__(f"provider plugin {name!r} from {distribution} cannot be used: {reason}")
+        self.name = name
+        self.distribution = distribution
+        self.reason = reason
+
+
+class PluginContractError(LipbridgeError):
+    """A loaded plugin broke the hook contract at call time (wrong return type, crash)."""
+
+
+# --- requests -------------------------------------------------------------------------------
+
+
+class InvalidRequest(LipbridgeError):
+    """The request is malformed; nothing was sent. ``field`` names the culprit."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class UnsupportedOption(InvalidRequest):
+    """The request is well formed but this provider or model does not support an option."""
+
+    def __init__(
+        self, message: str, *, field: str | None = None, allowed: Sequence[str] = ()
+    ) -> None:
+        super().__init__(message, field=field)
+        self.allowed = tuple(allowed)
+
+
+class UnsupportedCapability(LipbridgeError):
+    """The provider cannot do this operation at all (for example cancel)."""
+
+
+# --- provider responses ----------------------------------------------------------------------
+
+
+class ProviderError(LipbridgeError):
+    """The provider answered with an error, or did not answer usefully."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        provider: str = "",
+        http_status: int | None = None,
+        code: str | None = None,
+        job_id: str | None = None,
+    ) -> None:
+        prefix = f"{provider}: " if provider else ""
+        super().__init__(prefix + message)
+        self.provider = provider
+        self.http_status = http_status
+        self.code = code
+        self.job_id = job_id
+
+
+class RequestRejected(ProviderError, InvalidRequest):
+    """The provider refused the request as invalid (HTTP 400/422). Nothing was created."""
+
+
+class AuthenticationError(ProviderError):
+    """The API key was refused."""
+
+
+class InsufficientCredits(ProviderError):
+    """The account cannot pay for this job."""
+
+
+class RateLimited(ProviderError):
+    """Too many requests; ``retry_after`` is the provider's hint in seconds, if any."""
+
+    retryable = True
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.retry_after = retry_after
+
+
+class JobNotFound(ProviderError):
+    """The provider does not know this job id (or the resource is gone)."""
+
+
+class ProviderUnavailable(ProviderError):
+    """The provider failed on its side (5xx, connection trouble); trying later may work."""
+
+    retryable = True
+
+
+class ProviderProtocolError(ProviderError):
+    """The response was malformed or unexpected. Carries a truncated body excerpt."""
+
+    def __init__(self, message: str, *, body_excerpt: str = "", **kw: Any) -> None:
+        tail = f" (body: {body_excerpt})" if body_excerpt else ""
+        super().__init__(message + tail, **kw)
+        self.body_excerpt = body_excerpt
+
+
+class JobFailed(ProviderError):
+    """The job reached the provider's failed state. ``code``/``reason`` are the provider's."""
+
+    def __init__(self, message: str, *, status: JobStatus | None = None, **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.status = status
+
+
+class JobCancelled(JobFailed):
+    """The job ended cancelled, by the user or by the provider."""
+
+
+class SubmitOutcomeUnknown(ProviderError):
+    """The submit may have been accepted (and billed); reconcile before resubmitting.
+
+    ``details`` holds everything known: the request fingerprint, the idempotency key if
+    one was sent, the HTTP status and a body excerpt if a response arrived.
+    """
+
+    def __init__(self, message: str, *, details: Mapping[str, Any], **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.details = dict(details)
+
+
+class DownloadFailed(LipbridgeError):
+    """The result file could not be fetched (expired URL, short read, HTTP error)."""
+
+    def __init__(self, message: str, *, http_status: int | None = None, retryable: bool = False):
+        super().__init__(message)
+        self.http_status = http_status
+        self.retryable = retryable
+
+
+# --- waiting ---------------------------------------------------------------------------------
+
+
+class WaitTimeout(LipbridgeError):
+    """The deadline passed before the job finished. The job is not lost: see ``handle``."""
+
+    retryable = True
+
+    def __init__(self, message: str, *, handle: JobHandle, last_status: JobStatus | None):
+        super().__init__(message)
+        self.handle = handle
+        self.last_status = last_status
+
+
+class OptionDropped(UserWarning):
+    """An unsupported optional option was left out because the caller asked for that."""

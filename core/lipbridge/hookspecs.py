@@ -1,0 +1,91 @@
+"""The hooks a provider plugin implements, and the one hook for CLI extensions.
+
+Routed hooks (all but ``lipbridge_add_commands``) are called by the core on the one
+plugin that owns ``provider`` and on no other, so a plugin never needs to check
+whether a call is its own. Each takes ``ctx`` last: new data reaches plugins as new
+``CallContext`` fields, never as new arguments.
+
+Plugins accept any subset of a hook's arguments, as pluggy allows.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from lipbridge.markers import hookspec
+
+if TYPE_CHECKING:
+    import click
+
+    from lipbridge.context import CallContext
+    from lipbridge.models import (
+        CostEstimate,
+        JobHandle,
+        JobRequest,
+        JobStatus,
+        MediaDurations,
+        ProviderInfo,
+    )
+
+# The contract plugins are written against. A plugin declares the version it was built
+# for in ``ProviderInfo.contract_version``; it loads when the major numbers are equal and
+# its minor number is not newer than this one.
+CONTRACT_VERSION = "1.0"
+
+
+@hookspec(firstresult=True)
+def lipbridge_provider_info(provider: str) -> ProviderInfo:
+    """Describe the provider: names, docs URL, auth, models and their capabilities.
+
+    Called once, when the plugin loads; must not do I/O. The result is validated
+    (name equals the entry-point name, contract version compatible) and cached.
+    """
+
+
+@hookspec(firstresult=True)
+def lipbridge_submit(provider: str, request: JobRequest, ctx: CallContext) -> JobHandle:
+    """Start a job and return its handle, built with ``ctx.new_handle``.
+
+    ``request`` was already validated against the model's capabilities and has its
+    model filled in. Send exactly one submit through ``ctx.http`` with
+    ``CallKind.SUBMIT``; the core decides whether a failed attempt may be retried.
+    """
+
+
+@hookspec(firstresult=True)
+def lipbridge_poll(provider: str, handle: JobHandle, ctx: CallContext) -> JobStatus:
+    """Fetch the job's current status, mapping the provider's status word to a state.
+
+    A failed job is a status with ``state=failed`` and an error, not an exception;
+    HTTP-level errors raise the matching ``ProviderError``.
+    """
+
+
+@hookspec(firstresult=True)
+def lipbridge_cancel(provider: str, handle: JobHandle, ctx: CallContext) -> JobStatus:
+    """Ask the provider to cancel the job and return the status that follows.
+
+    Only called for models whose capabilities declare ``cancel``; the core raises
+    ``UnsupportedCapability`` for the others without calling.
+    """
+
+
+@hookspec(firstresult=True)
+def lipbridge_estimate_cost(
+    provider: str, request: JobRequest, durations: MediaDurations, ctx: CallContext
+) -> CostEstimate:
+    """Price the request offline from the plugin's versioned price table.
+
+    ``durations`` holds the input lengths and the output length the core derived from
+    the sync mode. Return ``CostEstimate.unknown(...)`` with a reason when the price
+    cannot be known; never return zero for unknown. Must not do network I/O.
+    """
+
+
+@hookspec
+def lipbridge_add_commands(cli: click.Group) -> None:
+    """Add subcommands to the ``lipbridge`` CLI (for example ``lipbridge contract``).
+
+    Implemented by packages in the ``lipbridge.extensions`` entry-point group, which
+    the CLI loads at start-up. Not routed: every extension is called.
+    """

@@ -1,0 +1,317 @@
+"""The HTTP view a plugin gets in ``ctx.http``: one provider, its key, its retry rules.
+
+Plugins call :meth:`ProviderHTTP.request` with a path and a :class:`CallKind`; this
+module adds the base URL, credentials and User-Agent, retries what is safe to retry,
+and turns transport failures into lipbridge errors. What is safe:
+
+* poll, cancel and estimate calls are retried on 429/502/503/504 and connection
+  errors, with exponential backoff, jitter and ``Retry-After`` (capped);
+* a submit is retried only when the request surely never left (connect errors),
+  unless the provider declares an idempotency-key header, in which case the same
+  key is sent on every attempt. A submit that may have been received and then lost
+  raises :class:`SubmitOutcomeUnknown` with everything needed to reconcile.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import enum
+import hashlib
+import json as jsonlib
+import logging
+import random
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlencode, urljoin, urlsplit
+
+from attrs import frozen
+
+from lipbridge.context import Clock, Credentials
+from lipbridge.errors import (
+    AuthenticationError,
+    InsufficientCredits,
+    JobNotFound,
+    PluginContractError,
+    ProviderError,
+    ProviderProtocolError,
+    ProviderUnavailable,
+    RateLimited,
+    RequestRejected,
+    SubmitOutcomeUnknown,
+)
+from lipbridge.models import AuthScheme
+from lipbridge.transport import Response, Transport, TransportFailure
+
+log = logging.getLogger("lipbridge.http")
+
+
+class CallKind(str, enum.Enum):
+    SUBMIT = "submit"
+    POLL = "poll"
+    CANCEL = "cancel"
+    ESTIMATE = "estimate"
+
+    @property
+    def idempotent(self) -> bool:
+        return self is not CallKind.SUBMIT
+
+
+# Statuses after which a submit without an idempotency key may still have created a job.
+SUBMIT_AMBIGUOUS_STATUSES = frozenset({500, 502, 504})
+
+
+@frozen(kw_only=True)
+class RetryPolicy:
+    """Backoff ``backoff * 2**(n-1)`` capped at ``backoff_max``, minus up to ``jitter`` of it."""
+
+    attempts: int = 4
+    backoff: float = 0.5
+    backoff_max: float = 30.0
+    jitter: float = 0.5
+    retry_after_max: float = 120.0
+    statuses: frozenset[int] = frozenset({429, 502, 503, 504})
+
+    def delay(self, attempt: int, rng: random.Random) -> float:
+        base = min(self.backoff_max, self.backoff * 2.0 ** (attempt - 1))
+        return base * (1.0 - self.jitter * rng.random())
+
+
+@frozen(kw_only=True)
+class Exchange:
+    """One attempt, as the client saw it: ``status`` is None when no response came."""
+
+    kind: CallKind
+    method: str
+    url: str
+    status: int | None
+    sent: bool
+
+
+def retry_after_seconds(value: str | None, clock: Clock) -> float | None:
+    """Parse ``Retry-After`` as seconds or an HTTP date; None when absent or garbled."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        return None
+    return max(0.0, (when - clock.now()).total_seconds())
+
+
+STATUS_ERRORS: Mapping[int, type[ProviderError]] = {
+    400: RequestRejected,
+    401: AuthenticationError,
+    402: InsufficientCredits,
+    403: AuthenticationError,
+    404: JobNotFound,
+    409: RequestRejected,
+    422: RequestRejected,
+    429: RateLimited,
+}
+
+
+def error_for_status(
+    response: Response,
+    *,
+    provider: str,
+    clock: Clock,
+    message: str | None = None,
+    code: str | None = None,
+    job_id: str | None = None,
+    overrides: Mapping[int, type[ProviderError]] | None = None,
+) -> ProviderError:
+    """The lipbridge error for an HTTP error response: status first, body details second.
+
+    Plugins parse their error envelope into ``message``/``code`` and pass ``overrides``
+    where their API departs from the common meaning (AI/ML API's 403 = no credits).
+    """
+    status = response.status
+    cls = (overrides or {}).get(status) or STATUS_ERRORS.get(status)
+    if cls is None:
+        cls = ProviderUnavailable if status >= 500 else ProviderProtocolError
+    text = f"HTTP {status}: {message or 'no error message'}"
+    common: dict[str, Any] = {
+        "provider": provider,
+        "http_status": status,
+        "code": code,
+        "job_id": job_id,
+    }
+    if issubclass(cls, RateLimited):
+        after = retry_after_seconds(response.header("retry-after"), clock)
+        return cls(text, retry_after=after, **common)
+    if issubclass(cls, ProviderProtocolError):
+        return cls(text, body_excerpt=response.excerpt(), **common)
+    return cls(text, **common)
+
+
+def fingerprint(body: bytes | None) -> str:
+    return hashlib.sha256(body or b"").hexdigest()[:16]
+
+
+class ProviderHTTP:
+    """One provider's HTTP access for one call; records every attempt in ``exchanges``."""
+
+    def __init__(
+        self,
+        *,
+        provider: str,
+        base_url: str,
+        transport: Transport,
+        clock: Clock,
+        credentials: Credentials,
+        auth: AuthScheme,
+        user_agent: str,
+        retry: RetryPolicy = RetryPolicy(),
+        rng: random.Random | None = None,
+        secret_headers: tuple[str, ...] = (),
+        idempotency_header: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> None:
+        self.provider = provider
+        self.base_url = base_url.rstrip("/") + "/"
+        self.transport = transport
+        self.clock = clock
+        self.credentials = credentials
+        self.auth = auth
+        self.user_agent = user_agent
+        self.retry = retry
+        self.rng = rng or random.Random()
+        self.secret_headers = (auth.header, *secret_headers)
+        self.idempotency_header = idempotency_header
+        self.idempotency_key = idempotency_key if idempotency_header else None
+        self.exchanges: list[Exchange] = []
+
+    def __repr__(self) -> str:
+        return f"ProviderHTTP(provider={self.provider!r}, base_url={self.base_url!r})"
+
+    def url(self, path: str, params: Mapping[str, str] | None = None) -> str:
+        """Join ``path`` to the base URL; an absolute URL must stay on the base URL's host."""
+        url = urljoin(self.base_url, path.lstrip("/")) if "://" not in path else path
+        base, target = urlsplit(self.base_url), urlsplit(url)
+        if (base.scheme, base.netloc) != (target.scheme, target.netloc):
+            raise PluginContractError(
+                f"{self.provider}: refusing to send credentials to {target.scheme}://"
+                f"{target.netloc}, which is not the provider's base URL {self.base_url}"
+            )
+        return f"{url}?{urlencode(params)}" if params else url
+
+    def get(
+        self, path: str, *, kind: CallKind, params: Mapping[str, str] | None = None
+    ) -> Response:
+        return self.request("GET", path, kind=kind, params=params)
+
+    def post(self, path: str, *, kind: CallKind, json: Any = None) -> Response:
+        return self.request("POST", path, kind=kind, json=json)
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        kind: CallKind,
+        json: Any = None,
+        params: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Response:
+        url = self.url(path, params)
+        body = None if json is None else jsonlib.dumps(json, separators=(",", ":")).encode()
+        all_headers = {
+            "User-Agent": self.user_agent,
+            "Accept": "application/json",
+            **(headers or {}),
+            self.auth.header: self.auth.prefix + self.credentials.require(),
+        }
+        if body is not None:
+            all_headers["Content-Type"] = "application/json"
+        keyed = kind is CallKind.SUBMIT and self.idempotency_key is not None
+        if keyed:
+            assert self.idempotency_header is not None
+            all_headers[self.idempotency_header] = self.idempotency_key  # type: ignore[assignment]
+        retryable = kind.idempotent or keyed
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                response = self.transport.send(
+                    method,
+                    url,
+                    headers=all_headers,
+                    body=body,
+                    read_timeout=(
+                        self.transport.timeouts.submit_read if kind is CallKind.SUBMIT else None
+                    ),
+                    secret_headers=self.secret_headers,
+                )
+            except TransportFailure as failure:
+                self._record(kind, method, url, None, sent=failure.sent)
+                log.debug("%s %s attempt %d failed: %s", method, url, attempt, failure)
+                if (retryable or not failure.sent) and attempt < self.retry.attempts:
+                    self.clock.sleep(self.retry.delay(attempt, self.rng))
+                    continue
+                if kind is CallKind.SUBMIT and failure.sent:
+                    raise self._outcome_unknown(method, url, body, str(failure), None) from None
+                raise ProviderUnavailable(
+                    f"{method} {url} failed after {attempt} attempt(s): {failure}",
+                    provider=self.provider,
+                ) from None
+            self._record(kind, method, url, response.status, sent=True)
+            log.debug("%s %s -> HTTP %d (attempt %d)", method, url, response.status, attempt)
+            if (
+                retryable
+                and response.status in self.retry.statuses
+                and attempt < self.retry.attempts
+            ):
+                hinted = retry_after_seconds(response.header("retry-after"), self.clock)
+                if hinted is not None and hinted > self.retry.retry_after_max:
+                    return response  # too long to wait inside one call: the caller decides
+                self.clock.sleep(
+                    hinted if hinted is not None else self.retry.delay(attempt, self.rng)
+                )
+                continue
+            if (
+                kind is CallKind.SUBMIT
+                and not keyed
+                and response.status in SUBMIT_AMBIGUOUS_STATUSES
+            ):
+                raise self._outcome_unknown(method, url, body, f"HTTP {response.status}", response)
+            return response
+
+    def _record(
+        self, kind: CallKind, method: str, url: str, status: int | None, sent: bool
+    ) -> None:
+        self.exchanges.append(Exchange(kind=kind, method=method, url=url, status=status, sent=sent))
+
+    def _outcome_unknown(
+        self, method: str, url: str, body: bytes | None, what: str, response: Response | None
+    ) -> SubmitOutcomeUnknown:
+        details: dict[str, Any] = {
+            "provider": self.provider,
+            "method": method,
+            "url": url,
+            "request_fingerprint": fingerprint(body),
+            "idempotency_key": self.idempotency_key,
+            "at": self.clock.now().isoformat(),
+            "http_status": response.status if response else None,
+            "body_excerpt": response.excerpt() if response else None,
+        }
+        return SubmitOutcomeUnknown(
+            f"the submit may have been accepted ({what}); check the provider's dashboard or "
+            "job list before resubmitting, or you may pay twice",
+            details=details,
+            provider=self.provider,
+            http_status=response.status if response else None,
+        )
+
+    def accepted_submit(self) -> Exchange | None:
+        """The last submit attempt that got a 2xx, if any: proof a job may exist."""
+        for exchange in reversed(self.exchanges):
+            if exchange.kind is CallKind.SUBMIT and exchange.status and exchange.status < 300:
+                return exchange
+        return None

@@ -1,0 +1,324 @@
+"""Typed, frozen data passed between users, the core and plugins.
+
+Values are checked where they are built, so a bad temperature or callback URL fails
+in the caller's own line, before any plugin or network is involved. Checks that need
+a provider's capabilities live in :mod:`lipbridge.validation`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import math
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+from urllib.parse import urlsplit
+
+from attrs import field, frozen
+
+from lipbridge.errors import InvalidRequest, UnsupportedOption
+
+CALLBACK_URL_MAX_LENGTH = 2048
+
+
+def shown(value: object, limit: int = 80) -> str:
+    """A value quoted for an error message, cut short so long URLs stay readable."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 4] + "...'"
+
+
+class SyncMode(str, enum.Enum):
+    """How the output is fitted when the video and audio lengths differ."""
+
+    BOUNCE = "bounce"
+    LOOP = "loop"
+    CUT_OFF = "cut_off"
+    SILENCE = "silence"
+    REMAP = "remap"
+
+
+class JobState(str, enum.Enum):
+    """The canonical job states every provider's status words map onto."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def terminal(self) -> bool:
+        return self in (JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED)
+
+
+def _sync_mode(value: SyncMode | str | None) -> SyncMode | None:
+    if value is None or isinstance(value, SyncMode):
+        return value
+    try:
+        return SyncMode(value)
+    except ValueError:
+        allowed = ", ".join(m.value for m in SyncMode)
+        raise InvalidRequest(
+            f"sync_mode={shown(value)} is not a sync mode; allowed: {allowed}",
+            field="sync_mode",
+        ) from None
+
+
+def _check_temperature(_: object, __: object, value: float | None) -> None:
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise InvalidRequest(
+            f"temperature={shown(value)} is not a number; allowed: 0.0 to 1.0", field="temperature"
+        )
+    if not 0.0 <= value <= 1.0:
+        raise InvalidRequest(
+            f"temperature={value!r} is out of range; allowed: 0.0 to 1.0", field="temperature"
+        )
+
+
+def check_callback_url(url: str, max_length: int = CALLBACK_URL_MAX_LENGTH) -> None:
+    """Providers only call back over https; a long or credential-bearing URL is refused."""
+    if len(url) > max_length:
+        raise InvalidRequest(
+            f"callback_url is {len(url)} characters long; allowed: at most {max_length}",
+            field="callback_url",
+        )
+    parts = urlsplit(url)
+    if parts.scheme != "https" or not parts.hostname:
+        raise InvalidRequest(
+            f"callback_url={shown(url)} is not an https URL; allowed: https://host/path",
+            field="callback_url",
+        )
+    if parts.username or parts.password:
+        raise InvalidRequest(
+            "callback_url must not contain user:password credentials", field="callback_url"
+        )
+
+
+def _check_callback(_: object, __: object, value: str | None) -> None:
+    if value is not None:
+        check_callback_url(value)
+
+
+def _non_empty(instance: object, attribute: Any, value: str) -> None:
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidRequest(
+            f"{attribute.name}={shown(value)} must be a non-empty string", field=attribute.name
+        )
+
+
+@frozen(kw_only=True)
+class TextToSpeech:
+    """Speech the provider synthesises instead of an uploaded audio track."""
+
+    text: str = field(validator=_non_empty)
+    voice: str = field(validator=_non_empty)
+
+
+@frozen(kw_only=True)
+class JobRequest:
+    """What the user asks for, in canonical terms; plugins translate it to the wire."""
+
+    video: str = field(validator=_non_empty)
+    audio: str | None = None
+    tts: TextToSpeech | None = None
+    model: str | None = None
+    sync_mode: SyncMode | None = field(default=None, converter=_sync_mode)
+    temperature: float | None = field(default=None, validator=_check_temperature)
+    active_speaker: bool | None = None
+    callback_url: str | None = field(default=None, validator=_check_callback)
+    # Provider-native fields, sent as they are. Not part of the hash: dicts are unhashable.
+    options: Mapping[str, Any] = field(factory=dict, hash=False)
+
+    def __attrs_post_init__(self) -> None:
+        if (self.audio is None) == (self.tts is None):
+            given = "both audio and tts" if self.audio is not None else "neither audio nor tts"
+            raise InvalidRequest(
+                f"{given} given; allowed: exactly one of audio (a URL or file) or "
+                "tts (text plus voice)",
+                field="audio",
+            )
+        if self.audio is not None and not self.audio.strip():
+            raise InvalidRequest("audio='' must be a non-empty URL or file path", field="audio")
+
+
+@frozen(kw_only=True)
+class JobHandle:
+    """Everything needed to find a job again, in this process or another.
+
+    ``resume`` carries provider-specific data (for example a status URL); plugins put
+    there whatever their poll needs beyond the job id.
+    """
+
+    provider: str
+    job_id: str
+    created_at: dt.datetime
+    model: str | None = None
+    resume: Mapping[str, str] = field(factory=dict, hash=False)
+    idempotency_key: str | None = None
+
+    def to_json(self) -> str:
+        from lipbridge.convert import dumps
+
+        return dumps(self)
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> JobHandle:
+        from lipbridge.convert import loads
+
+        return loads(text, cls)
+
+
+@frozen(kw_only=True)
+class BilledUsage:
+    """What the provider says it charged, in its own unit, plus USD when it says so."""
+
+    amount: Decimal
+    unit: str
+    usd: Decimal | None = None
+
+
+@frozen(kw_only=True)
+class JobResult:
+    video_url: str
+    cover_url: str | None = None
+    duration_seconds: float | None = None
+    expires_at: dt.datetime | None = None
+    billed: BilledUsage | None = None
+
+
+@frozen(kw_only=True)
+class JobError:
+    message: str
+    code: str | None = None
+
+
+@frozen(kw_only=True)
+class JobStatus:
+    """One observation of a job. ``raw_status`` is the provider's own word."""
+
+    state: JobState
+    raw_status: str
+    progress: float | None = None  # percent, 0..100, when the provider reports it
+    result: JobResult | None = None
+    error: JobError | None = None
+    poll_after: float | None = None  # seconds the provider suggests before the next poll
+
+    def __attrs_post_init__(self) -> None:
+        if self.state is JobState.SUCCEEDED and self.result is None:
+            raise ValueError("a succeeded status needs a result")
+
+
+@frozen(kw_only=True)
+class PriceSource:
+    """Where a price came from, so a stale table is visible."""
+
+    url: str
+    as_of: dt.date
+    table_version: str
+
+
+@frozen(kw_only=True)
+class CostEstimate:
+    """A price for one request. An unknown price is explicit, never zero."""
+
+    provider: str
+    model: str
+    amount: Decimal | None
+    unit: str
+    usd: Decimal | None = None
+    basis: str = ""
+    quantity: Decimal | None = None  # what was priced, e.g. output seconds
+    source: PriceSource | None = None
+    unknown_reason: str | None = None
+
+    def __attrs_post_init__(self) -> None:
+        if (self.amount is None) == (self.unknown_reason is None):
+            raise ValueError("a cost estimate has either an amount or an unknown_reason")
+        if self.amount is not None and self.amount < 0:
+            raise ValueError("a cost cannot be negative")
+
+    @property
+    def known(self) -> bool:
+        return self.amount is not None
+
+    @classmethod
+    def unknown(cls, provider: str, model: str, reason: str, unit: str = "") -> CostEstimate:
+        return cls(provider=provider, model=model, amount=None, unit=unit, unknown_reason=reason)
+
+
+@frozen(kw_only=True)
+class MediaDurations:
+    """Input and output lengths in seconds, as given or probed; None when not known."""
+
+    video_seconds: float | None = None
+    audio_seconds: float | None = None
+    output_seconds: float | None = None
+
+
+@frozen(kw_only=True)
+class InputLimits:
+    max_video_seconds: float | None = None
+    max_audio_seconds: float | None = None
+    max_video_bytes: int | None = None
+    max_audio_bytes: int | None = None
+
+
+@frozen(kw_only=True)
+class ModelCapabilities:
+    """What one model accepts; validation and the contract suite both read this."""
+
+    name: str
+    sync_modes: frozenset[SyncMode] = frozenset()
+    default_sync_mode: SyncMode | None = None
+    temperature: bool = False
+    active_speaker: bool = False
+    audio_input: bool = True
+    tts_voices: tuple[str, ...] = ()
+    callback: bool = False
+    cancel: bool = False
+    cost_estimate: bool = False
+    local_files: bool = False  # accepts local files (sent inline, e.g. as data URIs)
+    video_formats: tuple[str, ...] = ("mp4",)
+    audio_formats: tuple[str, ...] = ("mp3", "wav")
+    limits: InputLimits = InputLimits()
+    output_url_ttl_seconds: float | None = None
+
+
+@frozen(kw_only=True)
+class AuthScheme:
+    """How the API key travels: ``header: prefix + key``."""
+
+    header: str = "Authorization"
+    prefix: str = "Bearer "
+
+
+@frozen(kw_only=True)
+class ProviderInfo:
+    """A provider's self-description, returned by ``lipbridge_provider_info``."""
+
+    name: str
+    display_name: str
+    docs_url: str
+    contract_version: str
+    default_base_url: str
+    models: tuple[ModelCapabilities, ...]
+    default_model: str
+    auth: AuthScheme = AuthScheme()
+    api_key_env: tuple[str, ...] = ()  # conventional variables, after LIPBRIDGE_<NAME>_API_KEY
+    secret_headers: tuple[str, ...] = ()  # more headers to redact and strip on redirect
+    idempotency_header: str | None = None  # set when submit may be retried with a key
+
+    def model(self, name: str | None) -> ModelCapabilities:
+        wanted = name or self.default_model
+        for caps in self.models:
+            if caps.name == wanted:
+                return caps
+        allowed = [m.name for m in self.models]
+        raise UnsupportedOption(
+            f"model={wanted!r} is not offered by {self.name}; allowed: {', '.join(allowed)}",
+            field="model",
+            allowed=allowed,
+        )

@@ -1,0 +1,303 @@
+"""Which plugin owns which provider name, loading each only when it is first needed.
+
+Discovery reads entry points in the ``lipbridge.providers`` group from package
+metadata without importing anything; the entry-point name is the provider name.
+A call for provider X goes through :meth:`Registry.call`, whose hook caller has
+every other plugin removed, so no plugin can answer for another.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterable, Mapping
+from importlib import metadata
+from typing import Any
+
+import pluggy
+from attrs import frozen
+
+from lipbridge import hookspecs
+from lipbridge.errors import (
+    LipbridgeError,
+    PluginContractError,
+    PluginLoadError,
+    ProviderConflict,
+    UnknownProvider,
+)
+from lipbridge.markers import PROJECT, PROVIDER_GROUP
+from lipbridge.models import ProviderInfo
+
+REQUIRED_HOOKS = ("lipbridge_provider_info", "lipbridge_submit", "lipbridge_poll")
+IN_PROCESS = "(registered in-process)"
+
+
+@frozen(kw_only=True)
+class Candidate:
+    """A provider name as found in metadata, before anything is imported."""
+
+    name: str
+    distribution: str
+    version: str
+    entry_point: metadata.EntryPoint | None = None
+
+
+@frozen(kw_only=True)
+class PluginRecord:
+    """One row of ``lipbridge providers``: a usable provider or the reason it is not."""
+
+    name: str
+    distribution: str
+    version: str
+    status: str  # "ok", "broken", "conflict" or "disabled"
+    error: str | None = None
+    info: ProviderInfo | None = None
+
+
+def parse_contract(version: str) -> tuple[int, int]:
+    major, _, minor = version.partition(".")
+    return int(major), int(minor or 0)
+
+
+def contract_problem(declared: str) -> str | None:
+    """Why a plugin built for ``declared`` cannot run on this core, or None if it can."""
+    try:
+        theirs = parse_contract(declared)
+    except ValueError:
+        return f"contract_version {declared!r} is not of the form MAJOR.MINOR"
+    ours = parse_contract(hookspecs.CONTRACT_VERSION)
+    if theirs[0] != ours[0] or theirs[1] > ours[1]:
+        return (
+            f"it was built for lipbridge contract {declared}, but this lipbridge speaks "
+            f"{hookspecs.CONTRACT_VERSION}; install versions that match"
+        )
+    return None
+
+
+def _env_list(environ: Mapping[str, str], name: str) -> frozenset[str] | None:
+    raw = environ.get(name)
+    if raw is None:
+        return None
+    return frozenset(part.strip() for part in raw.split(",") if part.strip())
+
+
+def discover(path: list[str] | None = None) -> list[Candidate]:
+    """Provider entry points from installed metadata; nothing is imported."""
+    seen: set[str] = set()
+    found = []
+    for dist in metadata.distributions(path=path) if path is not None else metadata.distributions():
+        dist_name = dist.metadata["Name"] or "unknown"
+        key = dist_name.lower().replace("_", "-")
+        if key in seen:  # the same distribution twice on the path: first one wins, as in Python
+            continue
+        seen.add(key)
+        for ep in dist.entry_points.select(group=PROVIDER_GROUP):
+            found.append(
+                Candidate(
+                    name=ep.name, distribution=dist_name, version=dist.version, entry_point=ep
+                )
+            )
+    return found
+
+
+def make_plugin_manager() -> pluggy.PluginManager:
+    pm = pluggy.PluginManager(PROJECT)
+    pm.add_hookspecs(hookspecs)
+    return pm
+
+
+class Registry:
+    """Provider names to plugins. Thread-safe; loading happens once per name."""
+
+    def __init__(
+        self,
+        candidates: Iterable[Candidate] | None = None,
+        *,
+        environ: Mapping[str, str] | None = None,
+    ) -> None:
+        environ = os.environ if environ is None else environ
+        self._allow = _env_list(environ, "LIPBRIDGE_PLUGINS")
+        self._block = _env_list(environ, "LIPBRIDGE_DISABLE_PLUGINS") or frozenset()
+        self._candidates: dict[str, list[Candidate]] = {}
+        for candidate in discover() if candidates is None else candidates:
+            self._candidates.setdefault(candidate.name, []).append(candidate)
+        self._pm = make_plugin_manager()
+        self._plugins: dict[str, object] = {}
+        self._infos: dict[str, ProviderInfo] = {}
+        self._broken: dict[str, PluginLoadError] = {}
+        self._lock = threading.RLock()
+
+    # -- names --------------------------------------------------------------------------------
+
+    def _disabled_reason(self, name: str, distribution: str) -> str | None:
+        keys = {name, distribution}
+        if self._block & keys:
+            return "disabled by LIPBRIDGE_DISABLE_PLUGINS"
+        if self._allow is not None and not self._allow & keys:
+            return "not listed in LIPBRIDGE_PLUGINS"
+        return None
+
+    def names(self) -> list[str]:
+        """Enabled provider names, sorted; conflicting and broken names included."""
+        return sorted(
+            name
+            for name, found in self._candidates.items()
+            if self._disabled_reason(name, found[0].distribution) is None
+        )
+
+    def _candidate(self, name: str) -> Candidate:
+        found = self._candidates.get(name)
+        if not found:
+            raise UnknownProvider(name, self.names())
+        dists = sorted({c.distribution for c in found})
+        if len(dists) > 1:
+            raise ProviderConflict(name, dists)
+        reason = self._disabled_reason(name, found[0].distribution)
+        if reason:
+            raise UnknownProvider(name, self.names(), reason)
+        return found[0]
+
+    # -- loading ------------------------------------------------------------------------------
+
+    def register(self, name: str, plugin: object, *, distribution: str = IN_PROCESS) -> None:
+        """Add a provider plugin object directly (tests, apps with an in-house provider)."""
+        with self._lock:
+            if name in self._candidates:
+                dists = [c.distribution for c in self._candidates[name]]
+                raise ProviderConflict(name, [*dists, distribution])
+            self._candidates[name] = [Candidate(name=name, distribution=distribution, version="")]
+            self._load(self._candidates[name][0], plugin)
+            if name in self._broken:
+                raise self._broken[name]
+
+    def _load(self, candidate: Candidate, plugin: object | None = None) -> None:
+        name, dist = candidate.name, candidate.distribution
+        try:
+            if plugin is None:
+                assert candidate.entry_point is not None
+                plugin = candidate.entry_point.load()
+            self._pm.register(plugin, name=name)
+        except Exception as exc:  # a broken plugin must not break the others
+            self._broken[name] = PluginLoadError(name, dist, f"{type(exc).__name__}: {exc}")
+            return
+        try:
+            self._infos[name] = self._validate(name, plugin)
+            self._plugins[name] = plugin
+        except Exception as exc:
+            self._pm.unregister(plugin)
+            reason = (
+                exc.message if isinstance(exc, LipbridgeError) else f"{type(exc).__name__}: {exc}"
+            )
+            self._broken[name] = PluginLoadError(name, dist, reason)
+
+    def _validate(self, name: str, plugin: object) -> ProviderInfo:
+        impls = {}
+        for caller in self._pm.get_hookcallers(plugin) or []:
+            for impl in caller.get_hookimpls():
+                if impl.plugin is plugin:
+                    if impl.opts.get("specname"):
+                        raise PluginContractError(
+                            f"hook {caller.name} uses specname=, which routing cannot isolate"
+                        )
+                    impls[caller.name] = impl
+        missing = [hook for hook in REQUIRED_HOOKS if hook not in impls]
+        self._pm.check_pending()
+        info = self._owned_caller(plugin, "lipbridge_provider_info")(provider=name)
+        if not isinstance(info, ProviderInfo):
+            raise PluginContractError(
+                f"lipbridge_provider_info returned {type(info).__name__}, not ProviderInfo"
+            )
+        if info.name != name:
+            raise PluginContractError(
+                f"it calls itself {info.name!r} but its entry point is named {name!r}"
+            )
+        problem = contract_problem(info.contract_version)
+        if problem:
+            raise PluginContractError(problem)
+        if any(m.cancel for m in info.models) and "lipbridge_cancel" not in impls:
+            missing.append("lipbridge_cancel (a model declares cancel)")
+        if any(m.cost_estimate for m in info.models) and "lipbridge_estimate_cost" not in impls:
+            missing.append("lipbridge_estimate_cost (a model declares cost_estimate)")
+        if missing:
+            raise PluginContractError(f"missing required hooks: {', '.join(missing)}")
+        info.model(info.default_model)  # the default model must be one of its models
+        return info
+
+    def _owned_caller(self, owner: object, hook: str) -> Any:
+        others = [p for p in self._pm.get_plugins() if p is not owner]
+        return self._pm.subset_hook_caller(hook, remove_plugins=others)
+
+    def _ensure(self, name: str) -> object:
+        with self._lock:
+            candidate = self._candidate(name)
+            if name not in self._plugins and name not in self._broken:
+                self._load(candidate)
+            if name in self._broken:
+                raise self._broken[name]
+            return self._plugins[name]
+
+    # -- use ----------------------------------------------------------------------------------
+
+    def info(self, name: str) -> ProviderInfo:
+        self._ensure(name)
+        return self._infos[name]
+
+    def distribution(self, name: str) -> tuple[str, str]:
+        candidate = self._candidates[name][0]
+        return candidate.distribution, candidate.version
+
+    def implements(self, name: str, hook: str) -> bool:
+        owner = self._ensure(name)
+        caller = getattr(self._pm.hook, hook)
+        return any(impl.plugin is owner for impl in caller.get_hookimpls())
+
+    def call(self, name: str, hook: str, **kwargs: Any) -> Any:
+        """Call ``hook`` on the plugin that owns ``name`` and on no other plugin."""
+        owner = self._ensure(name)
+        return self._owned_caller(owner, hook)(provider=name, **kwargs)
+
+    def records(self) -> list[PluginRecord]:
+        """Every provider found, loading each enabled one; never raises for a bad plugin."""
+        rows = []
+        for name in sorted(self._candidates):
+            found = self._candidates[name]
+            dist, version = found[0].distribution, found[0].version
+            try:
+                info = self.info(name)
+            except ProviderConflict as exc:
+                rows.append(
+                    PluginRecord(
+                        name=name,
+                        distribution=", ".join(exc.distributions),
+                        version="",
+                        status="conflict",
+                        error=exc.message,
+                    )
+                )
+            except UnknownProvider as exc:
+                rows.append(
+                    PluginRecord(
+                        name=name,
+                        distribution=dist,
+                        version=version,
+                        status="disabled",
+                        error=exc.message,
+                    )
+                )
+            except PluginLoadError as exc:
+                rows.append(
+                    PluginRecord(
+                        name=name,
+                        distribution=dist,
+                        version=version,
+                        status="broken",
+                        error=exc.reason,
+                    )
+                )
+            else:
+                rows.append(
+                    PluginRecord(
+                        name=name, distribution=dist, version=version, status="ok", info=info
+                    )
+                )
+        return rows

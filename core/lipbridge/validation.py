@@ -1,0 +1,133 @@
+"""Checks a request against a provider's declared capabilities, before any network call.
+
+The same function guards ``submit`` and ``estimate_cost``, so the two always agree on
+what is invalid. Errors name the field, the value and what is allowed.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import attrs
+
+from lipbridge.errors import InvalidRequest, OptionDropped, UnsupportedOption
+from lipbridge.models import JobRequest, ModelCapabilities, ProviderInfo, shown
+
+
+def local_path(ref: str) -> Path | None:
+    """The filesystem path ``ref`` names, or None when it is a URL or data URI."""
+    parts = urlsplit(ref)
+    if parts.scheme == "file":
+        return Path(unquote(parts.path))
+    if len(parts.scheme) <= 1:  # no scheme, or a Windows drive letter
+        return Path(ref)
+    return None
+
+
+def _check_media(
+    field: str, ref: str, info: ProviderInfo, caps: ModelCapabilities, max_bytes: int | None
+) -> None:
+    parts = urlsplit(ref)
+    formats = caps.video_formats if field == "video" else caps.audio_formats
+    if parts.scheme in ("http", "https"):
+        if not parts.hostname:
+            raise InvalidRequest(f"{field}={shown(ref)} has no host", field=field)
+        return
+    inline_hint = (
+        f"{info.name}/{caps.name} accepts only http(s) URLs; upload the file somewhere "
+        "public and pass its URL"
+    )
+    if parts.scheme == "data":
+        if not caps.local_files:
+            raise UnsupportedOption(
+                f"{field} is a data: URI; {inline_hint}", field=field, allowed=["http", "https"]
+            )
+        return
+    path = local_path(ref)
+    if path is None:
+        raise InvalidRequest(
+            f"{field}={shown(ref)} uses scheme {parts.scheme!r}; allowed: http(s) URLs"
+            + (" or local files" if caps.local_files else ""),
+            field=field,
+        )
+    if not caps.local_files:
+        raise UnsupportedOption(
+            f"{field}={shown(ref)} is a local file; {inline_hint}",
+            field=field,
+            allowed=["http", "https"],
+        )
+    if not path.is_file():
+        raise InvalidRequest(f"{field}={shown(ref)}: no such file", field=field)
+    suffix = path.suffix.lower().lstrip(".")
+    if suffix not in formats:
+        raise UnsupportedOption(
+            f"{field}={shown(ref)} is a .{suffix or '?'} file; allowed: {', '.join(formats)}",
+            field=field,
+            allowed=formats,
+        )
+    size = path.stat().st_size
+    if max_bytes is not None and size > max_bytes:
+        raise InvalidRequest(
+            f"{field}={shown(ref)} is {size} bytes; allowed: at most {max_bytes} bytes "
+            f"for {info.name}/{caps.name}",
+            field=field,
+        )
+
+
+def validate(
+    info: ProviderInfo, request: JobRequest, *, drop_unsupported: bool = False
+) -> JobRequest:
+    """The request with its model filled in, or an error; optional options may be dropped."""
+    caps = info.model(request.model)
+    where = f"{info.name}/{caps.name}"
+    _check_media("video", request.video, info, caps, caps.limits.max_video_bytes)
+    if request.audio is not None:
+        if not caps.audio_input:
+            raise UnsupportedOption(
+                f"audio is not accepted by {where}; allowed: tts", field="audio", allowed=["tts"]
+            )
+        _check_media("audio", request.audio, info, caps, caps.limits.max_audio_bytes)
+    if request.tts is not None:
+        if not caps.tts_voices:
+            raise UnsupportedOption(
+                f"tts is not supported by {where}; allowed: audio", field="tts", allowed=["audio"]
+            )
+        if request.tts.voice not in caps.tts_voices:
+            raise UnsupportedOption(
+                f"tts.voice={shown(request.tts.voice)} is not a voice of {where}; "
+                f"allowed: {', '.join(caps.tts_voices)}",
+                field="tts.voice",
+                allowed=caps.tts_voices,
+            )
+
+    changes: dict[str, Any] = {}
+
+    def unsupported(field: str, value: object, allowed: list[str], why: str) -> None:
+        if drop_unsupported:
+            warnings.warn(f"{field}={shown(value)} dropped: {why}", OptionDropped, stacklevel=3)
+            changes[field] = None
+        else:
+            raise UnsupportedOption(
+                f"{field}={shown(value)} is not supported: {why}", field=field, allowed=allowed
+            )
+
+    if request.sync_mode is not None and request.sync_mode not in caps.sync_modes:
+        modes = sorted(m.value for m in caps.sync_modes)
+        unsupported(
+            "sync_mode",
+            request.sync_mode.value,
+            modes,
+            f"{where} allows {', '.join(modes) or 'no sync_mode'}",
+        )
+    if request.temperature is not None and not caps.temperature:
+        unsupported("temperature", request.temperature, [], f"{where} has no temperature option")
+    if request.active_speaker is not None and not caps.active_speaker:
+        unsupported(
+            "active_speaker", request.active_speaker, [], f"{where} has no active_speaker option"
+        )
+    if request.callback_url is not None and not caps.callback:
+        unsupported("callback_url", request.callback_url, [], f"{where} sends no callbacks")
+    return attrs.evolve(request, model=caps.name, **changes)
