@@ -1,0 +1,183 @@
+"""``lipbridge providers`` and ``lipbridge estimate``: what is installed and what it costs."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import attrs
+import click
+from attrs import frozen
+
+from lipbridge.cli.app import cli, client_from
+from lipbridge.cli.render import emit_json, print_table, table
+from lipbridge.client import Client
+from lipbridge.errors import LipbridgeError
+from lipbridge.models import CostEstimate, JobRequest, ModelCapabilities, SyncMode
+
+PLACEHOLDER_VIDEO = "https://example.invalid/video.mp4"
+PLACEHOLDER_AUDIO = "https://example.invalid/audio.wav"
+
+
+def capability_summary(caps: ModelCapabilities) -> str:
+    flags = [
+        name
+        for name in ("temperature", "active_speaker", "callback", "cancel")
+        if getattr(caps, name)
+    ]
+    if caps.tts_voices:
+        flags.append(f"tts({len(caps.tts_voices)} voices)")
+    if caps.local_files:
+        flags.append("local_files")
+    if caps.cost_estimate:
+        flags.append("price")
+    modes = ",".join(sorted(m.value for m in caps.sync_modes)) or "-"
+    return f"modes={modes}; {' '.join(flags) or 'no options'}"
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def providers(ctx: click.Context, as_json: bool) -> None:
+    """List installed providers, their models and capabilities, and broken plugins."""
+    records = client_from(ctx).providers()
+    if as_json:
+        emit_json(records)
+        return
+    if not records:
+        click.echo(
+            "No lipbridge provider plugins are installed.\n"
+            "Install one, for example:  pip install lipbridge-<provider>\n"
+            "or, from a lipbridge checkout:  pip install -e plugins/<provider>"
+        )
+        return
+    good = table("provider", "name", "distribution", "model", "capabilities", title="Providers")
+    for rec in records:
+        if rec.info is None:
+            continue
+        for i, caps in enumerate(rec.info.models):
+            first = i == 0
+            default = " (default)" if caps.name == rec.info.default_model else ""
+            good.add_row(
+                rec.name if first else "",
+                rec.info.display_name if first else "",
+                f"{rec.distribution} {rec.version}" if first else "",
+                caps.name + default,
+                capability_summary(caps),
+            )
+    if good.row_count:
+        print_table(good)
+    bad = [rec for rec in records if rec.info is None]
+    if bad:
+        problems = table("provider", "distribution", "status", "error", title="Not usable")
+        for rec in bad:
+            problems.add_row(rec.name, rec.distribution, rec.status, rec.error or "")
+        print_table(problems)
+
+
+def _estimate_one(
+    client: Client, provider: str, request: JobRequest, video: float | None, audio: float | None
+) -> CostEstimate:
+    return client.estimate_cost(provider, request, video_seconds=video, audio_seconds=audio)
+
+
+def _money(value: Decimal | None) -> str:
+    return "-" if value is None else f"{value.normalize():f}"
+
+
+@cli.command()
+@click.argument("provider", required=False)
+@click.option("--all", "all_providers", is_flag=True, help="Compare every installed provider.")
+@click.option("--video", help="Video URL or local file (local files are measured).")
+@click.option("--audio", help="Audio URL or local file (local files are measured).")
+@click.option("--video-duration", type=float, help="Video length in seconds.")
+@click.option("--audio-duration", type=float, help="Audio length in seconds.")
+@click.option("--model", help="Model name (default: each provider's default).")
+@click.option("--sync-mode", type=click.Choice([m.value for m in SyncMode]))
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def estimate(
+    ctx: click.Context,
+    provider: str | None,
+    all_providers: bool,
+    video: str | None,
+    audio: str | None,
+    video_duration: float | None,
+    audio_duration: float | None,
+    model: str | None,
+    sync_mode: str | None,
+    as_json: bool,
+) -> None:
+    """Estimate what a job would cost, offline, from each plugin's price table."""
+    if bool(provider) == all_providers:
+        raise click.UsageError("give one PROVIDER or --all")
+    client = client_from(ctx)
+    request = JobRequest(
+        video=video or PLACEHOLDER_VIDEO,
+        audio=audio or PLACEHOLDER_AUDIO,
+        model=model,
+        sync_mode=sync_mode,
+    )
+    if provider:
+        result = _estimate_one(client, provider, request, video_duration, audio_duration)
+        if as_json:
+            emit_json(result)
+        elif result.known:
+            usd = f" (${_money(result.usd)})" if result.usd is not None else ""
+            click.echo(
+                f"{provider}/{result.model}: {_money(result.amount)} {result.unit}{usd}, "
+                f"{result.basis} x {_money(result.quantity)}"
+            )
+            if result.source:
+                click.echo(f"price source: {result.source.url} as of {result.source.as_of}")
+        else:
+            click.echo(f"{provider}/{result.model}: unknown ({result.unknown_reason})")
+        return
+    rows = compare(client, request, video_duration, audio_duration)
+    if as_json:
+        emit_json(rows)
+        return
+    out = table("provider", "model", "amount", "USD", "basis", "note", title="Estimates")
+    for row in rows:
+        est = row.estimate
+        if est is None:
+            out.add_row(row.provider, "-", "-", "-", "-", f"cannot run: {row.reason}")
+            continue
+        amount = f"{_money(est.amount)} {est.unit}" if est.known else "unknown"
+        note = "cheapest" if row.cheapest else (est.unknown_reason or "")
+        out.add_row(row.provider, est.model, amount, _money(est.usd), est.basis, note)
+    print_table(out)
+
+
+@frozen(kw_only=True)
+class Comparison:
+    """One provider's answer in ``estimate --all``: an estimate or why it cannot run."""
+
+    provider: str
+    estimate: CostEstimate | None = None
+    reason: str | None = None
+    cheapest: bool = False
+
+
+def compare(
+    client: Client, request: JobRequest, video: float | None, audio: float | None
+) -> list[Comparison]:
+    """Estimates from every usable provider; the lowest USD amount is marked cheapest."""
+    rows = []
+    for rec in client.providers():
+        if rec.info is None:
+            continue
+        try:
+            est = _estimate_one(client, rec.name, request, video, audio)
+        except LipbridgeError as exc:
+            rows.append(Comparison(provider=rec.name, reason=exc.message))
+        else:
+            rows.append(Comparison(provider=rec.name, estimate=est))
+    priced = [
+        (row.estimate.usd, i)
+        for i, row in enumerate(rows)
+        if row.estimate is not None and row.estimate.usd is not None
+    ]
+    if priced:
+        best = min(priced)[1]
+        rows[best] = attrs.evolve(rows[best], cheapest=True)
+    return rows

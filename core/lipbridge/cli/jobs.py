@@ -1,0 +1,287 @@
+"""Job commands: submit, status, wait, cancel, download."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from lipbridge.cli.app import cli, client_from
+from lipbridge.cli.render import emit_json, progress
+from lipbridge.client import Client
+from lipbridge.errors import InvalidRequest, JobCancelled, JobFailed
+from lipbridge.models import JobHandle, JobRequest, JobResult, JobState, SyncMode, TextToSpeech
+
+
+def parse_option(text: str) -> tuple[str, Any]:
+    """``key=value``; the value is JSON when it parses as JSON, else a plain string."""
+    key, sep, raw = text.partition("=")
+    if not sep or not key:
+        raise click.BadParameter(f"{text!r} is not key=value", param_hint="--option")
+    try:
+        return key, json.loads(raw)
+    except ValueError:
+        return key, raw
+
+
+def handle_for(client: Client, provider: str, job_id: str, model: str | None) -> JobHandle:
+    """A handle for a job known only by id (what a user types on the command line)."""
+    return JobHandle(provider=provider, job_id=job_id, created_at=client.clock.now(), model=model)
+
+
+def describe(result: JobResult) -> str:
+    lines = [f"video: {result.video_url}"]
+    if result.duration_seconds is not None:
+        lines.append(f"duration: {result.duration_seconds:g} s")
+    if result.expires_at is not None:
+        lines.append(f"url expires: {result.expires_at.isoformat()}")
+    if result.billed is not None:
+        usd = f" (${result.billed.usd})" if result.billed.usd is not None else ""
+        lines.append(f"billed: {result.billed.amount} {result.billed.unit}{usd}")
+    return "\n".join(lines)
+
+
+def wait_and_fetch(
+    client: Client,
+    handle: JobHandle,
+    *,
+    timeout: float,
+    output: str | None,
+    cancel_on_timeout: bool,
+    as_json: bool,
+) -> None:
+    with progress(enabled=not as_json) as show:
+        result = client.wait(
+            handle, timeout=timeout, on_progress=show.poll, cancel_on_timeout=cancel_on_timeout
+        )
+        path = None
+        if output:
+            show.step(f"downloading to {output}")
+            path = client.download(result, output)
+        show.done()
+    if as_json:
+        emit_json({"handle": handle, "result": result, "output": str(path) if path else None})
+        return
+    click.echo(describe(result))
+    if path:
+        click.echo(f"saved: {path}")
+
+
+wait_options = [
+    click.option(
+        "--timeout",
+        type=float,
+        default=1800.0,
+        show_default=True,
+        help="Seconds to wait before giving up (the job keeps running).",
+    ),
+    click.option(
+        "--cancel-on-timeout",
+        is_flag=True,
+        help="Cancel the job at the deadline, where the provider can.",
+    ),
+    click.option("--output", type=click.Path(dir_okay=False), help="Download the video here."),
+    click.option("--json", "as_json", is_flag=True, help="Print JSON."),
+]
+
+
+def with_wait_options(f: Any) -> Any:
+    for option in reversed(wait_options):
+        f = option(f)
+    return f
+
+
+@cli.command()
+@click.argument("provider")
+@click.option("--video", required=True, help="Video URL (or local file where supported).")
+@click.option("--audio", help="Audio URL (or local file where supported).")
+@click.option("--text", help="Script to speak with the provider's TTS (instead of --audio).")
+@click.option("--voice", help="TTS voice, with --text.")
+@click.option("--model", help="Model name (default: the provider's default).")
+@click.option("--sync-mode", type=click.Choice([m.value for m in SyncMode]))
+@click.option("--temperature", type=float)
+@click.option("--active-speaker/--no-active-speaker", default=None)
+@click.option("--callback-url")
+@click.option(
+    "--option",
+    "options",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Provider-native field, sent as is (repeatable; JSON values allowed).",
+)
+@click.option(
+    "--drop-unsupported",
+    is_flag=True,
+    help="Leave out unsupported optional options with a warning instead of failing.",
+)
+@click.option("--wait", "wait_", is_flag=True, help="Wait for the result.")
+@with_wait_options
+@click.pass_context
+def submit(
+    ctx: click.Context,
+    provider: str,
+    video: str,
+    audio: str | None,
+    text: str | None,
+    voice: str | None,
+    model: str | None,
+    sync_mode: str | None,
+    temperature: float | None,
+    active_speaker: bool | None,
+    callback_url: str | None,
+    options: tuple[str, ...],
+    drop_unsupported: bool,
+    wait_: bool,
+    timeout: float,
+    cancel_on_timeout: bool,
+    output: str | None,
+    as_json: bool,
+) -> None:
+    """Submit a lip-sync job (and with --wait or --output, wait for it)."""
+    if (text is None) != (voice is None):
+        raise click.UsageError("--text and --voice go together")
+    request = JobRequest(
+        video=video,
+        audio=audio,
+        tts=TextToSpeech(text=text, voice=voice) if text and voice else None,
+        model=model,
+        sync_mode=sync_mode,
+        temperature=temperature,
+        active_speaker=active_speaker,
+        callback_url=callback_url,
+        options=dict(parse_option(o) for o in options),
+    )
+    client = client_from(ctx)
+    handle = client.submit(provider, request, drop_unsupported=drop_unsupported)
+    if not (wait_ or output):
+        if as_json:
+            emit_json(handle)
+        else:
+            click.echo(f"submitted {provider} job {handle.job_id}")
+            click.echo(f"follow it with: lipbridge wait {provider} {handle.job_id}")
+        return
+    # The id is on stderr before any waiting, so an interrupted wait never loses the job.
+    click.echo(f"submitted {provider} job {handle.job_id}", err=True)
+    wait_and_fetch(
+        client,
+        handle,
+        timeout=timeout,
+        output=output,
+        cancel_on_timeout=cancel_on_timeout,
+        as_json=as_json,
+    )
+
+
+job_arguments = [
+    click.argument("provider"),
+    click.argument("job_id"),
+    click.option("--model", help="The job's model, where it matters."),
+]
+
+
+def with_job_arguments(f: Any) -> Any:
+    for decorator in reversed(job_arguments):
+        f = decorator(f)
+    return f
+
+
+@cli.command()
+@with_job_arguments
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def status(
+    ctx: click.Context, provider: str, job_id: str, model: str | None, as_json: bool
+) -> None:
+    """Show a job's current status."""
+    client = client_from(ctx)
+    current = client.poll(handle_for(client, provider, job_id, model))
+    if as_json:
+        emit_json(current)
+        return
+    pct = f" {current.progress:g}%" if current.progress is not None else ""
+    click.echo(f"{current.state.value} ({current.raw_status}){pct}")
+    if current.result:
+        click.echo(describe(current.result))
+    if current.error:
+        click.echo(
+            f"error: {current.error.message}"
+            + (f" [{current.error.code}]" if current.error.code else "")
+        )
+
+
+@cli.command()
+@with_job_arguments
+@with_wait_options
+@click.pass_context
+def wait(
+    ctx: click.Context,
+    provider: str,
+    job_id: str,
+    model: str | None,
+    timeout: float,
+    cancel_on_timeout: bool,
+    output: str | None,
+    as_json: bool,
+) -> None:
+    """Wait for a job to finish, showing progress; optionally download the video."""
+    client = client_from(ctx)
+    wait_and_fetch(
+        client,
+        handle_for(client, provider, job_id, model),
+        timeout=timeout,
+        output=output,
+        cancel_on_timeout=cancel_on_timeout,
+        as_json=as_json,
+    )
+
+
+@cli.command()
+@with_job_arguments
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def cancel(
+    ctx: click.Context, provider: str, job_id: str, model: str | None, as_json: bool
+) -> None:
+    """Cancel a job, where the provider supports it."""
+    client = client_from(ctx)
+    after = client.cancel(handle_for(client, provider, job_id, model))
+    if as_json:
+        emit_json(after)
+    else:
+        click.echo(f"{after.state.value} ({after.raw_status})")
+
+
+@cli.command()
+@with_job_arguments
+@click.argument("path", type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def download(
+    ctx: click.Context, provider: str, job_id: str, model: str | None, path: str, as_json: bool
+) -> None:
+    """Download a finished job's video to PATH (atomically)."""
+    client = client_from(ctx)
+    handle = handle_for(client, provider, job_id, model)
+    current = client.poll(handle)
+    if current.state in (JobState.FAILED, JobState.CANCELLED):
+        cls = JobCancelled if current.state is JobState.CANCELLED else JobFailed
+        message = current.error.message if current.error else "no detail"
+        raise cls(
+            f"job {job_id} {current.state.value}: {message}",
+            status=current,
+            provider=provider,
+            job_id=job_id,
+        )
+    if current.result is None:
+        raise InvalidRequest(
+            f"job {job_id} is {current.state.value}; nothing to download yet "
+            f"(lipbridge wait {provider} {job_id} --output {path})",
+            field="job_id",
+        )
+    saved = client.download(current.result, path)
+    if as_json:
+        emit_json({"output": str(Path(saved)), "result": current.result})
+    else:
+        click.echo(f"saved: {saved}")

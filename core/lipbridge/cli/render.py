@@ -1,0 +1,78 @@
+"""Output: JSON for machines, rich tables for people, progress that suits the terminal."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from lipbridge.convert import unstructure
+from lipbridge.models import JobStatus
+
+
+def emit_json(data: Any) -> None:
+    click.echo(json.dumps(unstructure(data), indent=2, sort_keys=True))
+
+
+def print_table(table: Table) -> None:
+    Console(soft_wrap=True).print(table)
+
+
+def table(*columns: str, title: str | None = None) -> Table:
+    t = Table(title=title, title_justify="left")
+    for column in columns:
+        t.add_column(column)
+    return t
+
+
+class StepReporter:
+    """Reports named steps and poll updates: a live bar on a terminal, lines otherwise."""
+
+    def __init__(self, live: Progress | None) -> None:
+        self._live = live
+        self._task = live.add_task("starting", total=100) if live else None
+
+    def step(self, text: str) -> None:
+        if self._live is not None and self._task is not None:
+            self._live.update(self._task, description=text)
+        else:
+            click.echo(text, err=True)
+
+    def poll(self, status: JobStatus) -> None:
+        pct = f" {status.progress:.0f}%" if status.progress is not None else ""
+        text = f"waiting: {status.state.value} ({status.raw_status}){pct}"
+        if self._live is not None and self._task is not None:
+            self._live.update(self._task, description=text, completed=status.progress or 0)
+        else:
+            click.echo(text, err=True)
+
+    def done(self) -> None:
+        if self._live is not None and self._task is not None:
+            self._live.update(self._task, completed=100)
+
+
+@contextmanager
+def progress(enabled: bool = True) -> Iterator[StepReporter]:
+    """A :class:`StepReporter`; live only when stderr is a terminal."""
+    if not enabled or not sys.stderr.isatty():
+        yield StepReporter(None)
+        return
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=False,
+    ) as live:
+        yield StepReporter(live)
+
+
+OnPoll = Callable[[JobStatus], None]

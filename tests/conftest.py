@@ -1,0 +1,121 @@
+"""Fixtures shared by the core tests: fake clock, scripted server, fake distributions."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from scripted_server import ScriptedServer
+
+from lipbridge import Client, Registry, Transport
+from lipbridge.registry import discover
+
+KEY = "test-key-acme-0123456789abcdef"
+GLOBEX_KEY = "test-key-globex-0123456789abcdef"
+
+
+class FakeClock:
+    """Time that moves only when slept; every sleep is recorded."""
+
+    def __init__(self) -> None:
+        self.wall = dt.datetime(2026, 11, 21, 12, 0, tzinfo=dt.timezone.utc)
+        self.mono = 1000.0
+        self.sleeps: list[float] = []
+
+    def now(self) -> dt.datetime:
+        return self.wall
+
+    def monotonic(self) -> float:
+        return self.mono
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.mono += seconds
+        self.wall += dt.timedelta(seconds=seconds)
+
+
+class ForbiddenTransport(Transport):
+    """Fails the test on any HTTP request (``pytest.fail`` is not an ``Exception``)."""
+
+    def send(self, *args: object, **kwargs: object):  # type: ignore[no-untyped-def]
+        pytest.fail(f"unexpected HTTP request: {args}")
+
+    def stream(self, *args: object, **kwargs: object):  # type: ignore[no-untyped-def]
+        pytest.fail(f"unexpected HTTP download: {args}")
+
+
+def write_dist(root: Path, name: str, entry_points: dict[str, str], version: str = "1.0") -> Path:
+    """A minimal installed distribution (dist-info) declaring provider entry points."""
+    info = root / f"{name.replace('-', '_')}-{version}.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
+    lines = ["[lipbridge.providers]", *(f"{k} = {v}" for k, v in entry_points.items())]
+    (info / "entry_points.txt").write_text("\n".join(lines) + "\n")
+    return root
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Path:
+    """A private site directory for fake distributions."""
+    path = tmp_path / "site"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def standard_site(site: Path) -> Path:
+    write_dist(site, "lipbridge-acme", {"acme": "lipbridge_testprov:acme"})
+    write_dist(site, "lipbridge-globex", {"globex": "lipbridge_testprov:globex"})
+    write_dist(site, "lipbridge-keyed", {"keyed": "lipbridge_testprov:keyed"})
+    return site
+
+
+def make_registry(site: Path, **environ: str) -> Registry:
+    return Registry(discover(path=[str(site)]), environ=environ)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def server() -> Iterator[ScriptedServer]:
+    srv = ScriptedServer().start()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture
+def client(standard_site: Path, server: ScriptedServer, clock: FakeClock) -> Iterator[Client]:
+    """A client whose providers (acme, globex, keyed) all talk to the scripted server."""
+    environ = {
+        "LIPBRIDGE_ACME_API_KEY": KEY,
+        "LIPBRIDGE_ACME_BASE_URL": server.url,
+        "GLOBEX_KEY": GLOBEX_KEY,
+        "LIPBRIDGE_GLOBEX_BASE_URL": server.url + "/globex",
+        "LIPBRIDGE_KEYED_API_KEY": KEY,
+        "LIPBRIDGE_KEYED_BASE_URL": server.url,
+    }
+    with Client(
+        registry=make_registry(standard_site),
+        environ=environ,
+        clock=clock,
+        rng=random.Random(7),
+    ) as c:
+        yield c
+
+
+@pytest.fixture
+def offline_client(standard_site: Path, clock: FakeClock) -> Client:
+    """A client whose transport fails the test on any request."""
+    return Client(
+        registry=make_registry(standard_site),
+        environ={"LIPBRIDGE_ACME_API_KEY": KEY, "LIPBRIDGE_GLOBEX_API_KEY": GLOBEX_KEY},
+        clock=clock,
+        transport=ForbiddenTransport(),
+        rng=random.Random(7),
+    )

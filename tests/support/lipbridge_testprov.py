@@ -1,0 +1,232 @@
+"""An in-tree provider plugin for the core's tests: a small, made-up JSON API.
+
+Wire format ("acme API"): ``POST /v1/jobs`` -> ``{"id", "status"}``;
+``GET /v1/jobs/{id}`` -> ``{"id", "status", "progress", "output": {...}, "error": {...}}``;
+``POST /v1/jobs/{id}/cancel``; errors ``{"error": {"message", "code"}}``. Each
+instance counts its hook calls so tests can prove routing isolation.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from decimal import Decimal
+from typing import Any
+
+import attrs
+
+from lipbridge import (
+    CONTRACT_VERSION,
+    BilledUsage,
+    CallContext,
+    CallKind,
+    CostEstimate,
+    InputLimits,
+    JobError,
+    JobHandle,
+    JobRequest,
+    JobResult,
+    JobState,
+    JobStatus,
+    MediaDurations,
+    ModelCapabilities,
+    PriceTable,
+    ProviderInfo,
+    Response,
+    StatusMap,
+    SyncMode,
+    dig,
+    error_for_status,
+    hookimpl,
+)
+
+STATUSES = StatusMap(
+    {
+        "queued": JobState.QUEUED,
+        "processing": JobState.RUNNING,
+        "done": JobState.SUCCEEDED,
+        "error": JobState.FAILED,
+        "cancelled": JobState.CANCELLED,
+    }
+)
+
+
+def models() -> tuple[ModelCapabilities, ...]:
+    return (
+        ModelCapabilities(
+            name="acme-1",
+            sync_modes=frozenset(SyncMode),
+            default_sync_mode=SyncMode.LOOP,
+            temperature=True,
+            active_speaker=True,
+            callback=True,
+            cancel=True,
+            cost_estimate=True,
+            output_url_ttl_seconds=86400,
+        ),
+        ModelCapabilities(
+            name="acme-lite",
+            sync_modes=frozenset({SyncMode.LOOP, SyncMode.CUT_OFF}),
+            default_sync_mode=SyncMode.CUT_OFF,
+            tts_voices=("alice", "bob"),
+            cost_estimate=True,
+            local_files=True,
+            limits=InputLimits(max_video_bytes=1000, max_audio_bytes=1000),
+        ),
+    )
+
+
+class AcmeLike:
+    """One provider speaking the acme API under its own name."""
+
+    def __init__(self, name: str, *, idempotency: bool = False) -> None:
+        self.name = name
+        self.idempotency = idempotency
+        self.calls: Counter[str] = Counter()
+        self.prices = PriceTable(
+            provider=name,
+            unit="credits",
+            usd_per_unit=Decimal("0.01"),
+            rates={"acme-1": Decimal("5")},
+            source_url="https://acme.invalid/pricing",
+            as_of=dt.date(2026, 11, 1),
+            version="2026-11",
+            round_seconds_up=True,
+        )
+
+    def __repr__(self) -> str:
+        return f"AcmeLike({self.name!r})"
+
+    @hookimpl
+    def lipbridge_provider_info(self) -> ProviderInfo:
+        self.calls["provider_info"] += 1
+        return ProviderInfo(
+            name=self.name,
+            display_name=self.name.title(),
+            docs_url=f"https://{self.name}.invalid/docs",
+            contract_version=CONTRACT_VERSION,
+            default_base_url=f"https://api.{self.name}.invalid",
+            models=models(),
+            default_model="acme-1",
+            api_key_env=(f"{self.name.upper()}_KEY",),
+            idempotency_header="Idempotency-Key" if self.idempotency else None,
+        )
+
+    def _check(self, response: Response, ctx: CallContext, job_id: str | None = None) -> Any:
+        if response.ok:
+            return response.json(self.name)
+        body = response.json(self.name) if response.body.startswith(b"{") else {}
+        raise error_for_status(
+            response,
+            provider=self.name,
+            clock=ctx.clock,
+            message=dig(body, "error", "message"),
+            code=dig(body, "error", "code"),
+            job_id=job_id,
+        )
+
+    @hookimpl
+    def lipbridge_submit(self, request: JobRequest, ctx: CallContext) -> JobHandle:
+        self.calls["submit"] += 1
+        body: dict[str, Any] = {"video_url": request.video, "model": request.model}
+        if request.audio is not None:
+            body["audio_url"] = request.audio
+        if request.tts is not None:
+            body["tts"] = {"text": request.tts.text, "voice": request.tts.voice}
+        for key, value in (
+            ("mode", request.sync_mode and request.sync_mode.value),
+            ("temperature", request.temperature),
+            ("active_speaker", request.active_speaker),
+            ("callback", request.callback_url),
+        ):
+            if value is not None:
+                body[key] = value
+        body.update(request.options)
+        data = self._check(ctx.http.post("/v1/jobs", kind=CallKind.SUBMIT, json=body), ctx)
+        return ctx.new_handle(str(data["id"]), model=request.model)
+
+    def _status(self, data: Any) -> JobStatus:
+        raw = str(data["status"])
+        state = STATUSES.state(raw)
+        result = error = None
+        if state is JobState.SUCCEEDED:
+            credits = dig(data, "cost", "credits")
+            result = JobResult(
+                video_url=data["output"]["url"],
+                cover_url=dig(data, "output", "cover"),
+                duration_seconds=dig(data, "output", "duration"),
+                expires_at=dt.datetime(2030, 1, 1, tzinfo=dt.timezone.utc),
+                billed=None if credits is None else BilledUsage(
+                    amount=Decimal(str(credits)), unit="credits"
+                ),
+            )
+        if state is JobState.FAILED:
+            error = JobError(
+                message=dig(data, "error", "message") or "no detail",
+                code=dig(data, "error", "code"),
+            )
+        return JobStatus(
+            state=state,
+            raw_status=raw,
+            progress=dig(data, "progress"),
+            result=result,
+            error=error,
+            poll_after=dig(data, "poll_after"),
+        )
+
+    @hookimpl
+    def lipbridge_poll(self, handle: JobHandle, ctx: CallContext) -> JobStatus:
+        self.calls["poll"] += 1
+        response = ctx.http.get(f"/v1/jobs/{handle.job_id}", kind=CallKind.POLL)
+        return self._status(self._check(response, ctx, handle.job_id))
+
+    @hookimpl
+    def lipbridge_cancel(self, handle: JobHandle, ctx: CallContext) -> JobStatus:
+        self.calls["cancel"] += 1
+        response = ctx.http.post(f"/v1/jobs/{handle.job_id}/cancel", kind=CallKind.CANCEL)
+        return self._status(self._check(response, ctx, handle.job_id))
+
+    @hookimpl
+    def lipbridge_estimate_cost(
+        self, request: JobRequest, durations: MediaDurations
+    ) -> CostEstimate:
+        self.calls["estimate_cost"] += 1
+        assert request.model is not None
+        return self.prices.estimate(request.model, durations.output_seconds)
+
+
+acme = AcmeLike("acme")
+globex = AcmeLike("globex")
+keyed = AcmeLike("keyed", idempotency=True)
+
+
+class Misnamed(AcmeLike):
+    @hookimpl
+    def lipbridge_provider_info(self) -> ProviderInfo:
+        return attrs.evolve(super().lipbridge_provider_info(), name="someone-else")
+
+
+class Futuristic(AcmeLike):
+    @hookimpl
+    def lipbridge_provider_info(self) -> ProviderInfo:
+        return attrs.evolve(super().lipbridge_provider_info(), contract_version="2.0")
+
+
+class Typo(AcmeLike):
+    @hookimpl
+    def lipbridge_sumbit(self, request: JobRequest) -> None:
+        """A misspelt hook: the loader must refuse the plugin."""
+
+
+class Incomplete:
+    """Declares provider info but implements neither submit nor poll."""
+
+    @hookimpl
+    def lipbridge_provider_info(self) -> ProviderInfo:
+        return attrs.evolve(acme.lipbridge_provider_info(), name="incomplete")
+
+
+misnamed = Misnamed("misnamed")
+futuristic = Futuristic("futuristic")
+typo = Typo("typo")
+incomplete = Incomplete()
