@@ -79,7 +79,9 @@ def models() -> tuple[ModelCapabilities, ...]:
 class AcmeLike:
     """One provider speaking the acme API under its own name."""
 
-    def __init__(self, name: str, *, idempotency: bool = False) -> None:
+    def __init__(
+        self, name: str, *, idempotency: bool = False, rate: Decimal = Decimal("5")
+    ) -> None:
         self.name = name
         self.idempotency = idempotency
         self.calls: Counter[str] = Counter()
@@ -87,7 +89,7 @@ class AcmeLike:
             provider=name,
             unit="credits",
             usd_per_unit=Decimal("0.01"),
-            rates={"acme-1": Decimal("5")},
+            rates={"acme-1": rate},
             source_url="https://acme.invalid/pricing",
             as_of=dt.date(2026, 11, 1),
             version="2026-11",
@@ -196,7 +198,7 @@ class AcmeLike:
 
 
 acme = AcmeLike("acme")
-globex = AcmeLike("globex")
+globex = AcmeLike("globex", rate=Decimal("4"))
 keyed = AcmeLike("keyed", idempotency=True)
 
 
