@@ -58,7 +58,7 @@ def test_broken_plugin_is_listed_and_others_still_work(site: Path) -> None:
     assert rows["broken"].status == "broken"
     assert "needs libfoo" in (rows["broken"].error or "")
     assert rows["acme"].status == "ok" and rows["acme"].info is not None
-    with pytest.raises(PluginLoadError, match="lipbridge-broken.*needs libfoo") as err:
+    with pytest.raises(PluginLoadError, match=r"lipbridge-broken.*needs libfoo") as err:
         registry.info("broken")
     assert err.value.name == "broken"
     assert registry.info("acme").name == "acme"

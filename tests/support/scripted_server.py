@@ -36,6 +36,9 @@ class Reply:
         )
 
 
+NO_ROUTE = Reply.json({"error": {"message": "no route"}}, 404)
+
+
 @frozen(kw_only=True)
 class Seen:
     method: str
@@ -64,7 +67,7 @@ class ScriptedServer:
             def _handle(self) -> None:
                 with server._lock:
                     queue = server.routes.get((self.command, self.path))
-                    step = queue[0] if queue else Reply.json({"error": {"message": "no route"}}, 404)
+                    step = queue[0] if queue else NO_ROUTE
                     if queue and len(queue) > 1:
                         queue.pop(0)
                 if isinstance(step, Reply) and step.reset == "before_body":
@@ -87,8 +90,8 @@ class ScriptedServer:
                 self.send_response(reply.status)
                 for name, value in reply.headers.items():
                     self.send_header(name, value)
-                length_out = reply.content_length if reply.content_length is not None else len(reply.body)
-                self.send_header("Content-Length", str(length_out))
+                announced = reply.content_length
+                self.send_header("Content-Length", str(announced or len(reply.body)))
                 self.end_headers()
                 self.wfile.write(reply.body)
                 if reply.content_length is not None:

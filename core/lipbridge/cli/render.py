@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -35,14 +35,15 @@ def table(*columns: str, title: str | None = None) -> Table:
 class StepReporter:
     """Reports named steps and poll updates: a live bar on a terminal, lines otherwise."""
 
-    def __init__(self, live: Progress | None) -> None:
+    def __init__(self, live: Progress | None, *, quiet: bool = False) -> None:
         self._live = live
+        self._quiet = quiet
         self._task = live.add_task("starting", total=100) if live else None
 
     def step(self, text: str) -> None:
         if self._live is not None and self._task is not None:
             self._live.update(self._task, description=text)
-        else:
+        elif not self._quiet:
             click.echo(text, err=True)
 
     def poll(self, status: JobStatus) -> None:
@@ -50,7 +51,7 @@ class StepReporter:
         text = f"waiting: {status.state.value} ({status.raw_status}){pct}"
         if self._live is not None and self._task is not None:
             self._live.update(self._task, description=text, completed=status.progress or 0)
-        else:
+        elif not self._quiet:
             click.echo(text, err=True)
 
     def done(self) -> None:
@@ -60,9 +61,9 @@ class StepReporter:
 
 @contextmanager
 def progress(enabled: bool = True) -> Iterator[StepReporter]:
-    """A :class:`StepReporter`; live only when stderr is a terminal."""
+    """A :class:`StepReporter`: live on a terminal, plain lines when piped, silent if disabled."""
     if not enabled or not sys.stderr.isatty():
-        yield StepReporter(None)
+        yield StepReporter(None, quiet=not enabled)
         return
     with Progress(
         SpinnerColumn(),
@@ -74,5 +75,3 @@ def progress(enabled: bool = True) -> Iterator[StepReporter]:
     ) as live:
         yield StepReporter(live)
 
-
-OnPoll = Callable[[JobStatus], None]
