@@ -17,7 +17,14 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from lipbridge.context import CallContext, Clock, Credentials, SystemClock, provider_settings
+from lipbridge.context import (
+    CallContext,
+    Clock,
+    Credentials,
+    SystemClock,
+    env_name,
+    provider_settings,
+)
 from lipbridge.download import download as download_file
 from lipbridge.errors import (
     ConfigurationError,
@@ -59,6 +66,28 @@ def _core_version() -> str:
         return metadata.version("lipbridge")
     except metadata.PackageNotFoundError:
         return "0"
+
+
+def result_of(handle: JobHandle, status: JobStatus) -> JobResult:
+    """The result of a finished job, or its failure as JobFailed/JobCancelled."""
+    if status.state is JobState.SUCCEEDED and status.result is not None:
+        return status.result
+    if not status.state.terminal:
+        raise InvalidRequest(
+            f"job {handle.job_id} is {status.state.value} ({status.raw_status}); it has no "
+            "result yet",
+            field="job_id",
+        )
+    error = status.error
+    detail = error.message if error else "the provider gave no error detail"
+    cls = JobCancelled if status.state is JobState.CANCELLED else JobFailed
+    raise cls(
+        f"job {handle.job_id} {status.state.value} ({status.raw_status}): {detail}",
+        status=status,
+        provider=handle.provider,
+        code=error.code if error else None,
+        job_id=handle.job_id,
+    )
 
 
 class Client:
@@ -116,8 +145,6 @@ class Client:
     # -- plumbing -----------------------------------------------------------------------------
 
     def base_url(self, provider: str, info: ProviderInfo) -> str:
-        from lipbridge.context import env_name
-
         url = (
             self._base_urls.get(provider)
             or self._environ.get(f"LIPBRIDGE_{env_name(provider)}_BASE_URL")
@@ -278,19 +305,7 @@ class Client:
                 handle=handle,
                 last_status=exc.last_status,
             ) from None
-        if status.state is JobState.SUCCEEDED:
-            assert status.result is not None
-            return status.result
-        error = status.error
-        detail = error.message if error else "the provider gave no error detail"
-        cls = JobCancelled if status.state is JobState.CANCELLED else JobFailed
-        raise cls(
-            f"job {handle.job_id} {status.state.value} ({status.raw_status}): {detail}",
-            status=status,
-            provider=handle.provider,
-            code=error.code if error else None,
-            job_id=handle.job_id,
-        )
+        return result_of(handle, status)
 
     def _cancel_after_timeout(self, handle: JobHandle) -> str:
         try:

@@ -30,7 +30,8 @@ def download(
     fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
     try:
         with os.fdopen(fd, "wb") as out:
-            for status, headers, chunks in transport.stream(url, chunk_size=chunk_size):
+            with transport.stream(url) as response:
+                status = response.status
                 if status != 200:
                     gone = status in (403, 404, 410)
                     raise DownloadFailed(
@@ -43,9 +44,9 @@ def download(
                         http_status=status,
                         retryable=status >= 500 or status == 429,
                     )
-                expected = headers.get("content-length")
+                expected = response.headers.get("content-length")
                 written = 0
-                for chunk in chunks:
+                for chunk in response.chunks(chunk_size):
                     out.write(chunk)
                     written += len(chunk)
                 if expected is not None and expected.isdigit() and written != int(expected):

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping
 from importlib import metadata
 from typing import Any
 
+import attrs
 import pluggy
 from attrs import frozen
 
@@ -261,43 +262,15 @@ class Registry:
         rows = []
         for name in sorted(self._candidates):
             found = self._candidates[name]
-            dist, version = found[0].distribution, found[0].version
+            dists = ", ".join(sorted({c.distribution for c in found}))
+            row = PluginRecord(name=name, distribution=dists, version=found[0].version, status="ok")
             try:
-                info = self.info(name)
+                row = attrs.evolve(row, info=self.info(name))
             except ProviderConflict as exc:
-                rows.append(
-                    PluginRecord(
-                        name=name,
-                        distribution=", ".join(exc.distributions),
-                        version="",
-                        status="conflict",
-                        error=exc.message,
-                    )
-                )
+                row = attrs.evolve(row, version="", status="conflict", error=exc.message)
             except UnknownProvider as exc:
-                rows.append(
-                    PluginRecord(
-                        name=name,
-                        distribution=dist,
-                        version=version,
-                        status="disabled",
-                        error=exc.message,
-                    )
-                )
+                row = attrs.evolve(row, status="disabled", error=exc.message)
             except PluginLoadError as exc:
-                rows.append(
-                    PluginRecord(
-                        name=name,
-                        distribution=dist,
-                        version=version,
-                        status="broken",
-                        error=exc.reason,
-                    )
-                )
-            else:
-                rows.append(
-                    PluginRecord(
-                        name=name, distribution=dist, version=version, status="ok", info=info
-                    )
-                )
+                row = attrs.evolve(row, status="broken", error=exc.reason)
+            rows.append(row)
         return rows

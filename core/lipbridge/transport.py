@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 import urllib3
@@ -71,6 +72,21 @@ class Response:
 
     def excerpt(self) -> str:
         return excerpt(self.body)
+
+
+class Stream:
+    """A response whose body has not been read yet."""
+
+    def __init__(self, raw: urllib3.BaseHTTPResponse) -> None:
+        self._raw = raw
+        self.status = raw.status
+        self.headers = {k.lower(): v for k, v in raw.headers.items()}
+
+    def chunks(self, size: int) -> Iterator[bytes]:
+        try:
+            yield from self._raw.stream(size, decode_content=False)
+        except HTTPError as exc:
+            raise TransportFailure(exc, sent=True) from None
 
 
 class TransportFailure(Exception):
@@ -168,10 +184,9 @@ class Transport:
             body=raw.data,
         )
 
-    def stream(
-        self, url: str, *, chunk_size: int, headers: Mapping[str, str] | None = None
-    ) -> Iterator[tuple[int, Mapping[str, str], Iterator[bytes]]]:
-        """Open a GET and yield ``(status, headers, chunks)`` once; always releases the conn.
+    @contextmanager
+    def stream(self, url: str, *, headers: Mapping[str, str] | None = None) -> Iterator[Stream]:
+        """Open a GET whose body is read in chunks; the connection is released on exit.
 
         Used for downloads, which never carry provider credentials.
         """
@@ -185,14 +200,7 @@ class Transport:
             preload=False,
         )
         try:
-
-            def chunks() -> Iterator[bytes]:
-                try:
-                    yield from raw.stream(chunk_size, decode_content=False)
-                except HTTPError as exc:
-                    raise TransportFailure(exc, sent=True) from None
-
-            yield raw.status, {k.lower(): v for k, v in raw.headers.items()}, chunks()
+            yield Stream(raw)
         finally:
             raw.release_conn()
 

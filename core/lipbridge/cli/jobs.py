@@ -10,9 +10,8 @@ import click
 
 from lipbridge.cli.app import cli, client_from
 from lipbridge.cli.render import emit_json, progress
-from lipbridge.client import Client
-from lipbridge.errors import InvalidRequest, JobCancelled, JobFailed
-from lipbridge.models import JobHandle, JobRequest, JobResult, JobState, SyncMode, TextToSpeech
+from lipbridge.client import Client, result_of
+from lipbridge.models import JobHandle, JobRequest, JobResult, SyncMode, TextToSpeech
 
 
 def parse_option(text: str) -> tuple[str, Any]:
@@ -264,24 +263,9 @@ def download(
     """Download a finished job's video to PATH (atomically)."""
     client = client_from(ctx)
     handle = handle_for(client, provider, job_id, model)
-    current = client.poll(handle)
-    if current.state in (JobState.FAILED, JobState.CANCELLED):
-        cls = JobCancelled if current.state is JobState.CANCELLED else JobFailed
-        message = current.error.message if current.error else "no detail"
-        raise cls(
-            f"job {job_id} {current.state.value}: {message}",
-            status=current,
-            provider=provider,
-            job_id=job_id,
-        )
-    if current.result is None:
-        raise InvalidRequest(
-            f"job {job_id} is {current.state.value}; nothing to download yet "
-            f"(lipbridge wait {provider} {job_id} --output {path})",
-            field="job_id",
-        )
-    saved = client.download(current.result, path)
+    result = result_of(handle, client.poll(handle))  # not finished yet: use `wait --output`
+    saved = client.download(result, path)
     if as_json:
-        emit_json({"output": str(Path(saved)), "result": current.result})
+        emit_json({"output": str(Path(saved)), "result": result})
     else:
         click.echo(f"saved: {saved}")

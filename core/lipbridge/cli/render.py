@@ -74,4 +74,3 @@ def progress(enabled: bool = True) -> Iterator[StepReporter]:
         transient=False,
     ) as live:
         yield StepReporter(live)
-
