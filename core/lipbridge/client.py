@@ -8,6 +8,7 @@ registry -> check what came back. Only lipbridge errors leave this module.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import random
 import secrets
@@ -38,7 +39,7 @@ from lipbridge.errors import (
     UnsupportedCapability,
     WaitTimeout,
 )
-from lipbridge.http import ProviderHTTP, RetryPolicy, fingerprint
+from lipbridge.http import ProviderHTTP, RetryPolicy
 from lipbridge.media import probe_seconds
 from lipbridge.models import (
     CostEstimate,
@@ -66,6 +67,12 @@ def _core_version() -> str:
         return metadata.version("lipbridge")
     except metadata.PackageNotFoundError:
         return "0"
+
+
+def _is_duration(value: object) -> bool:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    return math.isfinite(value) and value >= 0
 
 
 def result_of(handle: JobHandle, status: JobStatus) -> JobResult:
@@ -246,10 +253,11 @@ class Client:
                 "look it up before resubmitting",
                 details={
                     "provider": provider,
+                    "method": accepted.method,
                     "url": accepted.url,
                     "http_status": accepted.status,
                     "idempotency_key": key,
-                    "request_fingerprint": fingerprint(repr(request).encode()),
+                    "request_fingerprint": accepted.fingerprint,
                     "at": self.clock.now().isoformat(),
                 },
                 provider=provider,
@@ -334,9 +342,11 @@ class Client:
         refs = {"video": request.video, "audio": request.audio}
         for name in ("video", "audio"):
             value = known[name]
-            if value is not None and (value != value or value < 0):
+            if value is not None and not _is_duration(value):
                 raise InvalidRequest(
-                    f"{name}_seconds={value!r} must be >= 0", field=f"{name}_seconds"
+                    f"{name}_seconds={value!r} is not a duration; allowed: a finite number of "
+                    "seconds >= 0",
+                    field=f"{name}_seconds",
                 )
             ref = refs[name]
             path = local_path(ref) if ref else None

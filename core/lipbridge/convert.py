@@ -38,9 +38,18 @@ def _structure_decimal(value: Any, _: type) -> Decimal:
         raise ValueError(f"{value!r} is not a decimal number") from None
 
 
+def _structure_str(value: Any, _: type) -> str:
+    # cattrs' default would turn null or 5 into "None" or "5".
+    if not isinstance(value, str):
+        raise ValueError(f"expected a string, got {value!r}")
+    return value
+
+
 def make_converter() -> cattrs.Converter:
     conv = cattrs.Converter(forbid_extra_keys=True)
-    conv.register_unstructure_hook(dt.datetime, lambda v: v.isoformat())
+    conv.register_structure_hook_func(lambda t: t is str, _structure_str)  # not str enums
+    # Stored in UTC: any offset round-trips as the same instant.
+    conv.register_unstructure_hook(dt.datetime, lambda v: v.astimezone(dt.timezone.utc).isoformat())
     conv.register_structure_hook(dt.datetime, _structure_datetime)
     conv.register_unstructure_hook(dt.date, lambda v: v.isoformat())
     conv.register_structure_hook(dt.date, lambda v, _: dt.date.fromisoformat(str(v)))

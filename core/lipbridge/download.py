@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
+import secrets
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -27,7 +27,10 @@ def download(
         raise InvalidRequest(f"url={shown(url)} is not an http(s) URL", field="url")
     target = Path(dest)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
+    # Beside the target, so the final rename is atomic; mode 0666 minus the umask, like any
+    # file the user creates (mkstemp's 0600 would stick to the finished video).
+    tmp_name = str(target.parent / f".{target.name}.{secrets.token_hex(6)}.part")
+    fd = os.open(tmp_name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
         with os.fdopen(fd, "wb") as out:
             with transport.stream(url) as response:

@@ -153,9 +153,16 @@ class JobNotFound(ProviderError):
 
 
 class ProviderUnavailable(ProviderError):
-    """The provider failed on its side (5xx, connection trouble); trying later may work."""
+    """The provider failed on its side (5xx, connection trouble); trying later may work.
+
+    ``retry_after`` is the provider's hint in seconds, when it sent one.
+    """
 
     retryable = True
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.retry_after = retry_after
 
 
 class ProviderProtocolError(ProviderError):

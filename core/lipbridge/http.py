@@ -24,6 +24,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlencode, urljoin, urlsplit
 
+import attrs
 from attrs import frozen
 
 from lipbridge.context import Clock, Credentials
@@ -85,6 +86,7 @@ class Exchange:
     url: str
     status: int | None
     sent: bool
+    fingerprint: str  # of the request body, to match a lost submit with the provider's records
 
 
 def retry_after_seconds(value: str | None, clock: Clock) -> float | None:
@@ -143,12 +145,20 @@ def error_for_status(
         "code": code,
         "job_id": job_id,
     }
-    if issubclass(cls, RateLimited):
+    if issubclass(cls, (RateLimited, ProviderUnavailable)):
         after = retry_after_seconds(response.header("retry-after"), clock)
         return cls(text, retry_after=after, **common)
     if issubclass(cls, ProviderProtocolError):
         return cls(text, body_excerpt=response.excerpt(), **common)
     return cls(text, **common)
+
+
+def redact(response: Response, secret: str) -> Response:
+    """The response with any echo of the API key replaced, so no error can quote it."""
+    needle = secret.encode()
+    if not needle or needle not in response.body:
+        return response
+    return attrs.evolve(response, body=response.body.replace(needle, b"[REDACTED]"))
 
 
 def fingerprint(body: bytes | None) -> str:
@@ -222,11 +232,12 @@ class ProviderHTTP:
     ) -> Response:
         url = self.url(path, params)
         body = None if json is None else jsonlib.dumps(json, separators=(",", ":")).encode()
+        key = self.credentials.require()
         all_headers = {
             "User-Agent": self.user_agent,
             "Accept": "application/json",
             **(headers or {}),
-            self.auth.header: self.auth.prefix + self.credentials.require(),
+            self.auth.header: self.auth.prefix + key,
         }
         if body is not None:
             all_headers["Content-Type"] = "application/json"
@@ -250,7 +261,7 @@ class ProviderHTTP:
                     secret_headers=self.secret_headers,
                 )
             except TransportFailure as failure:
-                self._record(kind, method, url, None, sent=failure.sent)
+                self._record(kind, method, url, None, sent=failure.sent, body=body)
                 log.debug("%s %s attempt %d failed: %s", method, url, attempt, failure)
                 if (retryable or not failure.sent) and attempt < self.retry.attempts:
                     self.clock.sleep(self.retry.delay(attempt, self.rng))
@@ -261,7 +272,8 @@ class ProviderHTTP:
                     f"{method} {url} failed after {attempt} attempt(s): {failure}",
                     provider=self.provider,
                 ) from None
-            self._record(kind, method, url, response.status, sent=True)
+            response = redact(response, key)
+            self._record(kind, method, url, response.status, sent=True, body=body)
             log.debug("%s %s -> HTTP %d (attempt %d)", method, url, response.status, attempt)
             if (
                 retryable
@@ -284,9 +296,25 @@ class ProviderHTTP:
             return response
 
     def _record(
-        self, kind: CallKind, method: str, url: str, status: int | None, sent: bool
+        self,
+        kind: CallKind,
+        method: str,
+        url: str,
+        status: int | None,
+        *,
+        sent: bool,
+        body: bytes | None,
     ) -> None:
-        self.exchanges.append(Exchange(kind=kind, method=method, url=url, status=status, sent=sent))
+        self.exchanges.append(
+            Exchange(
+                kind=kind,
+                method=method,
+                url=url,
+                status=status,
+                sent=sent,
+                fingerprint=fingerprint(body),
+            )
+        )
 
     def _outcome_unknown(
         self, method: str, url: str, body: bytes | None, what: str, response: Response | None

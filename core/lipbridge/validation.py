@@ -43,7 +43,9 @@ def _check_media(
     if parts.scheme == "data":
         if not caps.local_files:
             raise UnsupportedOption(
-                f"{field} is a data: URI; {inline_hint}", field=field, allowed=["http", "https"]
+                f"{field}={shown(ref)} is a data: URI; {inline_hint}",
+                field=field,
+                allowed=["http", "https"],
             )
         return
     path = local_path(ref)
