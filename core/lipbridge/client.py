@@ -348,6 +348,8 @@ class Client:
                     "seconds >= 0",
                     field=f"{name}_seconds",
                 )
+            if value is not None:
+                known[name] = float(value) + 0.0  # -0.0 becomes 0.0
             ref = refs[name]
             path = local_path(ref) if ref else None
             if value is None and path is not None and name in needed_inputs(mode):

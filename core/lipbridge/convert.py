@@ -38,16 +38,16 @@ def _structure_decimal(value: Any, _: type) -> Decimal:
         raise ValueError(f"{value!r} is not a decimal number") from None
 
 
-def _structure_str(value: Any, _: type) -> str:
-    # cattrs' default would turn null or 5 into "None" or "5".
+def _structure_str(value: Any, cls: type[str]) -> str:
+    # cattrs' default would turn null or 5 into "None" or "5". Also used for str enums.
     if not isinstance(value, str):
         raise ValueError(f"expected a string, got {value!r}")
-    return value
+    return value if cls is str else cls(value)
 
 
 def make_converter() -> cattrs.Converter:
     conv = cattrs.Converter(forbid_extra_keys=True)
-    conv.register_structure_hook_func(lambda t: t is str, _structure_str)  # not str enums
+    conv.register_structure_hook(str, _structure_str)
     # Stored in UTC: any offset round-trips as the same instant.
     conv.register_unstructure_hook(dt.datetime, lambda v: v.astimezone(dt.timezone.utc).isoformat())
     conv.register_structure_hook(dt.datetime, _structure_datetime)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import math
+import os
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
@@ -80,6 +81,11 @@ def _check_temperature(_: object, __: object, value: float | None) -> None:
 
 def check_callback_url(url: str, max_length: int = CALLBACK_URL_MAX_LENGTH) -> None:
     """Providers only call back over https; a long or credential-bearing URL is refused."""
+    if not isinstance(url, str):
+        raise InvalidRequest(
+            f"callback_url={shown(url)} is not a URL; allowed: https://host/path",
+            field="callback_url",
+        )
     if len(url) > max_length:
         raise InvalidRequest(
             f"callback_url is {len(url)} characters long; allowed: at most {max_length}",
@@ -102,6 +108,30 @@ def _check_callback(_: object, __: object, value: str | None) -> None:
         check_callback_url(value)
 
 
+def _media_ref(value: object) -> str | None:
+    """Media given as a string, or as a path object, which is kept as its string."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)  # type: ignore[no-any-return]
+    return value  # type: ignore[return-value]  # the validator reports the wrong type
+
+
+def _check_audio(_: object, __: object, value: str | None) -> None:
+    if value is not None and (not isinstance(value, str) or not value.strip()):
+        raise InvalidRequest(
+            f"audio={shown(value)} must be a non-empty URL or file path", field="audio"
+        )
+
+
+def _check_bool(_: object, attribute: Any, value: object) -> None:
+    if value is not None and not isinstance(value, bool):
+        raise InvalidRequest(
+            f"{attribute.name}={shown(value)} is not a boolean; allowed: true or false",
+            field=attribute.name,
+        )
+
+
 def _non_empty(instance: object, attribute: Any, value: str) -> None:
     if not isinstance(value, str) or not value.strip():
         raise InvalidRequest(
@@ -121,13 +151,13 @@ class TextToSpeech:
 class JobRequest:
     """What the user asks for, in canonical terms; plugins translate it to the wire."""
 
-    video: str = field(validator=_non_empty)
-    audio: str | None = None
+    video: str = field(converter=_media_ref, validator=_non_empty)
+    audio: str | None = field(default=None, converter=_media_ref, validator=_check_audio)
     tts: TextToSpeech | None = None
     model: str | None = None
     sync_mode: SyncMode | None = field(default=None, converter=_sync_mode)
     temperature: float | None = field(default=None, validator=_check_temperature)
-    active_speaker: bool | None = None
+    active_speaker: bool | None = field(default=None, validator=_check_bool)
     callback_url: str | None = field(default=None, validator=_check_callback)
     # Provider-native fields, sent as they are. Not part of the hash: dicts are unhashable.
     options: Mapping[str, Any] = field(factory=dict, hash=False)
@@ -140,8 +170,6 @@ class JobRequest:
                 "tts (text plus voice)",
                 field="audio",
             )
-        if self.audio is not None and not self.audio.strip():
-            raise InvalidRequest("audio='' must be a non-empty URL or file path", field="audio")
 
 
 @frozen(kw_only=True)
