@@ -7,6 +7,7 @@ registry -> check what came back. Only lipbridge errors leave this module.
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import os
@@ -62,7 +63,8 @@ log = logging.getLogger("lipbridge")
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
-def _core_version() -> str:
+@functools.cache
+def _core_version() -> str:  # read once: metadata lookups touch the disk, polls are frequent
     try:
         return metadata.version("lipbridge")
     except metadata.PackageNotFoundError:

@@ -247,11 +247,6 @@ class Registry:
         candidate = self._candidates[name][0]
         return candidate.distribution, candidate.version
 
-    def implements(self, name: str, hook: str) -> bool:
-        owner = self._ensure(name)
-        caller = getattr(self._pm.hook, hook)
-        return any(impl.plugin is owner for impl in caller.get_hookimpls())
-
     def call(self, name: str, hook: str, **kwargs: Any) -> Any:
         """Call ``hook`` on the plugin that owns ``name`` and on no other plugin."""
         owner = self._ensure(name)

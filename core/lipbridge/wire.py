@@ -47,6 +47,3 @@ class StatusMap:
             log.warning("unknown provider status %r; treating it as running", raw)
             return JobState.RUNNING
         return known
-
-    def words(self) -> frozenset[str]:
-        return frozenset(self.states)
