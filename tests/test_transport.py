@@ -709,7 +709,7 @@ def test_api_key_never_logged_or_shown(
     for exc in errors:
         assert KEY not in all_text(exc)
 
-    ctx = client._context("acme", client.info("acme"))
+    ctx = client.context("acme", client.info("acme"))
     assert KEY not in repr(client)
     assert KEY not in repr(ctx.http)
     assert KEY not in repr(ctx.credentials)

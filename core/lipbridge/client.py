@@ -168,9 +168,10 @@ class Client:
             )
         return url
 
-    def _context(
+    def context(
         self, provider: str, info: ProviderInfo, idempotency_key: str | None = None
     ) -> CallContext:
+        """The context this client passes to ``provider``'s hooks (tools call hooks directly)."""
         credentials = Credentials.resolve(
             provider, info.api_key_env, self._environ, self._api_keys.get(provider)
         )
@@ -236,7 +237,7 @@ class Client:
         info = self.registry.info(provider)
         request = validate(info, request, drop_unsupported=drop_unsupported)
         key = secrets.token_urlsafe(24) if info.idempotency_header else None
-        ctx = self._context(provider, info, idempotency_key=key)
+        ctx = self.context(provider, info, idempotency_key=key)
         ctx.credentials.require()  # a missing key fails here, before any request
         try:
             handle = self._call(provider, "lipbridge_submit", JobHandle, ctx, request=request)
@@ -270,7 +271,7 @@ class Client:
 
     def poll(self, handle: JobHandle) -> JobStatus:
         info = self.registry.info(handle.provider)
-        ctx = self._context(handle.provider, info)
+        ctx = self.context(handle.provider, info)
         return self._call(handle.provider, "lipbridge_poll", JobStatus, ctx, handle=handle)
 
     def cancel(self, handle: JobHandle) -> JobStatus:
@@ -281,7 +282,7 @@ class Client:
                 f"{handle.provider}/{caps.name} has no cancel; the job runs to completion "
                 "(and is billed)"
             )
-        ctx = self._context(handle.provider, info)
+        ctx = self.context(handle.provider, info)
         return self._call(handle.provider, "lipbridge_cancel", JobStatus, ctx, handle=handle)
 
     def wait(
@@ -387,7 +388,7 @@ class Client:
                 provider, caps.name, f"{provider} declares no price for {caps.name}"
             )
         durations = self.durations(request, info, video_seconds, audio_seconds)
-        ctx = self._context(provider, info)
+        ctx = self.context(provider, info)
         estimate = self._call(
             provider,
             "lipbridge_estimate_cost",

@@ -338,6 +338,9 @@ class ProviderInfo:
     api_key_env: tuple[str, ...] = ()  # conventional variables, after LIPBRIDGE_<NAME>_API_KEY
     secret_headers: tuple[str, ...] = ()  # more headers to redact and strip on redirect
     idempotency_header: str | None = None  # set when submit may be retried with a key
+    # Every status word the API documents, with its canonical state; the contract suite
+    # checks each word seen in a cassette is declared here and mapped the same way.
+    status_words: Mapping[str, JobState] = field(factory=dict, hash=False)
 
     def model(self, name: str | None) -> ModelCapabilities:
         wanted = name or self.default_model

@@ -243,6 +243,10 @@ class Registry:
         self._ensure(name)
         return self._infos[name]
 
+    def plugin(self, name: str) -> object:
+        """The plugin object that owns ``name`` (the contract suite inspects its code)."""
+        return self._ensure(name)
+
     def distribution(self, name: str) -> tuple[str, str]:
         candidate = self._candidates[name][0]
         return candidate.distribution, candidate.version

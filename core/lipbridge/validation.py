@@ -107,29 +107,28 @@ def validate(
 
     changes: dict[str, Any] = {}
 
-    def unsupported(field: str, value: object, allowed: list[str], why: str) -> None:
+    def unsupported(field: str, value: object, allowed: list[str]) -> None:
         if drop_unsupported:
-            warnings.warn(f"{field}={shown(value)} dropped: {why}", OptionDropped, stacklevel=3)
+            warnings.warn(
+                f"{field}={shown(value)} dropped: {where} does not support it",
+                OptionDropped,
+                stacklevel=3,
+            )
             changes[field] = None
         else:
+            options = ", ".join(allowed) or "leave it unset (or pass drop_unsupported=True)"
             raise UnsupportedOption(
-                f"{field}={shown(value)} is not supported: {why}", field=field, allowed=allowed
+                f"{field}={shown(value)} is not supported by {where}; allowed: {options}",
+                field=field,
+                allowed=allowed,
             )
 
     if request.sync_mode is not None and request.sync_mode not in caps.sync_modes:
-        modes = sorted(m.value for m in caps.sync_modes)
-        unsupported(
-            "sync_mode",
-            request.sync_mode.value,
-            modes,
-            f"{where} allows {', '.join(modes) or 'no sync_mode'}",
-        )
+        unsupported("sync_mode", request.sync_mode.value, sorted(m.value for m in caps.sync_modes))
     if request.temperature is not None and not caps.temperature:
-        unsupported("temperature", request.temperature, [], f"{where} has no temperature option")
+        unsupported("temperature", request.temperature, [])
     if request.active_speaker is not None and not caps.active_speaker:
-        unsupported(
-            "active_speaker", request.active_speaker, [], f"{where} has no active_speaker option"
-        )
+        unsupported("active_speaker", request.active_speaker, [])
     if request.callback_url is not None and not caps.callback:
-        unsupported("callback_url", request.callback_url, [], f"{where} sends no callbacks")
+        unsupported("callback_url", request.callback_url, [])
     return attrs.evolve(request, model=caps.name, **changes)

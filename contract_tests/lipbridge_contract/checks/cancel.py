@@ -1,0 +1,64 @@
+"""Cancel: as recorded where a model declares it, refused without HTTP where not."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from lipbridge import JobHandle, JobState, ProviderError, UnsupportedCapability
+from lipbridge_contract.checks.base import Check, Verdict, needs_scenario
+from lipbridge_contract.checks.lifecycle import replay_problems
+from lipbridge_contract.harness import EPOCH
+
+if TYPE_CHECKING:
+    from lipbridge_contract.run import SuiteRun
+
+
+def _cancel(run: SuiteRun) -> Verdict:
+    assert run.info is not None
+    problems, notes = [], []
+    for caps in run.info.models:
+        if caps.cancel:
+            continue
+        client, transport, _ = run.scripted()
+        handle = JobHandle(
+            provider=run.provider, job_id="lbcontract-job", created_at=EPOCH, model=caps.name
+        )
+        try:
+            client.cancel(handle)
+            problems.append(f"{caps.name}: declares no cancel, yet cancel returned a status")
+        except UnsupportedCapability:
+            pass
+        except Exception as exc:
+            problems.append(
+                f"{caps.name}: cancel raised {type(exc).__name__}, not UnsupportedCapability"
+            )
+        if transport.sent:
+            problems.append(f"{caps.name}: cancel without the capability sent HTTP requests")
+    if any(m.cancel for m in run.info.models):
+        for name in ("cancel_running", "cancel_after_complete"):
+            gate = needs_scenario(run, name, "a model declaring cancel")
+            if gate is not None:
+                (problems if gate.status == "fail" else notes).append(gate.detail)
+                continue
+            obs = run.observations[name]
+            if replay_problems(obs):
+                problems += replay_problems(obs)
+                continue
+            states = obs.states
+            if name == "cancel_running" and (not states or states[-1] is not JobState.CANCELLED):
+                last = states[-1].value if states else "without a status"
+                problems.append(f"cancel_running: the job ends {last}, not cancelled")
+            if name == "cancel_after_complete":
+                if JobState.CANCELLED in states:
+                    problems.append("cancel_after_complete: a finished job became cancelled")
+                exc = obs.error
+                if exc is not None and (not isinstance(exc, ProviderError) or exc.retryable):
+                    problems.append(
+                        f"cancel_after_complete: cancel raised {type(exc).__name__}; a finished "
+                        "job's cancel is a final, non-retryable refusal or its terminal status"
+                    )
+    declared = [m.name for m in run.info.models if m.cancel]
+    return Verdict.of(problems, "; ".join(notes) or f"cancel declared by {declared or 'no model'}")
+
+
+cancel = Check("cancel", "Cancel semantics", _cancel)

@@ -1,0 +1,260 @@
+"""Error mapping: recorded error scenarios, then generated responses of every kind."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import TYPE_CHECKING, Any
+
+from hypothesis import strategies as st
+
+from lipbridge import (
+    AuthenticationError,
+    InsufficientCredits,
+    JobFailed,
+    JobHandle,
+    JobNotFound,
+    JobStatus,
+    LipbridgeError,
+    ProviderError,
+    ProviderUnavailable,
+    RateLimited,
+    RequestRejected,
+    Response,
+)
+from lipbridge_contract.checks.base import Check, Verdict, needs_scenario
+from lipbridge_contract.checks.explore import explore
+from lipbridge_contract.checks.lifecycle import foreign_cause, replay_problems
+from lipbridge_contract.harness import LogCapture
+from lipbridge_contract.recorded import CassetteFormatError, load_interactions
+
+if TYPE_CHECKING:
+    from lipbridge_contract.run import SuiteRun
+
+# What each standard error scenario must raise (the class or a subclass of it).
+STANDARD_ERRORS: dict[str, type[LipbridgeError]] = {
+    "job_failed": JobFailed,
+    "auth_invalid": AuthenticationError,
+    "insufficient_credits": InsufficientCredits,
+    "rate_limited": RateLimited,
+    "invalid_request": RequestRejected,
+    "job_not_found": JobNotFound,
+    "provider_unavailable": ProviderUnavailable,
+}
+FUZZ_EXAMPLES = {"low": 40, "high": 150}
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _errors(run: SuiteRun) -> Verdict:
+    problems, checked, notes = [], 0, []
+    for name, must in STANDARD_ERRORS.items():
+        gate = needs_scenario(run, name, f"error mapping ({must.__name__})")
+        if gate is not None:
+            if gate.status == "fail":
+                problems.append(gate.detail)
+            else:
+                notes.append(gate.detail)
+            continue
+        scenario = run.scenario(name)
+        assert scenario is not None
+        expected = scenario.sidecar.expect.error
+        if expected is None or not issubclass(expected.cls, must):
+            got = expected.cls.__name__ if expected else "no error"
+            problems.append(
+                f"{name}: the sidecar expects {got}; this scenario means {must.__name__}"
+            )
+        if name == "rate_limited" and (expected is None or expected.retry_after is None):
+            problems.append("rate_limited: the sidecar must give the recorded retry_after")
+    for name, obs in run.observations.items():
+        if replay_problems(obs):
+            continue  # the lifecycle check reports it
+        expected, exc = obs.scenario.sidecar.expect.error, obs.error
+        foreign = foreign_cause(exc)
+        if foreign is not None:
+            problems.append(
+                f"{name}: the plugin raised {_describe(foreign)} (not a lipbridge error); the "
+                f"client had to wrap it as {type(exc).__name__}"
+            )
+        if expected is None or exc is None:
+            continue
+        checked += 1
+        if type(exc) is not expected.cls:
+            problems.append(
+                f"{name}: raised {_describe(exc)}; the sidecar expects {expected.cls.__name__}"
+            )
+            continue
+        retryable = bool(getattr(exc, "retryable", False))
+        if expected.retryable is not None and retryable != expected.retryable:
+            problems.append(f"{name}: retryable is {retryable}, expected {expected.retryable}")
+        if expected.retry_after is not None:
+            after = getattr(exc, "retry_after", None)
+            if after is None or not math.isclose(after, expected.retry_after, abs_tol=1e-6):
+                problems.append(
+                    f"{name}: retry_after is {after!r}; the recorded Retry-After gives "
+                    f"{expected.retry_after:g}"
+                )
+        if expected.code is not None and getattr(exc, "code", None) != expected.code:
+            problems.append(
+                f"{name}: error code is {getattr(exc, 'code', None)!r}, expected {expected.code!r}"
+            )
+    detail = f"{checked} error scenarios" + (f"; {'; '.join(notes)}" if notes else "")
+    return Verdict.of(problems, detail)
+
+
+def _seed_bodies(run: SuiteRun) -> list[bytes]:
+    bodies = []
+    for scenario in run.scenarios:
+        try:
+            bodies += [i.body for i in load_interactions(scenario.cassette) if i.body]
+        except CassetteFormatError:
+            continue
+    return bodies or [b'{"id":"x","status":"done"}']
+
+
+def _json_values() -> st.SearchStrategy[Any]:
+    leaves = (
+        st.none()
+        | st.booleans()
+        | st.integers()
+        | st.floats(allow_nan=False)
+        | st.text(max_size=12)
+    )
+    return st.recursive(
+        leaves,
+        lambda inner: (
+            st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+        ),
+        max_leaves=8,
+    )
+
+
+def _mutated(body: bytes, draw: Any) -> bytes:
+    """A recorded JSON body with one value replaced or one key removed, anywhere in it."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return body
+    paths: list[list[Any]] = []
+
+    def walk(node: Any, path: list[Any]) -> None:
+        paths.append(path)
+        items = (
+            node.items()
+            if isinstance(node, dict)
+            else enumerate(node)
+            if isinstance(node, list)
+            else ()
+        )
+        for key, child in items:
+            walk(child, [*path, key])
+
+    walk(data, [])
+    path = draw(st.sampled_from(paths))
+    if not path:
+        return json.dumps(draw(_json_values())).encode()
+    parent = data
+    for step in path[:-1]:
+        parent = parent[step]
+    if isinstance(parent, dict) and draw(st.booleans()):
+        del parent[path[-1]]
+    else:
+        parent[path[-1]] = draw(_json_values())
+    return json.dumps(data).encode()
+
+
+@st.composite
+def responses(draw: Any, seeds: list[bytes]) -> Response:
+    status = draw(
+        st.sampled_from(
+            [200, 201, 202, 204, 400, 401, 402, 403, 404, 409, 422, 429, 500, 502, 503, 504]
+        )
+        | st.integers(100, 599)
+    )
+    seed = draw(st.sampled_from(seeds))
+    kind = draw(st.sampled_from(["seed", "truncated", "mutated", "json", "binary", "odd"]))
+    if kind == "seed":
+        body = seed
+    elif kind == "truncated":
+        body = seed[: draw(st.integers(0, max(0, len(seed) - 1)))]
+    elif kind == "mutated":
+        body = _mutated(seed, draw)
+    elif kind == "json":
+        body = json.dumps(draw(_json_values())).encode()
+    elif kind == "binary":
+        body = draw(st.binary(max_size=64))
+    else:
+        body = draw(st.sampled_from([b"", b"null", b"[]", b"{}", b"{", b"<html>502</html>"]))
+    headers = draw(
+        st.fixed_dictionaries(
+            {},
+            optional={
+                "content-type": st.sampled_from(["application/json", "text/html", "text/plain"]),
+                "retry-after": st.sampled_from(
+                    ["0", "1", "30", "-5", "soon", "1e9", "Wed, 21 Oct 2015 07:28:00 GMT"]
+                ),
+            },
+        )
+    )
+    return Response(
+        method="GET", url="https://fuzz.invalid", status=status, headers=headers, body=body
+    )
+
+
+def _attempt(run: SuiteRun, hook: str, args: dict[str, Any], response: Response) -> str | None:
+    """Feed one response to the plugin's hook; say what went wrong, if anything."""
+    assert run.info is not None
+    client, _, _ = run.scripted(response)
+    ctx = client.context(run.provider, run.info)
+    try:
+        got = run.registry.call(run.provider, f"lipbridge_{hook}", ctx=ctx, **args)
+    except ProviderError as exc:
+        if run.key in str(exc) or run.key in repr(exc):
+            return f"{hook}: the API key appears in {type(exc).__name__}"
+        return None
+    except Exception as exc:
+        return (
+            f"{hook}: {_describe(exc)} escaped for HTTP {response.status} body "
+            f"{response.body[:120]!r}"
+        )
+    want = JobHandle if hook == "submit" else JobStatus
+    if not isinstance(got, want):
+        return f"{hook}: returned {type(got).__name__} for HTTP {response.status}"
+    if response.status >= 400:
+        return (
+            f"{hook}: returned a {want.__name__} for an HTTP {response.status} answer "
+            f"{response.body[:120]!r}; an error status must raise"
+        )
+    return None
+
+
+def _fuzz(run: SuiteRun) -> Verdict:
+    success = run.scenario("success")
+    hooks: dict[str, dict[str, Any]] = {"poll": {"handle": run.sample_handle()}}
+    if success is not None and success.sidecar.request is not None:
+        hooks["submit"] = {"request": success.sidecar.request}
+    problems, counts = [], []
+    strategy = responses(_seed_bodies(run))
+    with LogCapture().installed() as logs:
+        for hook, args in hooks.items():
+            problem, tried = explore(
+                strategy,
+                FUZZ_EXAMPLES[run.strictness.value],
+                lambda response, hook=hook, args=args: _attempt(run, hook, args, response),
+            )
+            counts.append(f"{tried} {hook}")
+            if problem:
+                problems.append(problem)
+    if any(run.key in line for line in logs.messages):
+        problems.append("the API key appears in a log record")
+    if "submit" not in hooks:
+        gate = needs_scenario(run, "success", "submit fuzzing")
+        if gate is not None and gate.status == "fail":
+            problems.append(gate.detail)
+    return Verdict.of(problems, f"{' and '.join(counts)} responses generated")
+
+
+errors = Check("errors", "Error mapping of recorded scenarios", _errors)
+error_fuzz = Check("error-fuzz", "Error mapping of generated responses", _fuzz)

@@ -1,0 +1,126 @@
+"""Pre-flight validation: a request the capabilities rule out never reaches the network.
+
+Hypothesis builds requests from the provider's own capabilities, some valid and some
+not. For each, the declared capabilities say whether it must be refused; ``submit``
+must then raise ``InvalidRequest`` (naming the field and what is allowed) with zero HTTP
+requests, and ``estimate_cost`` must refuse exactly the same requests.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from hypothesis import strategies as st
+
+from lipbridge import InvalidRequest, JobRequest, ProviderInfo, Response, SyncMode, TextToSpeech
+from lipbridge_contract.checks.base import Check, Verdict
+from lipbridge_contract.checks.cost import AUDIO, VIDEO
+from lipbridge_contract.checks.explore import explore
+from lipbridge_contract.harness import LogCapture, network_blocked
+
+if TYPE_CHECKING:
+    from lipbridge_contract.run import SuiteRun
+
+EXAMPLES = {"low": 40, "high": 150}
+UNKNOWN_MODEL = "lbcontract-no-such-model"
+UNKNOWN_VOICE = "lbcontract-no-such-voice"
+CALLBACK = "https://hooks.lbcontract.invalid/done"
+# Any request that does get through is refused by the scripted provider, cheaply.
+REFUSAL = Response(
+    method="POST", url="", status=401, headers={}, body=b'{"error":{"message":"invalid key"}}'
+)
+
+
+def violations(info: ProviderInfo, request: JobRequest) -> list[str]:
+    """What the declared capabilities forbid in ``request`` (empty: it is allowed)."""
+    caps = next((m for m in info.models if m.name == (request.model or info.default_model)), None)
+    if caps is None:
+        return ["model"]
+    found = []
+    if request.sync_mode is not None and request.sync_mode not in caps.sync_modes:
+        found.append("sync_mode")
+    if request.temperature is not None and not caps.temperature:
+        found.append("temperature")
+    if request.active_speaker is not None and not caps.active_speaker:
+        found.append("active_speaker")
+    if request.callback_url is not None and not caps.callback:
+        found.append("callback_url")
+    if request.audio is not None and not caps.audio_input:
+        found.append("audio")
+    if request.tts is not None and request.tts.voice not in caps.tts_voices:
+        found.append("tts")
+    return found
+
+
+@st.composite
+def requests(draw: Any, info: ProviderInfo) -> JobRequest:
+    voices = [*sorted({v for m in info.models for v in m.tts_voices}), UNKNOWN_VOICE]
+    use_tts = draw(st.booleans())
+    return JobRequest(
+        video=VIDEO,
+        audio=None if use_tts else AUDIO,
+        tts=TextToSpeech(text="Hello there.", voice=draw(st.sampled_from(voices)))
+        if use_tts
+        else None,
+        model=draw(st.sampled_from([None, UNKNOWN_MODEL, *(m.name for m in info.models)])),
+        sync_mode=draw(st.none() | st.sampled_from(list(SyncMode))),
+        temperature=draw(st.none() | st.just(0.5)),
+        active_speaker=draw(st.none() | st.just(True)),
+        callback_url=draw(st.none() | st.just(CALLBACK)),
+    )
+
+
+def _refused(run: SuiteRun, request: JobRequest) -> tuple[InvalidRequest | None, int, bool]:
+    """(submit's InvalidRequest or None, requests sent, whether estimate refused too)."""
+    client, transport, _ = run.scripted(REFUSAL)
+    submit_error = None
+    try:
+        client.submit(run.provider, request)
+    except InvalidRequest as exc:
+        submit_error = exc
+    except Exception:
+        pass  # the scripted refusal (or anything after sending) is not pre-flight
+    sent = len(transport.sent) if submit_error is not None else 0
+    estimate_refused = False
+    try:
+        with network_blocked():
+            client.estimate_cost(run.provider, request, video_seconds=10, audio_seconds=10)
+    except InvalidRequest:
+        estimate_refused = True
+    return submit_error, sent, estimate_refused
+
+
+def _probe(run: SuiteRun, request: JobRequest, tried: dict[str, int]) -> str | None:
+    assert run.info is not None
+    banned = violations(run.info, request)
+    error, sent, estimate_refused = _refused(run, request)
+    tried["forbidden" if banned else "allowed"] += 1
+    problem = None
+    if banned and error is None:
+        problem = f"submit accepted a request the capabilities forbid ({', '.join(banned)})"
+    elif error is not None and sent:
+        problem = f"submit refused the request only after {sent} HTTP request(s)"
+    elif error is not None and (not error.field or "allowed" not in str(error).lower()):
+        problem = f"the refusal does not name the field and what is allowed: {error}"
+    elif (error is not None) != estimate_refused:
+        problem = (
+            f"submit {'refused' if error else 'accepted'} but estimate_cost "
+            f"{'refused' if estimate_refused else 'accepted'} the same request"
+        )
+    return f"{problem}: {request!r}" if problem else None
+
+
+def _preflight(run: SuiteRun) -> Verdict:
+    assert run.info is not None
+    tried = {"forbidden": 0, "allowed": 0}
+    with LogCapture().installed():
+        problem, _ = explore(
+            requests(run.info),
+            EXAMPLES[run.strictness.value],
+            lambda request: _probe(run, request, tried),
+        )
+    detail = f"{tried['forbidden']} forbidden and {tried['allowed']} allowed requests generated"
+    return Verdict.of([problem] if problem else [], detail)
+
+
+preflight = Check("preflight", "Pre-flight validation", _preflight)

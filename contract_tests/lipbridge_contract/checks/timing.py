@@ -1,0 +1,91 @@
+"""Timing independence: the plugin never sleeps or reads the wall clock itself.
+
+Replays ran under :class:`~lipbridge_contract.harness.ClockWatch`; here the recorded
+429 answer is also replayed into a poll, to prove its ``Retry-After`` reaches the
+injected clock's sleep (the plugin's poll goes through ``ctx.http``).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+from lipbridge import RateLimited
+from lipbridge.http import RetryPolicy, retry_after_seconds
+from lipbridge_contract.checks.base import Check, Verdict, needs_scenario
+from lipbridge_contract.harness import ClockWatch, VirtualClock, plugin_modules
+from lipbridge_contract.recorded import CassetteFormatError, Interaction, load_interactions
+
+if TYPE_CHECKING:
+    from lipbridge_contract.run import SuiteRun
+
+
+def _recorded(run: SuiteRun, status: int, method: str | None = None) -> Interaction | None:
+    for scenario in run.scenarios:
+        try:
+            items = load_interactions(scenario.cassette)
+        except CassetteFormatError:
+            continue
+        for item in items:
+            wanted = item.status == status and (method is None or item.method == method)
+            if wanted and (status != 429 or item.headers.get("retry-after")):
+                return item
+    return None
+
+
+def _retry_after_problem(run: SuiteRun) -> str | None:
+    limited = _recorded(run, 429)
+    if limited is None:
+        return None
+    answer = (
+        next(
+            (
+                i
+                for i in reversed(load_interactions(run.scenario("success").cassette))
+                if i.method == "GET" and i.status < 300
+            ),
+            None,
+        )
+        if run.scenario("success")
+        else None
+    )
+    hinted = retry_after_seconds(limited.headers.get("retry-after"), VirtualClock())
+    client, _, clock = run.scripted(limited.response(), *([answer.response()] if answer else []))
+    watch = ClockWatch(plugin_modules(run.registry.plugin(run.provider)))
+    try:
+        with watch.watching():
+            client.poll(run.sample_handle())
+    except RateLimited as exc:
+        if answer is not None and hinted is not None and hinted <= RetryPolicy().retry_after_max:
+            return f"poll gave up on a 429 the core retries: {exc}"
+        if hinted is not None and (
+            exc.retry_after is None or not math.isclose(exc.retry_after, hinted)
+        ):
+            return f"a recorded Retry-After of {hinted:g} s became retry_after={exc.retry_after}"
+        return None
+    except Exception as exc:
+        return f"poll raised {type(exc).__name__} on a recorded 429: {exc}"
+    if watch.calls:
+        return f"while retrying a 429: {watch.calls[0]}"
+    if hinted is not None and (not clock.sleeps or not math.isclose(clock.sleeps[0], hinted)):
+        return (
+            f"the recorded Retry-After of {hinted:g} s did not reach the injected sleep "
+            f"(sleeps: {clock.sleeps})"
+        )
+    return None
+
+
+def _timing(run: SuiteRun) -> Verdict:
+    problems = []
+    for name, obs in run.observations.items():
+        problems += [f"{name}: {call}" for call in dict.fromkeys(obs.clock_calls)]
+    gate = needs_scenario(run, "rate_limited", "the Retry-After timing check")
+    if gate is not None and gate.status == "fail":
+        problems.append(gate.detail)
+    problem = _retry_after_problem(run)
+    if problem:
+        problems.append(f"rate_limited: {problem}")
+    return Verdict.of(problems, "no wall clock or sleep in plugin code; Retry-After honoured")
+
+
+timing = Check("timing", "Timing independence", _timing)

@@ -1,0 +1,196 @@
+"""Replay one scenario's cassette through the real client and record what happened.
+
+The cassette answers the plugin's requests through vcrpy (record mode ``none``, no
+playback repeats), the clock is virtual, the key is a canary, and every instrument in
+:mod:`.harness` is on. The resulting :class:`Observation` is all the checks look at.
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from typing import Any
+
+import vcr
+import yaml
+from attrs import define, field
+
+from lipbridge import (
+    Client,
+    JobHandle,
+    JobResult,
+    JobState,
+    JobStatus,
+    Registry,
+)
+from lipbridge_contract.harness import (
+    ClockWatch,
+    LogCapture,
+    NetworkBlocked,
+    RecordingTransport,
+    SentRequest,
+    UnrecordedRequest,
+    VirtualClock,
+    network_blocked,
+    plugin_modules,
+)
+from lipbridge_contract.scenarios import Scenario
+
+MATCH_ON = ("method", "scheme", "host", "port", "path", "query")
+
+
+class SafeYAML:
+    """vcrpy serializer that reads cassettes with the safe loader only."""
+
+    @staticmethod
+    def deserialize(text: str) -> Any:
+        return yaml.safe_load(text)
+
+    @staticmethod
+    def serialize(data: Any) -> str:
+        return str(yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
+
+
+def replayer() -> vcr.VCR:
+    player = vcr.VCR(
+        record_mode="none",
+        match_on=MATCH_ON,
+        serializer="safe_yaml",
+        decode_compressed_response=False,
+    )
+    player.register_serializer("safe_yaml", SafeYAML)
+    return player
+
+
+@define
+class Observation:
+    """Everything seen while one scenario replayed."""
+
+    scenario: Scenario
+    key: str
+    statuses: list[JobStatus] = field(factory=list)
+    handle: JobHandle | None = None
+    handle_json: str | None = None
+    resumed_handle: JobHandle | None = None
+    result: JobResult | None = None
+    error: BaseException | None = None
+    error_step: str | None = None
+    sent: list[SentRequest] = field(factory=list)
+    downloads: list[str] = field(factory=list)
+    recorded: int = 0
+    played: int = 0
+    all_played: bool = False
+    logs: list[str] = field(factory=list)
+    sleeps: list[float] = field(factory=list)
+    clock_calls: list[str] = field(factory=list)
+    network: list[str] = field(factory=list)
+    harness_problem: str | None = None  # the replay itself could not run as recorded
+
+    @property
+    def states(self) -> tuple[JobState, ...]:
+        return tuple(s.state for s in self.statuses)
+
+
+def new_client(
+    registry: Registry,
+    provider: str,
+    key: str,
+    clock: VirtualClock,
+    transport: RecordingTransport,
+) -> Client:
+    """A client with nothing from the environment: only the canary key and defaults."""
+    return Client(
+        registry=registry,
+        transport=transport,
+        clock=clock,
+        api_keys={provider: key},
+        environ={},
+        rng=random.Random(0),
+    )
+
+
+def _handle_for(scenario: Scenario, provider: str, clock: VirtualClock) -> JobHandle:
+    data = scenario.sidecar.handle or {}
+    return JobHandle(
+        provider=provider,
+        job_id=str(data["job_id"]),
+        created_at=clock.now(),
+        model=data.get("model"),
+        resume={str(k): str(v) for k, v in (data.get("resume") or {}).items()},
+    )
+
+
+def _run_steps(
+    obs: Observation,
+    registry: Registry,
+    provider: str,
+    clock: VirtualClock,
+    transport: RecordingTransport,
+) -> None:
+    scenario = obs.scenario
+    client = new_client(registry, provider, obs.key, clock, transport)
+    handle = None if scenario.sidecar.request else _handle_for(scenario, provider, clock)
+    for step in scenario.sidecar.steps:
+        transport.phase = step
+        obs.error_step = step
+        if step == "submit":
+            assert scenario.sidecar.request is not None
+            handle = client.submit(provider, scenario.sidecar.request)
+            obs.handle = handle
+            # Everything after the submit runs in a fresh client from the serialised
+            # handle, as a worker process resuming the job would.
+            obs.handle_json = handle.to_json()
+            handle = obs.resumed_handle = JobHandle.from_json(obs.handle_json)
+            client = new_client(registry, provider, obs.key, clock, transport)
+            continue
+        assert handle is not None
+        if step == "poll":
+            obs.statuses.append(client.poll(handle))
+        elif step == "cancel":
+            obs.statuses.append(client.cancel(handle))
+        else:
+            obs.result = client.wait(handle, timeout=None, on_progress=obs.statuses.append)
+    obs.error_step = None
+    last = obs.statuses[-1] if obs.statuses else None
+    if obs.result is None and last is not None and last.state is JobState.SUCCEEDED:
+        obs.result = last.result
+
+
+def replay(scenario: Scenario, registry: Registry, provider: str, key: str) -> Observation:
+    obs = Observation(scenario=scenario, key=key)
+    clock = VirtualClock()
+    transport = RecordingTransport()
+    logs = LogCapture()
+    watch = ClockWatch(plugin_modules(registry.plugin(provider)))
+    try:
+        with (
+            network_blocked() as network,
+            replayer().use_cassette(
+                str(scenario.cassette), allow_playback_repeats=False
+            ) as cassette,
+            logs.installed(),
+        ):
+            obs.recorded = len(cassette)
+            try:
+                with watch.watching():
+                    _run_steps(obs, registry, provider, clock, transport)
+            except (UnrecordedRequest, NetworkBlocked) as exc:
+                obs.harness_problem = (
+                    f"step {obs.error_step}: the plugin sent {exc}, which the cassette does "
+                    "not hold (or whose recorded answer was already played)"
+                )
+            except Exception as exc:
+                obs.error = exc
+            obs.played = cassette.play_count
+            obs.all_played = cassette.all_played
+            obs.network = list(network)
+    except Exception as exc:  # the cassette itself could not be loaded
+        obs.harness_problem = f"{Path(scenario.cassette).name}: {type(exc).__name__}: {exc}"
+    finally:
+        transport.close()
+    obs.sent = transport.sent
+    obs.downloads = transport.downloads
+    obs.logs = logs.messages
+    obs.sleeps = clock.sleeps
+    obs.clock_calls = watch.calls
+    return obs

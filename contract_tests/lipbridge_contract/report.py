@@ -1,0 +1,85 @@
+"""Results of a run: per provider, per check; rendered as a matrix or as JSON."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from attrs import frozen
+from rich.console import Console
+from rich.table import Table
+
+from lipbridge_contract.checks import CHECKS, FAIL, PASS, Check, Verdict
+from lipbridge_contract.run import SuiteRun
+
+_STYLE = {PASS: "[green]pass[/]", FAIL: "[bold red]FAIL[/]"}
+
+
+@frozen
+class CheckResult:
+    check: str
+    status: str
+    detail: str
+
+
+@frozen
+class ProviderReport:
+    provider: str
+    strictness: str
+    cassettes: str
+    results: tuple[CheckResult, ...]
+
+    @property
+    def ok(self) -> bool:
+        return all(r.status != FAIL for r in self.results)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "provider": self.provider,
+            "strictness": self.strictness,
+            "cassettes": self.cassettes,
+            "ok": self.ok,
+            "checks": {r.check: {"status": r.status, "detail": r.detail} for r in self.results},
+        }
+
+
+def run_check(run: SuiteRun, check: Check) -> Verdict:
+    """One check's verdict; a check that crashes is a failure, not an abort."""
+    if check.needs_plugin and check.id != "load" and run.info is None:
+        return Verdict("skip", "the plugin does not load (see load)")
+    try:
+        return check.run(run)
+    except Exception as exc:
+        return Verdict(FAIL, f"the check could not finish: {type(exc).__name__}: {exc}")
+
+
+def certify(run: SuiteRun, checks: Sequence[Check] = CHECKS) -> ProviderReport:
+    verdicts = [(c.id, run_check(run, c)) for c in checks]
+    results = tuple(CheckResult(name, v.status, v.detail) for name, v in verdicts)
+    return ProviderReport(
+        provider=run.provider,
+        strictness=run.strictness.value,
+        cassettes=str(run.dir.path),
+        results=results,
+    )
+
+
+def render(reports: Sequence[ProviderReport], console: Console) -> None:
+    """Checks down, providers across; then every failure and skip with its reason."""
+    table = Table(title=f"lipbridge contract ({reports[0].strictness if reports else '-'})")
+    table.add_column("check")
+    for report in reports:
+        table.add_column(report.provider, justify="center")
+    for n, check in enumerate(CHECKS):
+        cells = [report.results[n].status for report in reports]
+        table.add_row(check.id, *(_STYLE.get(c, f"[yellow]{c}[/]") for c in cells))
+    console.print(table)
+    for report in reports:
+        for result in report.results:
+            if result.status == PASS:
+                continue
+            console.print(
+                f"[bold]{report.provider} / {result.check}[/] ({result.status}):", highlight=False
+            )
+            for line in result.detail.splitlines():
+                console.print(f"  {line}", highlight=False, markup=False)

@@ -1,0 +1,116 @@
+"""One certification run: a provider, its cassette directory, a strictness, shared state.
+
+Scenarios are replayed once, lazily, and every check reads the same observations, so
+the whole suite costs one replay per cassette plus the generated (Hypothesis) inputs.
+"""
+
+from __future__ import annotations
+
+import enum
+import functools
+from pathlib import Path
+
+from lipbridge import (
+    Client,
+    JobHandle,
+    ProviderInfo,
+    Registry,
+    Response,
+    Transport,
+)
+from lipbridge.registry import discover
+from lipbridge_contract.harness import (
+    EPOCH,
+    NetworkBlocked,
+    ScriptedTransport,
+    VirtualClock,
+    canary_key,
+    network_blocked,
+)
+from lipbridge_contract.replay import Observation, replay
+from lipbridge_contract.scenarios import CassetteDir, Scenario, load_cassette_dir
+
+
+class Strictness(str, enum.Enum):
+    LOW = "low"  # a check whose scenario is missing is skipped
+    HIGH = "high"  # a declared capability needs its scenario or a written bypass reason
+
+
+class SuiteRun:
+    """Shared state for every check of one provider."""
+
+    def __init__(
+        self,
+        provider: str,
+        cassettes: Path,
+        strictness: Strictness | str = Strictness.HIGH,
+        registry: Registry | None = None,
+    ) -> None:
+        self.provider = provider
+        self.root = Path(cassettes)
+        self.strictness = Strictness(strictness)
+        self.registry = registry if registry is not None else Registry(discover(), environ={})
+        self.dir: CassetteDir = load_cassette_dir(self.root / provider)
+        self.key = canary_key()
+        self.load_error: BaseException | None = None
+        self.load_network: list[str] = []
+
+    def __repr__(self) -> str:
+        return f"SuiteRun({self.provider!r}, {str(self.root)!r}, {self.strictness.value})"
+
+    @functools.cached_property
+    def info(self) -> ProviderInfo | None:
+        """The provider info, loaded with the network blocked; None when it won't load."""
+        attempts: list[str] = []
+        try:
+            with network_blocked() as attempts:
+                return self.registry.info(self.provider)
+        except (Exception, NetworkBlocked) as exc:
+            self.load_error = exc
+            return None
+        finally:
+            self.load_network = list(attempts)
+
+    @functools.cached_property
+    def observations(self) -> dict[str, Observation]:
+        if self.info is None:
+            return {}
+        return {s.name: replay(s, self.registry, self.provider, self.key) for s in self.scenarios}
+
+    @property
+    def scenarios(self) -> tuple[Scenario, ...]:
+        return self.dir.scenarios
+
+    def scenario(self, name: str) -> Scenario | None:
+        return self.dir.get(name)
+
+    def bypass(self, name: str) -> str | None:
+        return self.dir.config.bypass.get(name)
+
+    def client(self, transport: Transport, clock: VirtualClock | None = None) -> Client:
+        """A client for generated inputs: canary key, virtual clock, the given transport."""
+        return Client(
+            registry=self.registry,
+            transport=transport,
+            clock=clock or VirtualClock(),
+            api_keys={self.provider: self.key},
+            environ={},
+        )
+
+    def scripted(self, *responses: Response) -> tuple[Client, ScriptedTransport, VirtualClock]:
+        transport = ScriptedTransport(responses)
+        clock = VirtualClock()
+        return self.client(transport, clock), transport, clock
+
+    def sample_handle(self) -> JobHandle:
+        """A handle to poll with: the success scenario's, else a made-up one."""
+        success = self.observations.get("success")
+        if success is not None and success.resumed_handle is not None:
+            return success.resumed_handle
+        assert self.info is not None
+        return JobHandle(
+            provider=self.provider,
+            job_id="lbcontract-job",
+            created_at=EPOCH,
+            model=self.info.default_model,
+        )

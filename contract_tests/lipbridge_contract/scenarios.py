@@ -1,0 +1,281 @@
+"""What a provider's cassette directory holds: scenarios, their sidecars, the suite config.
+
+A directory ``<root>/<provider>/`` has one vcrpy cassette per scenario
+(``<scenario>.yaml``), a sidecar beside it (``<scenario>.sidecar.yaml``) saying what the
+replay must show and where the bodies came from, and an optional ``suite.yaml`` with the
+plugin's cost tolerance and written bypass reasons. Everything is parsed here, once,
+with errors that name the file and the field.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+import yaml
+from attrs import field, frozen
+
+from lipbridge import JobRequest, JobState, LipbridgeError, MediaDurations, errors
+from lipbridge.convert import structure
+
+STANDARD_SCENARIOS = (
+    "success",
+    "job_failed",
+    "auth_invalid",
+    "insufficient_credits",
+    "rate_limited",
+    "invalid_request",
+    "job_not_found",
+    "provider_unavailable",
+    "cancel_running",
+    "cancel_after_complete",
+)
+CANCEL_SCENARIOS = ("cancel_running", "cancel_after_complete")
+STEPS = ("submit", "poll", "wait", "cancel")
+SIDECAR_SUFFIX = ".sidecar.yaml"
+SUITE_FILE = "suite.yaml"
+SOURCES = ("documentation", "live")
+# Checks no written reason can skip.
+NEVER_BYPASSED = frozenset({"secrets-static", "secrets-canary", "hygiene"})
+_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+class ScenarioError(Exception):
+    """A cassette directory that cannot be used as written."""
+
+
+def _error_class(name: object, where: str) -> type[LipbridgeError]:
+    cls = getattr(errors, str(name), None)
+    if not (isinstance(cls, type) and issubclass(cls, LipbridgeError)):
+        raise ScenarioError(f"{where}: expect.error.class {name!r} is not a lipbridge error class")
+    return cls
+
+
+@frozen(kw_only=True)
+class Provenance:
+    source: str  # "documentation" or "live"
+    url: str | None = None  # the documentation page the bodies came from
+    recorded_at: str | None = None  # live recordings: when, with which plugin, against what
+    plugin_version: str | None = None
+    base_url: str | None = None
+    note: str | None = None
+
+
+@frozen(kw_only=True)
+class ExpectedError:
+    step: str
+    cls: type[LipbridgeError]
+    retryable: bool | None = None
+    retry_after: float | None = None
+    code: str | None = None
+
+
+@frozen(kw_only=True)
+class Expectation:
+    states: tuple[JobState, ...]
+    result: Mapping[str, Any] | None = field(default=None, hash=False)
+    error: ExpectedError | None = None
+
+
+@frozen(kw_only=True)
+class Sidecar:
+    description: str
+    provenance: Provenance
+    steps: tuple[str, ...]
+    expect: Expectation
+    request: JobRequest | None = None
+    handle: Mapping[str, Any] | None = field(default=None, hash=False)
+    durations: MediaDurations | None = None
+
+
+@frozen(kw_only=True)
+class Scenario:
+    name: str
+    cassette: Path
+    sidecar_path: Path
+    sidecar: Sidecar
+
+    @property
+    def standard(self) -> bool:
+        return self.name in STANDARD_SCENARIOS
+
+
+@frozen(kw_only=True)
+class SuiteConfig:
+    """The plugin's own settings for its certification."""
+
+    cost_tolerance: Decimal = Decimal(0)  # relative difference allowed, estimate vs billed
+    bypass: Mapping[str, str] = field(factory=dict, hash=False)  # scenario -> written reason
+
+
+def _mapping(value: object, where: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise ScenarioError(f"{where}: expected a mapping, got {type(value).__name__}")
+    return value
+
+
+def _load_yaml(path: Path) -> Any:
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise ScenarioError(f"{path}: not readable as safe YAML: {exc}") from None
+
+
+def _provenance(data: object, where: str) -> Provenance:
+    data = _mapping(data, f"{where}: provenance")
+    source = data.get("source")
+    if source not in SOURCES:
+        raise ScenarioError(f"{where}: provenance.source={source!r}; allowed: {SOURCES}")
+    missing = (
+        ["url"] if source == "documentation" else ["recorded_at", "plugin_version", "base_url"]
+    )
+    absent = [name for name in missing if not data.get(name)]
+    if absent:
+        raise ScenarioError(f"{where}: {source} provenance needs {', '.join(absent)}")
+    known = {"source", "url", "recorded_at", "plugin_version", "base_url", "note"}
+    extra = sorted(set(data) - known)
+    if extra:
+        raise ScenarioError(f"{where}: unknown provenance fields {extra}; allowed: {sorted(known)}")
+    return Provenance(**{k: str(v) for k, v in data.items()})
+
+
+def _expectation(data: object, steps: tuple[str, ...], where: str) -> Expectation:
+    data = _mapping(data, f"{where}: expect")
+    try:
+        states = tuple(JobState(s) for s in data.get("states") or ())
+    except ValueError as exc:
+        raise ScenarioError(f"{where}: expect.states: {exc}") from None
+    error = None
+    if data.get("error") is not None:
+        raw = _mapping(data["error"], f"{where}: expect.error")
+        if raw.get("step") not in steps:
+            raise ScenarioError(
+                f"{where}: expect.error.step={raw.get('step')!r} is not one of steps {steps}"
+            )
+        after = raw.get("retry_after")
+        error = ExpectedError(
+            step=raw["step"],
+            cls=_error_class(raw.get("class"), where),
+            retryable=raw.get("retryable"),
+            retry_after=None if after is None else float(after),
+            code=None if raw.get("code") is None else str(raw["code"]),
+        )
+    result = data.get("result")
+    return Expectation(
+        states=states,
+        result=None if result is None else _mapping(result, f"{where}: expect.result"),
+        error=error,
+    )
+
+
+def parse_sidecar(path: Path) -> Sidecar:
+    where = str(path)
+    data = _mapping(_load_yaml(path), where)
+    steps = tuple(data.get("steps") or ())
+    bad = [s for s in steps if s not in STEPS]
+    if not steps or bad:
+        raise ScenarioError(f"{where}: steps={list(steps)}; each step is one of {STEPS}")
+    request = handle = None
+    if steps[0] == "submit":
+        if data.get("request") is None:
+            raise ScenarioError(f"{where}: a scenario that starts with submit needs a request")
+        try:
+            request = structure(dict(_mapping(data["request"], f"{where}: request")), JobRequest)
+        except LipbridgeError as exc:
+            raise ScenarioError(f"{where}: request: {exc}") from None
+    else:
+        handle = _mapping(data.get("handle"), f"{where}: handle (needed without a submit)")
+        if not handle.get("job_id"):
+            raise ScenarioError(f"{where}: handle.job_id is required")
+    durations = None
+    if data.get("durations") is not None:
+        try:
+            durations = structure(dict(data["durations"]), MediaDurations)
+        except (LipbridgeError, TypeError, ValueError) as exc:
+            raise ScenarioError(f"{where}: durations: {exc}") from None
+    if not data.get("description"):
+        raise ScenarioError(f"{where}: description is required")
+    return Sidecar(
+        description=str(data["description"]),
+        provenance=_provenance(data.get("provenance"), where),
+        steps=steps,
+        expect=_expectation(data.get("expect") or {}, steps, where),
+        request=request,
+        handle=handle,
+        durations=durations,
+    )
+
+
+def parse_suite_config(path: Path) -> SuiteConfig:
+    if not path.exists():
+        return SuiteConfig()
+    data = _mapping(_load_yaml(path) or {}, str(path))
+    try:
+        tolerance = Decimal(str(data.get("cost_tolerance", 0)))
+    except InvalidOperation:
+        raise ScenarioError(f"{path}: cost_tolerance must be a number") from None
+    bypass = _mapping(data.get("bypass") or {}, f"{path}: bypass")
+    refused = sorted(NEVER_BYPASSED & set(bypass))
+    if refused:
+        raise ScenarioError(f"{path}: {', '.join(refused)} can never be bypassed")
+    empty = [name for name, reason in bypass.items() if not str(reason or "").strip()]
+    if empty:
+        raise ScenarioError(f"{path}: bypass entries need a written reason: {empty}")
+    return SuiteConfig(cost_tolerance=tolerance, bypass={str(k): str(v) for k, v in bypass.items()})
+
+
+@frozen(kw_only=True)
+class CassetteDir:
+    """One provider's scenarios, plus whatever in the directory could not be used."""
+
+    path: Path
+    scenarios: tuple[Scenario, ...]
+    config: SuiteConfig
+    problems: tuple[str, ...] = ()  # unusable files: missing sidecars, unreadable YAML
+
+    def get(self, name: str) -> Scenario | None:
+        return next((s for s in self.scenarios if s.name == name), None)
+
+    @property
+    def cassette_files(self) -> list[Path]:
+        return sorted(self.path.glob("*.yaml"))
+
+
+def load_cassette_dir(path: Path) -> CassetteDir:
+    """Read every scenario in ``path``; a bad file is a problem, not an exception."""
+    scenarios, problems = [], []
+    config = SuiteConfig()
+    try:
+        config = parse_suite_config(path / SUITE_FILE)
+    except ScenarioError as exc:
+        problems.append(str(exc))
+    files = sorted(path.glob("*.yaml")) if path.is_dir() else []
+    cassettes = [f for f in files if not f.name.endswith(SIDECAR_SUFFIX) and f.name != SUITE_FILE]
+    names = {f.stem for f in cassettes}
+    for f in files:
+        if f.name.endswith(SIDECAR_SUFFIX) and f.name[: -len(SIDECAR_SUFFIX)] not in names:
+            problems.append(f"{f}: sidecar without a cassette")
+    for cassette in cassettes:
+        name, sidecar = cassette.stem, cassette.with_name(cassette.stem + SIDECAR_SUFFIX)
+        if not _NAME.match(name):
+            problems.append(f"{cassette}: scenario names are lower_snake_case")
+        elif not sidecar.exists():
+            problems.append(f"{cassette}: no sidecar {sidecar.name}")
+        else:
+            try:
+                scenarios.append(
+                    Scenario(
+                        name=name,
+                        cassette=cassette,
+                        sidecar_path=sidecar,
+                        sidecar=parse_sidecar(sidecar),
+                    )
+                )
+            except ScenarioError as exc:
+                problems.append(str(exc))
+    return CassetteDir(
+        path=path, scenarios=tuple(scenarios), config=config, problems=tuple(problems)
+    )

@@ -1,0 +1,9 @@
+"""Certify the example plugin against the lipbridge contract suite."""
+
+import pytest
+
+pytestmark = pytest.mark.lipbridge_contract("example", cassettes="../cassettes", strictness="high")
+
+
+def test_contract(contract_check):
+    contract_check.verify()
