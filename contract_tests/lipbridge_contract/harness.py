@@ -228,15 +228,18 @@ class ClockWatch:
             self.calls.append(f"{module} called time.sleep({seconds!r})")
 
     @contextmanager
-    def watching(self) -> Iterator[ClockWatch]:
+    def watching(self, profile: bool = True) -> Iterator[ClockWatch]:
+        """Replace ``time.sleep``; with ``profile``, also see every wall-clock read."""
         real_sleep = time.sleep
         previous = sys.getprofile()
         time.sleep = self._sleep
-        sys.setprofile(self._profile)
+        if profile:
+            sys.setprofile(self._profile)
         try:
             yield self
         finally:
-            sys.setprofile(previous)
+            if profile:
+                sys.setprofile(previous)
             time.sleep = real_sleep
 
 

@@ -21,11 +21,13 @@ from lipbridge import (
 from lipbridge.registry import discover
 from lipbridge_contract.harness import (
     EPOCH,
+    ClockWatch,
     NetworkBlocked,
     ScriptedTransport,
     VirtualClock,
     canary_key,
     network_blocked,
+    plugin_modules,
 )
 from lipbridge_contract.replay import Observation, replay
 from lipbridge_contract.scenarios import CassetteDir, Scenario, load_cassette_dir
@@ -54,6 +56,7 @@ class SuiteRun:
         self.key = canary_key()
         self.load_error: BaseException | None = None
         self.load_network: list[str] = []
+        self.watch = ClockWatch(frozenset())  # set to the plugin's modules once it loads
 
     def __repr__(self) -> str:
         return f"SuiteRun({self.provider!r}, {str(self.root)!r}, {self.strictness.value})"
@@ -64,7 +67,9 @@ class SuiteRun:
         attempts: list[str] = []
         try:
             with network_blocked() as attempts:
-                return self.registry.info(self.provider)
+                info = self.registry.info(self.provider)
+            self.watch.modules = plugin_modules(self.registry.plugin(self.provider))
+            return info
         except (Exception, NetworkBlocked) as exc:
             self.load_error = exc
             return None

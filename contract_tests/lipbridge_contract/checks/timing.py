@@ -79,6 +79,7 @@ def _timing(run: SuiteRun) -> Verdict:
     problems = []
     for name, obs in run.observations.items():
         problems += [f"{name}: {call}" for call in dict.fromkeys(obs.clock_calls)]
+    problems += [f"generated inputs: {call}" for call in dict.fromkeys(run.watch.calls)]
     gate = needs_scenario(run, "rate_limited", "the Retry-After timing check")
     if gate is not None and gate.status == "fail":
         problems.append(gate.detail)
