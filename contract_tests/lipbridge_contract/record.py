@@ -200,6 +200,7 @@ def record_scenarios(
                 "plugin_version": f"{dist} {version}".strip(),
                 "base_url": live_base,
             },
+            [key, INVALID_KEY],
         )
         written.append(target)
     return written
@@ -217,13 +218,15 @@ def _with_key(client: Client, provider: str) -> Client:
     )
 
 
-def _write_sidecar(scenario: Scenario, expect: dict[str, Any], provenance: dict[str, str]) -> None:
+def _write_sidecar(
+    scenario: Scenario, expect: dict[str, Any], provenance: dict[str, str], secrets: list[str]
+) -> None:
+    """The sidecar with live provenance and the observed outcome, scrubbed like the cassette."""
     data = yaml.safe_load(scenario.sidecar_path.read_text(encoding="utf-8"))
     data["provenance"] = provenance
     data["expect"] = expect
-    scenario.sidecar_path.write_text(
-        yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8"
-    )
+    text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+    scenario.sidecar_path.write_text(scrub_text(text, secrets), encoding="utf-8")
 
 
 @click.command("record")
