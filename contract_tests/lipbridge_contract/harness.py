@@ -16,7 +16,7 @@ import time
 import types
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, SupportsIndex
 
 from attrs import frozen
 
@@ -222,7 +222,7 @@ class ClockWatch:
             if module:
                 self.calls.append(f"{module} line {frame.f_lineno} called {name}()")
 
-    def _sleep(self, seconds: float) -> None:
+    def _sleep(self, seconds: float | SupportsIndex) -> None:
         module = self._ours(sys._getframe(1))
         if module:
             self.calls.append(f"{module} called time.sleep({seconds!r})")

@@ -123,8 +123,11 @@ def _observe(client: Client, provider: str, scenario: Scenario) -> dict[str, Any
             "step": step,
             "class": type(exc).__name__,
             "retryable": exc.retryable,
-            **({"retry_after": exc.retry_after} if getattr(exc, "retry_after", None) else {}),
-            **({"code": exc.code} if getattr(exc, "code", None) else {}),
+            **{
+                name: getattr(exc, name)
+                for name in ("retry_after", "code")
+                if getattr(exc, name, None) is not None
+            },
         }
     expect["states"] = [s.state.value for s in statuses]
     if result is not None:

@@ -15,7 +15,8 @@ if TYPE_CHECKING:
 
 def _cancel(run: SuiteRun) -> Verdict:
     assert run.info is not None
-    problems, notes = [], []
+    problems: list[str] = []
+    notes: list[str] = []
     for caps in run.info.models:
         if caps.cancel:
             continue
@@ -51,11 +52,14 @@ def _cancel(run: SuiteRun) -> Verdict:
             if name == "cancel_after_complete":
                 if JobState.CANCELLED in states:
                     problems.append("cancel_after_complete: a finished job became cancelled")
-                exc = obs.error
-                if exc is not None and (not isinstance(exc, ProviderError) or exc.retryable):
+                refusal = obs.error
+                if refusal is not None and (
+                    not isinstance(refusal, ProviderError) or refusal.retryable
+                ):
                     problems.append(
-                        f"cancel_after_complete: cancel raised {type(exc).__name__}; a finished "
-                        "job's cancel is a final, non-retryable refusal or its terminal status"
+                        f"cancel_after_complete: cancel raised {type(refusal).__name__}; a "
+                        "finished job's cancel is a final, non-retryable refusal or its "
+                        "terminal status"
                     )
     declared = [m.name for m in run.info.models if m.cancel]
     return Verdict.of(problems, "; ".join(notes) or f"cancel declared by {declared or 'no model'}")

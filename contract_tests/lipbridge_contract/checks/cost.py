@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING
 
 from hypothesis import strategies as st
@@ -106,7 +107,7 @@ def _cost(run: SuiteRun) -> Verdict:
         problem, _ = explore(
             st.tuples(st.floats(0, 3600), st.floats(0, 3600)),
             40,
-            lambda pair, request=request, model=caps.name: _decreases(run, request, model, pair),
+            functools.partial(_decreases, run, request, caps.name),
         )
         if problem:
             problems.append(problem)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from typing import TYPE_CHECKING, Any
@@ -242,7 +243,7 @@ def _fuzz(run: SuiteRun) -> Verdict:
             problem, tried = explore(
                 strategy,
                 FUZZ_EXAMPLES[run.strictness.value],
-                lambda response, hook=hook, args=args: _attempt(run, hook, args, response),
+                functools.partial(_attempt, run, hook, args),
             )
             counts.append(f"{tried} {hook}")
             if problem:

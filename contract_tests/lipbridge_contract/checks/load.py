@@ -62,7 +62,8 @@ def _load(run: SuiteRun) -> Verdict:
 def _capabilities(run: SuiteRun) -> Verdict:
     info = run.info
     assert info is not None
-    problems, notes = [], []
+    problems: list[str] = []
+    notes: list[str] = []
     cancels = any(m.cancel for m in info.models)
     wanted = [s for s in STANDARD_SCENARIOS if s not in CANCEL_SCENARIOS]
     if cancels:

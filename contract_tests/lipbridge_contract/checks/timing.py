@@ -37,18 +37,10 @@ def _retry_after_problem(run: SuiteRun) -> str | None:
     limited = _recorded(run, 429)
     if limited is None:
         return None
-    answer = (
-        next(
-            (
-                i
-                for i in reversed(load_interactions(run.scenario("success").cassette))
-                if i.method == "GET" and i.status < 300
-            ),
-            None,
-        )
-        if run.scenario("success")
-        else None
-    )
+    success = run.scenario("success")
+    polls = load_interactions(success.cassette) if success else []
+    # The job's last good poll answer: what the retried poll should end with.
+    answer = next((i for i in reversed(polls) if i.method == "GET" and i.status < 300), None)
     hinted = retry_after_seconds(limited.headers.get("retry-after"), VirtualClock())
     client, _, clock = run.scripted(limited.response(), *([answer.response()] if answer else []))
     watch = ClockWatch(plugin_modules(run.registry.plugin(run.provider)))
