@@ -54,3 +54,23 @@ def test_ci_runs_the_readme_test_command() -> None:
     assert len(commands) >= 2
     test_command = commands[1].strip()
     assert test_command in ci
+
+
+def test_every_contract_check_is_documented_in_order() -> None:
+    from lipbridge_contract.checks import CHECKS
+
+    docs = (ROOT / "docs" / "contract.md").read_text()
+    documented = re.findall(r"^### `([a-z-]+)`", docs, flags=re.MULTILINE)
+    assert documented == [check.id for check in CHECKS]
+
+
+def test_every_contract_check_is_proven_to_fail_a_broken_plugin() -> None:
+    """Each check id appears in the broken-variant or check tests, so none is untested."""
+    from lipbridge_contract.checks import CHECKS
+
+    tests = "\n".join(
+        (ROOT / "tests" / name).read_text()
+        for name in ("test_contract_suite.py", "test_contract_checks.py")
+    )
+    untested = [c.id for c in CHECKS if f'"{c.id}"' not in tests]
+    assert untested == []
