@@ -12,26 +12,21 @@ from pathlib import Path
 import pytest
 from conftest import make_registry, write_dist
 
-from lipbridge_contract import SuiteRun, certify
+from lipbridge_contract import CHECKS, SuiteRun, certify, run_check
 
 EXAMPLE = Path(__file__).parent / "example_plugin"
 CASSETTES = EXAMPLE / "cassettes"
 
 
-def report_for(site: Path, target: str, strictness: str = "high") -> dict[str, dict[str, str]]:
+def suite_for(site: Path, target: str) -> SuiteRun:
     write_dist(site, "lipbridge-example-variant", {"example": target})
-    run = SuiteRun("example", CASSETTES, strictness, registry=make_registry(site))
-    return certify(run).as_dict()["checks"]
-
-
-def failures(checks: dict[str, dict[str, str]]) -> dict[str, str]:
-    return {name: c["detail"] for name, c in checks.items() if c["status"] == "fail"}
+    return SuiteRun("example", CASSETTES, "high", registry=make_registry(site))
 
 
 def test_the_reference_plugin_passes_every_check_at_high(site: Path) -> None:
-    checks = report_for(site, "lipbridge_example:plugin")
-    assert failures(checks) == {}
-    assert {c["status"] for c in checks.values()} == {"pass"}
+    report = certify(suite_for(site, "lipbridge_example:plugin"))
+    assert {r.check: r.status for r in report.results} == {c.id: "pass" for c in CHECKS}
+    assert report.ok
 
 
 @pytest.mark.parametrize(
@@ -52,12 +47,17 @@ def test_the_reference_plugin_passes_every_check_at_high(site: Path) -> None:
         ("sleepy_poll", "timing", ["success: lipbridge_broken_example called time.sleep(0.5)"]),
         ("key_error_poll", "error-fuzz", ["poll: KeyError", "escaped for HTTP"]),
         ("key_error_poll", "errors", ["job_not_found: the plugin raised KeyError"]),
+        ("phones_home", "load", ["does not load", "network access during a contract run"]),
+        ("late_validation", "preflight", ["submit refused the request only after 1 HTTP request"]),
+        ("unportable_handle", "resume", ["success: the handle changed in a JSON round trip"]),
+        ("no_expiry", "output", ["success: example-1 documents a 3600 s URL lifetime"]),
     ],
 )
 def test_a_broken_variant_fails_the_check_that_owns_its_bug(
     site: Path, variant: str, check: str, expected: list[str]
 ) -> None:
-    failed = failures(report_for(site, f"lipbridge_broken_example:{variant}"))
-    assert check in failed, f"{variant} passed {check}; failures: {failed}"
+    owner = next(c for c in CHECKS if c.id == check)
+    verdict = run_check(suite_for(site, f"lipbridge_broken_example:{variant}"), owner)
+    assert verdict.status == "fail", f"{variant} passed {check}: {verdict.detail}"
     for text in expected:
-        assert text in failed[check], failed[check]
+        assert text in verdict.detail, verdict.detail

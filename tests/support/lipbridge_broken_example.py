@@ -6,6 +6,7 @@ reference's name so it replays the reference's own cassettes.
 
 from __future__ import annotations
 
+import socket
 import time
 from typing import Any
 
@@ -17,11 +18,13 @@ from lipbridge import (
     AuthenticationError,
     CallContext,
     CallKind,
+    InvalidRequest,
     JobHandle,
     JobRequest,
     JobState,
     JobStatus,
     ProviderError,
+    ProviderInfo,
     hookimpl,
 )
 
@@ -92,9 +95,55 @@ class KeyErrorPoll(ExampleLipsync):
         return status_of(response, data, data["id"])
 
 
+class PhonesHome(ExampleLipsync):
+    """Looks up its API host while describing itself (I/O at load time)."""
+
+    @hookimpl
+    def lipbridge_provider_info(self) -> ProviderInfo:
+        socket.getaddrinfo("api.example-lipsync.invalid", 443)
+        return super().lipbridge_provider_info()
+
+
+class LateValidation(ExampleLipsync):
+    """Checks the temperature only after the provider has the job (and the money)."""
+
+    @hookimpl
+    def lipbridge_submit(self, request: JobRequest, ctx: CallContext) -> JobHandle:
+        handle = super().lipbridge_submit(request, ctx)
+        if request.temperature is not None and request.temperature > 0.3:
+            raise InvalidRequest(
+                "temperature above 0.3 is not allowed; allowed: 0 to 0.3", field="temperature"
+            )
+        return handle
+
+
+class UnportableHandle(ExampleLipsync):
+    """Keeps a number in the handle's resume data, which JSON cannot bring back as text."""
+
+    @hookimpl
+    def lipbridge_submit(self, request: JobRequest, ctx: CallContext) -> JobHandle:
+        handle = super().lipbridge_submit(request, ctx)
+        return attrs.evolve(handle, resume={"attempt": 1})
+
+
+class NoExpiry(ExampleLipsync):
+    """Drops the result URL's expiry time although the model documents a lifetime."""
+
+    @hookimpl
+    def lipbridge_poll(self, handle: JobHandle, ctx: CallContext) -> JobStatus:
+        status = super().lipbridge_poll(handle, ctx)
+        if status.result is None:
+            return status
+        return attrs.evolve(status, result=attrs.evolve(status.result, expires_at=None))
+
+
 wrong_status = WrongStatus()
 leaky_key = LeakyKey()
 swallowed_429 = Swallowed429()
 mutated_body = MutatedBody()
 sleepy_poll = SleepyPoll()
 key_error_poll = KeyErrorPoll()
+phones_home = PhonesHome()
+late_validation = LateValidation()
+unportable_handle = UnportableHandle()
+no_expiry = NoExpiry()

@@ -8,6 +8,7 @@ requests, and ``estimate_cost`` must refuse exactly the same requests.
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING, Any
 
 from hypothesis import strategies as st
@@ -17,6 +18,7 @@ from lipbridge_contract.checks.base import Check, Verdict
 from lipbridge_contract.checks.cost import AUDIO, VIDEO
 from lipbridge_contract.checks.explore import explore
 from lipbridge_contract.harness import LogCapture, network_blocked
+from lipbridge_contract.recorded import CassetteFormatError, load_interactions
 
 if TYPE_CHECKING:
     from lipbridge_contract.run import SuiteRun
@@ -25,7 +27,7 @@ EXAMPLES = {"low": 40, "high": 150}
 UNKNOWN_MODEL = "lbcontract-no-such-model"
 UNKNOWN_VOICE = "lbcontract-no-such-voice"
 CALLBACK = "https://hooks.lbcontract.invalid/done"
-# Any request that does get through is refused by the scripted provider, cheaply.
+# What a request that gets through is answered with when no recorded acceptance exists.
 REFUSAL = Response(
     method="POST", url="", status=401, headers={}, body=b'{"error":{"message":"invalid key"}}'
 )
@@ -70,9 +72,21 @@ def requests(draw: Any, info: ProviderInfo) -> JobRequest:
     )
 
 
-def _refused(run: SuiteRun, request: JobRequest) -> tuple[InvalidRequest | None, int, bool]:
+def acceptance(run: SuiteRun) -> Response:
+    """The recorded answer to a successful submit, so checks made after sending still run."""
+    success = run.scenario("success")
+    try:
+        first = load_interactions(success.cassette)[0] if success else None
+    except (CassetteFormatError, IndexError):
+        first = None
+    return first.response() if first is not None and first.status < 300 else REFUSAL
+
+
+def _refused(
+    run: SuiteRun, request: JobRequest, answer: Response
+) -> tuple[InvalidRequest | None, int, bool]:
     """(submit's InvalidRequest or None, requests sent, whether estimate refused too)."""
-    client, transport, _ = run.scripted(REFUSAL)
+    client, transport, _ = run.scripted(answer)
     submit_error = None
     try:
         client.submit(run.provider, request)
@@ -90,10 +104,12 @@ def _refused(run: SuiteRun, request: JobRequest) -> tuple[InvalidRequest | None,
     return submit_error, sent, estimate_refused
 
 
-def _probe(run: SuiteRun, request: JobRequest, tried: dict[str, int]) -> str | None:
+def _probe(
+    run: SuiteRun, answer: Response, tried: dict[str, int], request: JobRequest
+) -> str | None:
     assert run.info is not None
     banned = violations(run.info, request)
-    error, sent, estimate_refused = _refused(run, request)
+    error, sent, estimate_refused = _refused(run, request, answer)
     tried["forbidden" if banned else "allowed"] += 1
     problem = None
     if banned and error is None:
@@ -117,7 +133,7 @@ def _preflight(run: SuiteRun) -> Verdict:
         problem, _ = explore(
             requests(run.info),
             EXAMPLES[run.strictness.value],
-            lambda request: _probe(run, request, tried),
+            functools.partial(_probe, run, acceptance(run), tried),
         )
     detail = f"{tried['forbidden']} forbidden and {tried['allowed']} allowed requests generated"
     return Verdict.of([problem] if problem else [], detail)

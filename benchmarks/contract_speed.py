@@ -1,0 +1,108 @@
+"""Where a contract run spends its time: each scenario's replay, each check, a full certify.
+
+    python benchmarks/contract_speed.py [PROVIDER ...] [--cassettes DIR]
+                                        [--strictness low|high] [--repeat N]
+
+Without arguments it measures the example plugin against tests/example_plugin/cassettes.
+Each figure is the median of ``--repeat`` runs, with its ratio to the ``hygiene`` check
+(a static scan of the cassette files, the cheapest check that does real work).
+
+A check is timed on a fresh ``SuiteRun`` whose plugin is already loaded and whose
+scenarios are already replayed, so its figure is the check's own work; the replays
+are timed one scenario at a time. ``certify`` is a whole run on a fresh ``SuiteRun``:
+loading, every replay and every check, as ``lipbridge contract`` does it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from lipbridge import Registry
+from lipbridge.registry import discover
+from lipbridge_contract import CHECKS, Check, SuiteRun, Verdict, certify, run_check
+from lipbridge_contract.replay import replay
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE_CASSETTES = ROOT / "tests" / "example_plugin" / "cassettes"
+BASELINE = "hygiene"
+TIMES = "\N{MULTIPLICATION SIGN}"
+
+
+def median_seconds(action: Callable[[], object], repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        action()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def prepared(provider: str, root: Path, strictness: str, registry: Registry) -> SuiteRun:
+    """A fresh run with the plugin loaded and every scenario replayed (untimed)."""
+    run = SuiteRun(provider, root, strictness, registry=registry)
+    _ = run.info, run.observations
+    return run
+
+
+def check_once(runs: list[SuiteRun], check: Check) -> Verdict:
+    """One check on the next unused prepared run, so no check sees another's state."""
+    return run_check(runs.pop(), check)
+
+
+def certify_once(provider: str, root: Path, strictness: str, registry: Registry) -> None:
+    certify(SuiteRun(provider, root, strictness, registry=registry))
+
+
+def measure(
+    provider: str, root: Path, strictness: str, repeat: int, registry: Registry
+) -> list[tuple[str, float]]:
+    rows: list[tuple[str, float]] = []
+    run = prepared(provider, root, strictness, registry)
+    for scenario in run.scenarios:
+        one = functools.partial(replay, scenario, registry, provider, run.key)
+        rows.append((f"replay {scenario.name}", median_seconds(one, repeat)))
+    rows.append(("replays, all scenarios", sum(seconds for _, seconds in rows)))
+    for check in CHECKS:
+        fresh = [prepared(provider, root, strictness, registry) for _ in range(repeat)]
+        each = functools.partial(check_once, fresh, check)
+        rows.append((f"check {check.id}", median_seconds(each, repeat)))
+    whole = functools.partial(certify_once, provider, root, strictness, registry)
+    rows.append(("certify, full run", median_seconds(whole, repeat)))
+    return rows
+
+
+def render(provider: str, strictness: str, repeat: int, rows: list[tuple[str, float]]) -> None:
+    base = dict(rows).get(f"check {BASELINE}") or min(s for _, s in rows)
+    width = max(len(name) for name, _ in rows)
+    print(f"{provider} (strictness {strictness}, median of {repeat})")
+    print(f"{'':<{width}}  {'ms':>9}  {TIMES} {BASELINE}")
+    for name, seconds in rows:
+        print(f"{name:<{width}}  {seconds * 1000:9.1f}  {seconds / base:9.1f}")
+    print()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("providers", nargs="*", help="default: every installed provider in DIR")
+    parser.add_argument("--cassettes", type=Path, default=EXAMPLE_CASSETTES, metavar="DIR")
+    parser.add_argument("--strictness", choices=("low", "high"), default="high")
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    registry = Registry(discover(), environ={})
+    names = args.providers or [
+        p.name for p in sorted(args.cassettes.iterdir()) if p.name in registry.names()
+    ]
+    if not names:
+        parser.error(f"no installed provider has a directory in {args.cassettes}")
+    for provider in names:
+        rows = measure(provider, args.cassettes, args.strictness, args.repeat, registry)
+        render(provider, args.strictness, args.repeat, rows)
+
+
+if __name__ == "__main__":
+    main()
