@@ -4,8 +4,9 @@
                                         [--strictness low|high] [--repeat N]
 
 Without arguments it measures the example plugin against tests/example_plugin/cassettes.
-Each figure is the median of ``--repeat`` runs, with its ratio to the ``hygiene`` check
-(a static scan of the cassette files, the cheapest check that does real work).
+Each figure is the median of ``--repeat`` runs, with its ratio to the ``hygiene`` check:
+a scan of the cassette files that needs neither the plugin nor a replay, so it is a
+fixed yardstick for one cassette directory.
 
 A check is timed on a fresh ``SuiteRun`` whose plugin is already loaded and whose
 scenarios are already replayed, so its figure is the check's own work; the replays
@@ -66,7 +67,7 @@ def measure(
     for scenario in run.scenarios:
         one = functools.partial(replay, scenario, registry, provider, run.key)
         rows.append((f"replay {scenario.name}", median_seconds(one, repeat)))
-    rows.append(("replays, all scenarios", sum(seconds for _, seconds in rows)))
+    rows.append(("replays, sum", sum(seconds for _, seconds in rows)))
     for check in CHECKS:
         fresh = [prepared(provider, root, strictness, registry) for _ in range(repeat)]
         each = functools.partial(check_once, fresh, check)
@@ -77,10 +78,13 @@ def measure(
 
 
 def render(provider: str, strictness: str, repeat: int, rows: list[tuple[str, float]]) -> None:
-    base = dict(rows).get(f"check {BASELINE}") or min(s for _, s in rows)
+    wanted = f"check {BASELINE}"
+    label, base = next(
+        ((name, s) for name, s in rows if name == wanted), min(rows, key=lambda row: row[1])
+    )
     width = max(len(name) for name, _ in rows)
     print(f"{provider} (strictness {strictness}, median of {repeat})")
-    print(f"{'':<{width}}  {'ms':>9}  {TIMES} {BASELINE}")
+    print(f"{'':<{width}}  {'ms':>9}  {TIMES} {label.removeprefix('check ')}")
     for name, seconds in rows:
         print(f"{name:<{width}}  {seconds * 1000:9.1f}  {seconds / base:9.1f}")
     print()
@@ -93,12 +97,16 @@ def main() -> None:
     parser.add_argument("--strictness", choices=("low", "high"), default="high")
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
+    if args.repeat < 1 or not args.cassettes.is_dir():
+        parser.error("--repeat must be at least 1 and --cassettes an existing directory")
     registry = Registry(discover(), environ={})
+    installed = registry.names()
     names = args.providers or [
-        p.name for p in sorted(args.cassettes.iterdir()) if p.name in registry.names()
+        p.name for p in sorted(args.cassettes.iterdir()) if p.name in installed
     ]
-    if not names:
-        parser.error(f"no installed provider has a directory in {args.cassettes}")
+    unknown = [name for name in names if name not in installed]
+    if not names or unknown:
+        parser.error(f"not installed: {unknown}" if unknown else f"no provider in {args.cassettes}")
     for provider in names:
         rows = measure(provider, args.cassettes, args.strictness, args.repeat, registry)
         render(provider, args.strictness, args.repeat, rows)

@@ -12,10 +12,36 @@ the shell, ``lipbridge contract``. The checks are documented in docs/contract.md
 
 from __future__ import annotations
 
-from lipbridge_contract.checks import CHECKS, Check, Verdict
-from lipbridge_contract.report import CheckResult, ProviderReport, certify, run_check
-from lipbridge_contract.run import Strictness, SuiteRun
-from lipbridge_contract.scenarios import STANDARD_SCENARIOS
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from lipbridge_contract.checks import CHECKS, Check, Verdict
+    from lipbridge_contract.report import CheckResult, ProviderReport, certify, run_check
+    from lipbridge_contract.run import Strictness, SuiteRun
+    from lipbridge_contract.scenarios import STANDARD_SCENARIOS
+
+# Names are imported on first use: pytest imports this package for its ``pytest11``
+# plugin in every run, and that must not pull in vcrpy, Hypothesis or the checks.
+_HOMES = {
+    "CHECKS": "checks",
+    "Check": "checks",
+    "Verdict": "checks",
+    "CheckResult": "report",
+    "ProviderReport": "report",
+    "certify": "report",
+    "run_check": "report",
+    "Strictness": "run",
+    "SuiteRun": "run",
+    "STANDARD_SCENARIOS": "scenarios",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _HOMES:
+        raise AttributeError(f"module 'lipbridge_contract' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"lipbridge_contract.{_HOMES[name]}"), name)
+
 
 __all__ = [
     "CHECKS",

@@ -276,6 +276,8 @@ def load_cassette_dir(path: Path) -> CassetteDir:
                 )
             except ScenarioError as exc:
                 problems.append(str(exc))
+            except (TypeError, ValueError) as exc:  # a value of the wrong type in the YAML
+                problems.append(f"{sidecar}: {type(exc).__name__}: {exc}")
     return CassetteDir(
         path=path, scenarios=tuple(scenarios), config=config, problems=tuple(problems)
     )

@@ -78,7 +78,7 @@ def _hygiene(run: SuiteRun) -> Verdict:
 
 def _secrets_static(run: SuiteRun) -> Verdict:
     problems = []
-    extra = run.info.secret_headers if run.info is not None else ()
+    extra = (run.info.auth.header, *run.info.secret_headers) if run.info is not None else ()
     names = secret_header_names(extra)
     paths = sorted(run.dir.path.glob("*")) if run.dir.path.is_dir() else []
     for path in paths:

@@ -75,10 +75,13 @@ def _timing(run: SuiteRun) -> Verdict:
     gate = needs_scenario(run, "rate_limited", "the Retry-After timing check")
     if gate is not None and gate.status == "fail":
         problems.append(gate.detail)
+    if gate is None and _recorded(run, 429) is None:
+        problems.append("rate_limited: no recorded 429 answer carries a Retry-After header")
     problem = _retry_after_problem(run)
     if problem:
         problems.append(f"rate_limited: {problem}")
-    return Verdict.of(problems, "no wall clock or sleep in plugin code; Retry-After honoured")
+    honoured = "Retry-After reached the injected sleep" if gate is None else gate.detail
+    return Verdict.of(problems, f"no wall clock or sleep in plugin code; {honoured}")
 
 
 timing = Check("timing", "Timing independence", _timing)

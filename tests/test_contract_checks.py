@@ -1,0 +1,708 @@
+"""Each contract check, one at a time, against a doctored copy of the example cassettes.
+
+Every test copies ``tests/example_plugin/cassettes/example`` into ``tmp_path``, breaks
+one thing in the copy and runs only the check that owns it, so the whole file stays
+fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+import pytest
+import yaml
+from click.testing import CliRunner
+from conftest import make_registry, write_dist
+
+from lipbridge import Registry
+from lipbridge.cli.app import cli
+from lipbridge_contract.checks import CHECKS, FAIL, PASS, SKIP, Verdict
+from lipbridge_contract.cli import lipbridge_add_commands
+from lipbridge_contract.report import run_check
+from lipbridge_contract.run import SuiteRun
+from lipbridge_contract.scenarios import SIDECAR_SUFFIX
+from lipbridge_contract.scrub import REDACTED, scrub_headers, scrub_text
+
+pytest_plugins = ["pytester"]
+
+EXAMPLE = Path(__file__).parent / "example_plugin" / "cassettes" / "example"
+BY_ID = {c.id: c for c in CHECKS}
+REDACTED_AUTH = "Authorization: ['[REDACTED]']"
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+@pytest.fixture
+def cassettes(tmp_path: Path) -> Path:
+    """A private copy of the example cassettes: ``<root>/example/*.yaml``."""
+    root = tmp_path / "cassettes"
+    shutil.copytree(EXAMPLE, root / "example")
+    return root
+
+
+def suite(root: Path, strictness: str = "high", registry: Registry | None = None) -> SuiteRun:
+    return SuiteRun("example", root, strictness, registry=registry)
+
+
+def verdict(root: Path, check_id: str, strictness: str = "high") -> Verdict:
+    return run_check(suite(root, strictness), BY_ID[check_id])
+
+
+def verdicts(run: SuiteRun, *check_ids: str) -> dict[str, Verdict]:
+    """Several checks of one run, sharing its replays."""
+    return {c: run_check(run, BY_ID[c]) for c in check_ids}
+
+
+def replace(path: Path, old: str, new: str) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert old in text, f"{old!r} not in {path.name}"
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+def edit_yaml(path: Path, change: Callable[[Any], object]) -> None:
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    change(data)
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+
+
+def remove_scenario(root: Path, name: str) -> None:
+    (root / "example" / f"{name}.yaml").unlink()
+    (root / "example" / f"{name}{SIDECAR_SUFFIX}").unlink()
+
+
+def write_suite(root: Path, text: str) -> None:
+    (root / "example" / "suite.yaml").write_text(text, encoding="utf-8")
+
+
+def test_the_untouched_copy_passes_every_check_exercised_here(cassettes: Path) -> None:
+    """The baseline: every failure below comes from the edit, not from the copy."""
+    results = verdicts(
+        suite(cassettes),
+        "hygiene", "secrets-static", "capabilities", "errors", "timing", "cancel",
+        "lifecycle", "encoding", "cost",
+    )
+    assert {c: v.status for c, v in results.items() if v.status != PASS} == {}
+    assert results["hygiene"].detail == "11 cassettes, 23 files"
+    assert "scenarios replayed as recorded" in results["lifecycle"].detail
+
+
+# --------------------------------------------------------------- 1. sidecar parsing
+
+
+def _set(*path: str, value: object) -> Callable[[Any], None]:
+    def change(data: Any) -> None:
+        for key in path[:-1]:
+            data = data[key]
+        data[path[-1]] = value
+
+    return change
+
+
+def _drop(*path: str) -> Callable[[Any], None]:
+    def change(data: Any) -> None:
+        for key in path[:-1]:
+            data = data[key]
+        del data[path[-1]]
+
+    return change
+
+
+@pytest.mark.parametrize(
+    ("scenario", "change", "expected"),
+    [
+        pytest.param(
+            "job_failed", _set("steps", value=["submit", "teleport"]),
+            "steps=['submit', 'teleport']; each step is one of", id="bad-step",
+        ),
+        pytest.param(
+            "auth_invalid", _set("expect", "error", "class", value="NoSuchError"),
+            "expect.error.class 'NoSuchError' is not a lipbridge error class",
+            id="unknown-error-class",
+        ),
+        pytest.param(
+            "insufficient_credits", _drop("provenance", "url"),
+            "documentation provenance needs url", id="documentation-without-url",
+        ),
+        pytest.param(
+            "invalid_request",
+            _set("provenance", value={"source": "live", "recorded_at": "2026-11-01T00:00:00Z"}),
+            "live provenance needs plugin_version, base_url", id="live-missing-fields",
+        ),
+        pytest.param(
+            "job_not_found", _drop("handle", "job_id"),
+            "handle.job_id is required", id="no-submit-without-job-id",
+        ),
+    ],
+)
+def test_an_unusable_sidecar_is_a_hygiene_problem_naming_its_file(
+    cassettes: Path, scenario: str, change: Callable[[Any], None], expected: str
+) -> None:
+    sidecar = cassettes / "example" / f"{scenario}{SIDECAR_SUFFIX}"
+    edit_yaml(sidecar, change)
+    run = suite(cassettes)
+    assert run.scenario(scenario) is None  # dropped, not half-parsed
+    found = run_check(run, BY_ID["hygiene"])
+    assert found.status == FAIL
+    line = next(line for line in found.detail.splitlines() if expected in line)
+    assert line.startswith(f"{sidecar}: ")
+
+
+def test_a_cassette_without_sidecar_and_a_sidecar_without_cassette_are_reported(
+    cassettes: Path,
+) -> None:
+    example = cassettes / "example"
+    (example / f"provider_unavailable{SIDECAR_SUFFIX}").unlink()
+    shutil.copy(example / f"success{SIDECAR_SUFFIX}", example / f"orphan{SIDECAR_SUFFIX}")
+    found = verdict(cassettes, "hygiene")
+    assert found.status == FAIL
+    assert f"{example / 'provider_unavailable.yaml'}: no sidecar provider_unavailable" in (
+        found.detail
+    )
+    assert f"{example / 'orphan.sidecar.yaml'}: sidecar without a cassette" in found.detail
+
+
+@pytest.mark.parametrize("check_id", ["secrets-static", "hygiene", "secrets-canary"])
+def test_suite_yaml_cannot_bypass_the_checks_that_never_bypass(
+    cassettes: Path, check_id: str
+) -> None:
+    write_suite(cassettes, f"bypass:\n  {check_id}: we trust ourselves\n  rate_limited: no 429s\n")
+    run = suite(cassettes)
+    assert run.bypass(check_id) is None
+    assert run.bypass("rate_limited") is None  # the whole refused config is ignored
+    found = run_check(run, BY_ID["hygiene"])
+    assert found.status == FAIL
+    assert f"suite.yaml: {check_id} can never be bypassed" in found.detail
+
+
+@pytest.mark.parametrize("reason", ['""', "'   '", "null"])
+def test_a_bypass_needs_a_written_reason(cassettes: Path, reason: str) -> None:
+    write_suite(cassettes, f"bypass: {{rate_limited: {reason}}}\n")
+    found = verdict(cassettes, "hygiene")
+    assert found.status == FAIL
+    assert "suite.yaml: bypass entries need a written reason: ['rate_limited']" in found.detail
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [("retry_after: 30", "retry_after: 30s"), ("steps: [submit]", "steps: 5")],
+    ids=["retry-after-not-a-number", "steps-not-a-list"],
+)
+def test_a_malformed_sidecar_value_is_a_problem_not_a_crash(
+    cassettes: Path, old: str, new: str
+) -> None:
+    sidecar = cassettes / "example" / f"rate_limited{SIDECAR_SUFFIX}"
+    replace(sidecar, old, new)
+    found = verdict(cassettes, "hygiene")
+    assert found.status == FAIL
+    assert str(sidecar) in found.detail
+
+
+# ------------------------------------------------------------------------- 2. hygiene
+
+
+def _set_body(body: bytes) -> Callable[[Any], None]:
+    def change(data: Any) -> None:
+        data["interactions"][0]["response"]["body"] = {"string": body}
+
+    return change
+
+
+def test_media_in_a_cassette_fails_hygiene_naming_cassette_and_interaction(
+    cassettes: Path,
+) -> None:
+    example = cassettes / "example"
+    # interaction 1 of job_failed answers with a video content type
+    replace(
+        example / "job_failed.yaml",
+        "      Content-Type: [application/json]\n    status: {code: 200",
+        "      Content-Type: [video/mp4]\n    status: {code: 200",
+    )
+    # an MP4 file (ftyp box) and a non-UTF-8 body, written the way the safe dumper does
+    edit_yaml(
+        example / "auth_invalid.yaml",
+        _set_body(b"\x00\x00\x00\x1cftypisom" + bytes(24)),
+    )
+    edit_yaml(example / "invalid_request.yaml", _set_body(b"\xff\xfe\xfd not utf-8"))
+    found = verdict(cassettes, "hygiene")
+    assert found.status == FAIL
+    lines = found.detail.splitlines()
+    assert "job_failed.yaml: interaction 1 response holds Content-Type video/mp4" in lines
+    assert "auth_invalid.yaml: interaction 0 response holds a media file signature" in lines
+    assert "invalid_request.yaml: interaction 0 response holds a binary (non-UTF-8) body" in lines
+
+
+def test_a_cassette_over_budget_fails_hygiene(cassettes: Path) -> None:
+    path = cassettes / "example" / "job_not_found.yaml"
+    path.write_text(path.read_text() + "# " + "x" * (64 * 1024) + "\n")
+    found = verdict(cassettes, "hygiene")
+    assert found.status == FAIL
+    assert f"job_not_found.yaml: {path.stat().st_size} bytes; budget 65536" in found.detail
+
+
+def test_a_python_tag_is_refused_by_the_safe_loader(cassettes: Path) -> None:
+    (cassettes / "example" / "rate_limited.yaml").write_text(
+        "!!python/object/apply:os.system ['echo pwned']\n"
+    )
+    found = verdict(cassettes, "hygiene")
+    assert found.status == FAIL
+    assert "rate_limited.yaml: not loadable with yaml.safe_load" in found.detail
+    assert "python/object" in found.detail
+
+
+# ------------------------------------------------------------------ 3. secrets-static
+
+BEARER = "abcdefghijklmnop123"
+SIGNATURE = "abcdef123456"
+SK_KEY = "sk-live-4f9a8b7c6d5e4f3a2b1c0d9e"
+
+
+@pytest.mark.parametrize(
+    ("file", "old", "new", "secret", "expected"),
+    [
+        pytest.param(
+            "job_failed.yaml", REDACTED_AUTH, f"Authorization: ['Bearer {BEARER}']", BEARER,
+            ["job_failed.yaml line 6: bearer token abc…(19 chars)",
+             "job_failed.yaml: interaction 0 keeps a value for the credential header "
+             "'authorization'"],
+            id="bearer-in-authorization",
+        ),
+        pytest.param(
+            "auth_invalid.yaml", REDACTED_AUTH, f"{REDACTED_AUTH}\n      X-Api-Key: [plainvalue42]",
+            "plainvalue42",
+            ["auth_invalid.yaml: interaction 0 keeps a value for the credential header "
+             "'x-api-key'"],
+            id="x-api-key-header",
+        ),
+        pytest.param(
+            "success.yaml", "https://cdn.example-lipsync.invalid/out/ls_8f3k2m9q.mp4",
+            f"https://bucket.s3.amazonaws.com/v.mp4?X-Amz-Signature={SIGNATURE}", SIGNATURE,
+            ["success.yaml line 47: presigned URL signature abc…(12 chars)"],
+            id="presigned-url-in-body",
+        ),
+        pytest.param(
+            "job_not_found.sidecar.yaml", "The 404 body is the documented not_found example.",
+            f"Recorded with {SK_KEY}.", SK_KEY,
+            ["job_not_found.sidecar.yaml line 5: secret key sk-…(32 chars)"],
+            id="secret-key-in-sidecar-note",
+        ),
+    ],
+)
+def test_a_planted_secret_fails_secrets_static_masked(
+    cassettes: Path, file: str, old: str, new: str, secret: str, expected: list[str]
+) -> None:
+    replace(cassettes / "example" / file, old, new)
+    found = verdict(cassettes, "secrets-static")
+    assert found.status == FAIL
+    for text in expected:
+        assert text in found.detail, found.detail
+    assert secret not in found.detail
+
+
+def test_redacted_values_pass_secrets_static(cassettes: Path) -> None:
+    example = cassettes / "example"
+    replace(example / "auth_invalid.yaml", REDACTED_AUTH,
+            f"{REDACTED_AUTH}\n      x-api-key: ['{REDACTED}']\n      Cookie: ['']")
+    replace(
+        example / "success.yaml", "https://cdn.example-lipsync.invalid/out/ls_8f3k2m9q.mp4",
+        f"https://bucket.s3.amazonaws.com/v.mp4?X-Amz-Signature={REDACTED}",
+    )
+    replace(example / f"job_not_found{SIDECAR_SUFFIX}", "The 404 body",
+            f"Key Bearer {REDACTED}, api_key: '{REDACTED}'. The 404 body")
+    found = verdict(cassettes, "secrets-static")
+    assert found == Verdict(PASS, "23 files scanned")
+
+
+TOKEN_PLUGIN = '''
+import attrs
+from lipbridge import AuthScheme, hookimpl
+from lipbridge_example import INFO, ExampleLipsync
+
+class TokenHeader(ExampleLipsync):
+    """The example API, but the key travels as ``X-Example-Token: <key>``."""
+
+    @hookimpl
+    def lipbridge_provider_info(self):
+        return attrs.evolve(INFO, auth=AuthScheme(header="X-Example-Token", prefix=""))
+
+plugin = TokenHeader()
+'''
+
+
+def test_a_key_in_the_providers_own_auth_header_fails_secrets_static(
+    cassettes: Path, site: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (site / "lipbridge_token_example.py").write_text(TOKEN_PLUGIN)
+    monkeypatch.syspath_prepend(str(site))
+    write_dist(site, "lipbridge-token-example", {"example": "lipbridge_token_example:plugin"})
+    replace(cassettes / "example" / "success.yaml", REDACTED_AUTH,
+            "X-Example-Token: [0123456789abcdef0123]")
+    run = suite(cassettes, registry=make_registry(site))
+    assert run.info is not None and run.info.auth.header == "X-Example-Token"
+    found = run_check(run, BY_ID["secrets-static"])
+    assert found.status == FAIL
+    assert "credential header 'x-example-token'" in found.detail
+
+
+# -------------------------------------------------------------- 4. strictness, bypass
+
+MISSING = {
+    "rate_limited": ("capabilities", "errors", "timing"),
+    "cancel_running": ("capabilities", "cancel"),
+}
+
+
+@pytest.mark.parametrize("scenario", sorted(MISSING))
+def test_a_missing_scenario_fails_at_high(cassettes: Path, scenario: str) -> None:
+    remove_scenario(cassettes, scenario)
+    results = verdicts(suite(cassettes, "high"), *MISSING[scenario])
+    for check_id, found in results.items():
+        assert found.status == FAIL, (check_id, found)
+        assert f"needs a {scenario!r} scenario" in found.detail
+        assert f"bypass.{scenario} in suite.yaml" in found.detail
+
+
+@pytest.mark.parametrize("scenario", sorted(MISSING))
+def test_a_missing_scenario_is_only_a_note_at_low(cassettes: Path, scenario: str) -> None:
+    remove_scenario(cassettes, scenario)
+    results = verdicts(suite(cassettes, "low"), *MISSING[scenario])
+    assert {c: v.status for c, v in results.items()} == dict.fromkeys(MISSING[scenario], PASS)
+    for check_id in set(MISSING[scenario]) - {"timing"}:
+        assert f"no {scenario} scenario" in results[check_id].detail
+
+
+@pytest.mark.parametrize("scenario", sorted(MISSING))
+def test_a_written_bypass_lets_high_pass_and_shows_the_reason(
+    cassettes: Path, scenario: str
+) -> None:
+    remove_scenario(cassettes, scenario)
+    write_suite(cassettes, f'bypass: {{{scenario}: "the API never does this"}}\n')
+    results = verdicts(suite(cassettes, "high"), *MISSING[scenario])
+    assert all(v.status in (PASS, SKIP) for v in results.values()), results
+    for check_id in set(MISSING[scenario]) - {"timing"}:
+        assert f"bypassed ({scenario}): the API never does this" in results[check_id].detail
+
+
+@pytest.mark.parametrize(
+    ("strictness", "suite_yaml", "expected"),
+    [
+        ("high", 'bypass: {rate_limited: "the API never rate limits"}\n',
+         "bypassed (rate_limited): the API never rate limits"),
+        ("low", "bypass: {}\n", "no rate_limited scenario"),
+    ],
+    ids=["bypassed-at-high", "missing-at-low"],
+)
+def test_timing_says_why_it_did_not_check_retry_after(
+    cassettes: Path, strictness: str, suite_yaml: str, expected: str
+) -> None:
+    remove_scenario(cassettes, "rate_limited")
+    write_suite(cassettes, suite_yaml)
+    found = verdict(cassettes, "timing", strictness)
+    assert found.status != FAIL
+    assert expected in found.detail
+    assert "Retry-After honoured" not in found.detail
+
+
+# ------------------------------------------------------------------- 5. lifecycle
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        pytest.param(
+            "states: [queued, running, succeeded]", "states: [queued, failed]",
+            ["success: states queued(pending) -> running(processing) -> succeeded(completed)",
+             "the sidecar expects queued -> failed"],
+            id="states",
+        ),
+        pytest.param(
+            "    video_url: https://cdn.example-lipsync.invalid/out/ls_8f3k2m9q.mp4",
+            "    video_url: https://cdn.example-lipsync.invalid/out/elsewhere.mp4",
+            ["success: video_url is 'https://cdn.example-lipsync.invalid/out/ls_8f3k2m9q.mp4'",
+             "the sidecar expects 'https://cdn.example-lipsync.invalid/out/elsewhere.mp4'"],
+            id="video-url",
+        ),
+    ],
+)
+def test_a_sidecar_expectation_the_replay_contradicts_fails_lifecycle(
+    cassettes: Path, old: str, new: str, expected: list[str]
+) -> None:
+    replace(cassettes / "example" / f"success{SIDECAR_SUFFIX}", old, new)
+    found = verdict(cassettes, "lifecycle")
+    assert found.status == FAIL
+    for text in expected:
+        assert text in found.detail, found.detail
+
+
+def test_a_request_the_cassette_does_not_hold_fails_lifecycle(cassettes: Path) -> None:
+    path = cassettes / "example" / "success.yaml"
+    text = path.read_text()
+    path.write_text(text[: text.rindex("- request:")] + "version: 1\n")
+    found = verdict(cassettes, "lifecycle")
+    assert found.status == FAIL
+    assert found.detail.startswith(
+        "success: step wait: the plugin sent GET "
+        "https://api.example-lipsync.invalid/v1/lipsync/ls_8f3k2m9q, which the cassette "
+        "does not hold"
+    )
+
+
+def test_an_unplayed_recorded_interaction_fails_lifecycle(cassettes: Path) -> None:
+    path = cassettes / "example" / "job_not_found.yaml"
+    text = path.read_text()
+    interaction = text[text.index("- request:") : text.index("version: 1")]
+    path.write_text(text.replace("version: 1", interaction + "version: 1"))
+    found = verdict(cassettes, "lifecycle")
+    assert found.status == FAIL
+    assert (
+        "job_not_found: the plugin made 1 of the 2 recorded requests; every recorded "
+        "interaction must be played"
+    ) in found.detail
+
+
+# -------------------------------------------------------------------- 6. encoding
+
+
+def test_a_recorded_body_the_plugin_does_not_send_fails_encoding(cassettes: Path) -> None:
+    replace(cassettes / "example" / "success.yaml", '"sync_mode":"loop"', '"sync_mode":"cut_off"')
+    found = verdict(cassettes, "encoding")
+    assert found == Verdict(
+        FAIL, "success: request 0 (submit): $.sync_mode: 'loop', recorded 'cut_off'"
+    )
+
+
+# ------------------------------------------------------------------------ 7. cost
+
+
+def test_a_billed_amount_far_from_the_estimate_fails_cost_until_tolerated(
+    cassettes: Path,
+) -> None:
+    # What the plugin reports as billed comes from the recorded usage; the sidecar's
+    # expectation is kept in step so that only the estimate disagrees.
+    example = cassettes / "example"
+    replace(example / "success.yaml", '"usage":{"credits":24}', '"usage":{"credits":240}')
+    replace(example / f"success{SIDECAR_SUFFIX}", 'amount: "24"', 'amount: "240"')
+    replace(example / f"success{SIDECAR_SUFFIX}", 'usd: "0.24"', 'usd: "2.40"')
+    found = verdict(cassettes, "cost")
+    assert found.status == FAIL
+    assert "success: estimate 24 credits, billed 240; the declared tolerance is 0%" in (
+        found.detail
+    )
+    write_suite(cassettes, "cost_tolerance: 0.85\n")  # |24 - 240| = 0.9 x 240
+    assert verdict(cassettes, "cost").status == FAIL
+    write_suite(cassettes, "cost_tolerance: 0.95\n")
+    assert verdict(cassettes, "cost") == Verdict(
+        PASS, "2 priced models; 2 billed amounts compared"
+    )
+
+
+def test_the_sidecars_billed_expectation_belongs_to_lifecycle_not_cost(cassettes: Path) -> None:
+    replace(cassettes / "example" / f"success{SIDECAR_SUFFIX}", 'amount: "24"', 'amount: "2400"')
+    results = verdicts(suite(cassettes), "cost", "lifecycle")
+    assert results["cost"].status == PASS
+    assert results["lifecycle"].status == FAIL
+    assert "success: billed is {'amount': Decimal('24')" in results["lifecycle"].detail
+    assert "the sidecar expects {'amount': '2400'" in results["lifecycle"].detail
+
+
+# ------------------------------------------------------------------------- 8. CLI
+
+
+@pytest.fixture
+def contract_cli(monkeypatch: pytest.MonkeyPatch) -> click.Group:
+    """The ``lipbridge`` group with ``contract`` added, undone afterwards.
+
+    Generated-input checks run fewer examples: these tests are about the command.
+    """
+    monkeypatch.setattr(cli, "commands", dict(cli.commands))
+    lipbridge_add_commands(cli)
+    lipbridge_add_commands(cli)  # adding twice is harmless
+    assert "contract" in cli.commands
+    for module, table in (("errors", "FUZZ_EXAMPLES"), ("preflight", "EXAMPLES")):
+        examples = getattr(importlib.import_module(f"lipbridge_contract.checks.{module}"), table)
+        monkeypatch.setitem(examples, "high", 10)
+        monkeypatch.setitem(examples, "low", 10)
+    return cli
+
+
+def test_cli_json_for_the_untouched_copy_exits_0(
+    contract_cli: click.Group, cassettes: Path
+) -> None:
+    result = CliRunner().invoke(
+        contract_cli, ["contract", "example", "--cassettes", str(cassettes), "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert out["strictness"] == "high"
+    [report] = out["providers"]
+    assert report["provider"] == "example" and report["ok"] is True
+    assert report["cassettes"] == str(cassettes / "example")
+    assert list(report["checks"]) == [c.id for c in CHECKS]
+    assert {c["status"] for c in report["checks"].values()} == {PASS}
+
+
+def test_cli_matrix_for_a_tampered_copy_exits_1_with_the_detail(
+    contract_cli: click.Group, cassettes: Path
+) -> None:
+    replace(cassettes / "example" / "success.yaml", '"sync_mode":"loop"', '"sync_mode":"cut_off"')
+    result = CliRunner().invoke(
+        contract_cli, ["contract", "example", "--cassettes", str(cassettes)]
+    )
+    assert result.exit_code == 1, result.output
+    row = next(line for line in result.output.splitlines() if " encoding " in line)
+    assert "FAIL" in row
+    assert "example / encoding (fail):" in result.output
+    assert "success: request 0 (submit): $.sync_mode: 'loop', recorded 'cut_off'" in (
+        result.output
+    )
+
+
+def test_cli_unknown_provider_exits_2_naming_the_installed_ones(
+    contract_cli: click.Group,
+) -> None:
+    result = CliRunner().invoke(contract_cli, ["contract", "nosuch", "--cassettes", "x"])
+    assert result.exit_code == 2
+    assert "not installed: nosuch; installed: " in result.output
+    assert "example" in result.output.split("installed: ")[-1]
+
+
+def test_cli_options_may_come_before_the_provider(
+    contract_cli: click.Group, cassettes: Path
+) -> None:
+    # Without rate_limited, only low strictness can exit 0: proof the option was applied.
+    remove_scenario(cassettes, "rate_limited")
+    result = CliRunner().invoke(
+        contract_cli,
+        ["contract", "--strictness", "low", "--json", "example", "--cassettes", str(cassettes)],
+    )
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert out["strictness"] == "low"
+    [report] = out["providers"]
+    assert report["provider"] == "example" and report["ok"] is True
+    assert "no rate_limited scenario" in report["checks"]["errors"]["detail"]
+    # the matrix form takes the same order
+    nowhere = cassettes.parent / "nowhere"
+    matrix = CliRunner().invoke(
+        contract_cli, ["contract", "--strictness", "low", "example", "--cassettes", str(nowhere)]
+    )
+    assert matrix.exit_code == 1
+    assert "lipbridge contract (low)" in matrix.output
+    assert f"no cassette directory at {nowhere / 'example'}" in matrix.output
+
+
+# ---------------------------------------------------------------- 9. pytest plugin
+
+INERT_PROBE = """
+import json, sys
+import lipbridge_contract.pytest_plugin
+print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in
+                        ("lipbridge_contract", "vcr", "hypothesis"))))
+"""
+HEAVY = ("lipbridge_contract.checks", "lipbridge_contract.run", "vcr", "hypothesis")
+
+
+@pytest.fixture(scope="module")
+def imported_with_the_pytest_plugin() -> list[str]:
+    """What a fresh interpreter has loaded after importing only the pytest plugin."""
+    done = subprocess.run(
+        [sys.executable, "-c", INERT_PROBE], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    return list(json.loads(done.stdout))
+
+
+def test_importing_the_pytest_plugin_loads_neither_recorder_nor_cli(
+    imported_with_the_pytest_plugin: list[str],
+) -> None:
+    assert "lipbridge_contract.pytest_plugin" in imported_with_the_pytest_plugin
+    for module in ("lipbridge_contract.record", "lipbridge_contract.cli"):
+        assert module not in imported_with_the_pytest_plugin
+
+
+def test_importing_the_pytest_plugin_imports_no_checks_vcr_or_hypothesis(
+    imported_with_the_pytest_plugin: list[str],
+) -> None:
+    heavy = [m for m in imported_with_the_pytest_plugin if m.startswith(HEAVY)]
+    assert heavy == []
+
+
+def test_contract_check_without_the_marker_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_unmarked="def test_contract(contract_check):\n    contract_check.verify()\n"
+    )
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    assert result.ret != 0
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        ["*UsageError*test_unmarked.py::test_contract takes contract_check but has no*"
+         "@pytest.mark.lipbridge_contract(provider, cassettes=...) marker*"]
+    )
+
+
+def test_the_marker_parametrizes_one_test_per_check(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_marked=(
+            "import pytest\n"
+            "pytestmark = pytest.mark.lipbridge_contract(\n"
+            f"    'example', cassettes={str(EXAMPLE.parent)!r})\n"
+            "def test_contract(contract_check):\n    contract_check.verify()\n"
+        )
+    )
+    result = pytester.runpytest("-p", "no:cacheprovider", "--collect-only", "-q")
+    assert result.ret == 0
+    result.stdout.fnmatch_lines([f"*test_contract[[]example-{c.id}[]]" for c in CHECKS])
+
+
+# ----------------------------------------------------------------------- 10. scrub
+
+
+def test_scrub_text_removes_known_keys_and_pattern_matches_only() -> None:
+    ordinary = "The job ls_8f3k2m9q finished in 12 seconds; see https://docs.invalid/api?page=2"
+    assert scrub_text(ordinary) == ordinary
+    assert scrub_text(ordinary, ["", "nothing-like-that"]) == ordinary
+    text = (
+        "key my-own-plain-key-0001 sent as Bearer abcdefghijklmnop123 to "
+        "https://b.invalid/v.mp4?X-Amz-Signature=abcdef123456&size=3 with "
+        "sk_live_4f9a8b7c6d5e4f3a2b1c and lbcanary-0123456789abcdef"
+    )
+    scrubbed = scrub_text(text, ["my-own-plain-key-0001"])
+    for secret in ("my-own-plain-key-0001", "abcdefghijklmnop123", "abcdef123456",
+                   "4f9a8b7c6d5e4f3a2b1c", "lbcanary-0123456789abcdef"):
+        assert secret not in scrubbed
+    assert scrubbed == (
+        f"key {REDACTED} sent as Bearer {REDACTED} to "
+        f"https://b.invalid/v.mp4?X-Amz-Signature={REDACTED}&size=3 with "
+        f"{REDACTED} and {REDACTED}"
+    )
+    assert scrub_text(scrubbed) == scrubbed  # already clean: idempotent
+
+
+def test_scrub_headers_redacts_credential_headers_case_insensitively() -> None:
+    headers = {
+        "AUTHORIZATION": ["Bearer abc"],
+        "X-Api-Key": ["k1"],
+        "set-cookie": ["session=1"],
+        "X-Example-Token": ["t1"],
+        "Content-Type": ["application/json"],
+        "X-Request-Id": ["r1"],
+    }
+    scrubbed = scrub_headers(headers, extra=["x-EXAMPLE-token"])
+    assert scrubbed == {
+        "AUTHORIZATION": [REDACTED],
+        "X-Api-Key": [REDACTED],
+        "set-cookie": [REDACTED],
+        "X-Example-Token": [REDACTED],
+        "Content-Type": ["application/json"],
+        "X-Request-Id": ["r1"],
+    }
+    assert scrub_headers(headers)["X-Example-Token"] == ["t1"]  # only when named
+    assert headers["AUTHORIZATION"] == ["Bearer abc"]  # the input is not modified
