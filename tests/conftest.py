@@ -12,29 +12,18 @@ from scripted_server import ScriptedServer
 
 from lipbridge import Client, Registry, Transport
 from lipbridge.registry import discover
+from lipbridge_contract.harness import VirtualClock
 
 KEY = "test-key-acme-0123456789abcdef"
 GLOBEX_KEY = "test-key-globex-0123456789abcdef"
 
 
-class FakeClock:
-    """Time that moves only when slept; every sleep is recorded."""
+class FakeClock(VirtualClock):
+    """Time that moves only when slept (every sleep recorded), on the test suite's date."""
 
     def __init__(self) -> None:
-        self.wall = dt.datetime(2026, 11, 21, 12, 0, tzinfo=dt.timezone.utc)
+        super().__init__(dt.datetime(2026, 11, 21, 12, 0, tzinfo=dt.timezone.utc))
         self.mono = 1000.0
-        self.sleeps: list[float] = []
-
-    def now(self) -> dt.datetime:
-        return self.wall
-
-    def monotonic(self) -> float:
-        return self.mono
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.mono += seconds
-        self.wall += dt.timedelta(seconds=seconds)
 
 
 class ForbiddenTransport(Transport):

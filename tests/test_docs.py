@@ -65,12 +65,12 @@ def test_every_contract_check_is_documented_in_order() -> None:
 
 
 def test_every_contract_check_has_a_failing_case() -> None:
-    """Each check id is named by a broken-variant test, so each is shown to catch a bug."""
+    """Each check id is named by a broken-variant or doctored-cassette test that fails it."""
     from lipbridge_contract.checks import CHECKS
 
     tests = "\n".join(
         (ROOT / "tests" / name).read_text()
-        for name in ("test_contract_suite.py",)
+        for name in ("test_contract_suite.py", "test_contract_checks.py")
     )
     untested = [c.id for c in CHECKS if f'"{c.id}"' not in tests]
     assert untested == []

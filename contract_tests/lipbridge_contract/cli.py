@@ -12,6 +12,14 @@ from rich.console import Console
 from lipbridge import hookimpl
 
 STRICTNESS = click.Choice(["low", "high"])
+cassettes_option = click.option(
+    "--cassettes",
+    "root",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("cassettes"),
+    show_default=True,
+    help="Directory holding <provider>/<scenario>.yaml.",
+)
 
 
 class DefaultRun(click.Group):
@@ -46,14 +54,7 @@ def contract(ctx: click.Context) -> None:
 
 @contract.command("run")
 @click.argument("providers", nargs=-1)
-@click.option(
-    "--cassettes",
-    "root",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("cassettes"),
-    show_default=True,
-    help="Directory holding <provider>/<scenario>.yaml.",
-)
+@cassettes_option
 @click.option("--strictness", type=STRICTNESS, default="high", show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
 def run_command(providers: tuple[str, ...], root: Path, strictness: str, as_json: bool) -> None:

@@ -76,15 +76,13 @@ class RecordingTransport(Transport):
         self.phase = ""
 
     def send(self, method: str, url: str, **kwargs: Any) -> Response:
+        headers, body = dict(kwargs.get("headers") or {}), kwargs.get("body")
         self.sent.append(
-            SentRequest(
-                method=method,
-                url=url,
-                headers=dict(kwargs.get("headers") or {}),
-                body=kwargs.get("body"),
-                phase=self.phase,
-            )
+            SentRequest(method=method, url=url, headers=headers, body=body, phase=self.phase)
         )
+        return self._answer(method, url, **kwargs)
+
+    def _answer(self, method: str, url: str, **kwargs: Any) -> Response:
         try:
             return super().send(method, url, **kwargs)
         except Exception as exc:
@@ -99,24 +97,17 @@ class RecordingTransport(Transport):
         yield  # pragma: no cover - makes this a generator for contextmanager
 
 
-class ScriptedTransport(Transport):
+class ScriptedTransport(RecordingTransport):
     """Answers each request with the next scripted response (the last one repeats)."""
 
     def __init__(self, responses: Sequence[Response]) -> None:
         super().__init__()
         self.responses = list(responses)
-        self.sent: list[SentRequest] = []
+        self.phase = "scripted"
 
-    def send(self, method: str, url: str, **kwargs: Any) -> Response:
-        self.sent.append(
-            SentRequest(
-                method=method,
-                url=url,
-                headers=dict(kwargs.get("headers") or {}),
-                body=kwargs.get("body"),
-                phase="scripted",
-            )
-        )
+    def _answer(self, method: str, url: str, **kwargs: Any) -> Response:
+        if not self.responses:
+            raise UnrecordedRequest(f"{method} {url}, where the suite expected no request")
         scripted = self.responses[min(len(self.sent), len(self.responses)) - 1]
         return Response(
             method=method,
@@ -125,11 +116,6 @@ class ScriptedTransport(Transport):
             headers=scripted.headers,
             body=scripted.body,
         )
-
-    @contextmanager
-    def stream(self, url: str, **kwargs: Any) -> Iterator[Any]:
-        raise UnrecordedRequest(f"download of {url} while talking to the provider API")
-        yield  # pragma: no cover
 
 
 class LogCapture(logging.Handler):

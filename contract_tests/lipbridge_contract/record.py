@@ -24,6 +24,7 @@ import yaml
 
 from lipbridge import Client, JobHandle, LipbridgeError
 from lipbridge.convert import unstructure
+from lipbridge_contract.cli import cassettes_option
 from lipbridge_contract.replay import MATCH_ON, SafeYAML
 from lipbridge_contract.scenarios import SIDECAR_SUFFIX, Scenario, load_cassette_dir
 from lipbridge_contract.scrub import REDACTED, scrub_headers, scrub_text
@@ -241,13 +242,7 @@ def _write_sidecar(
     required=True,
     help="USD the submits may cost, by the plugin's own estimate.",
 )
-@click.option(
-    "--cassettes",
-    "root",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("cassettes"),
-    show_default=True,
-)
+@cassettes_option
 @click.option("--allow-ci", is_flag=True, help="Record even when CI=true.")
 def record(
     provider: str, names: tuple[str, ...], allow_spend: Decimal, root: Path, allow_ci: bool

@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from lipbridge_contract.checks import CHECKS, FAIL, PASS, Check, Verdict
+from lipbridge_contract.harness import NetworkBlocked, UnrecordedRequest
 from lipbridge_contract.run import SuiteRun
 
 _STYLE = {PASS: "[green]pass[/]", FAIL: "[bold red]FAIL[/]"}
@@ -50,7 +51,7 @@ def run_check(run: SuiteRun, check: Check) -> Verdict:
     try:
         with run.watch.watching(profile=False):  # a plugin that sleeps never slows the suite
             return check.run(run)
-    except Exception as exc:
+    except (Exception, UnrecordedRequest, NetworkBlocked) as exc:
         return Verdict(FAIL, f"the check could not finish: {type(exc).__name__}: {exc}")
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 import functools
+from collections.abc import Iterator
 from pathlib import Path
 
 from lipbridge import (
@@ -29,6 +30,7 @@ from lipbridge_contract.harness import (
     network_blocked,
     plugin_modules,
 )
+from lipbridge_contract.recorded import CassetteFormatError, Interaction, load_interactions
 from lipbridge_contract.replay import Observation, replay
 from lipbridge_contract.scenarios import CassetteDir, Scenario, load_cassette_dir
 
@@ -56,6 +58,7 @@ class SuiteRun:
         self.key = canary_key()
         self.load_error: BaseException | None = None
         self.load_network: list[str] = []
+        self._recorded: dict[str, list[Interaction]] = {}
         self.watch = ClockWatch(frozenset())  # set to the plugin's modules once it loads
 
     def __repr__(self) -> str:
@@ -88,6 +91,21 @@ class SuiteRun:
 
     def scenario(self, name: str) -> Scenario | None:
         return self.dir.get(name)
+
+    def recorded(self, name: str) -> list[Interaction]:
+        """A scenario's recorded interactions; none when absent or unreadable (see hygiene)."""
+        if name not in self._recorded:
+            scenario = self.scenario(name)
+            try:
+                self._recorded[name] = load_interactions(scenario.cassette) if scenario else []
+            except CassetteFormatError:
+                self._recorded[name] = []
+        return self._recorded[name]
+
+    def all_recorded(self) -> Iterator[Interaction]:
+        """Every recorded interaction of every scenario, scenario by scenario."""
+        for scenario in self.scenarios:
+            yield from self.recorded(scenario.name)
 
     def bypass(self, name: str) -> str | None:
         return self.dir.config.bypass.get(name)

@@ -27,7 +27,6 @@ from lipbridge_contract.checks.base import Check, Verdict, needs_scenario
 from lipbridge_contract.checks.explore import explore
 from lipbridge_contract.checks.lifecycle import foreign_cause, replay_problems
 from lipbridge_contract.harness import LogCapture
-from lipbridge_contract.recorded import CassetteFormatError, load_interactions
 
 if TYPE_CHECKING:
     from lipbridge_contract.run import SuiteRun
@@ -106,13 +105,7 @@ def _errors(run: SuiteRun) -> Verdict:
 
 
 def _seed_bodies(run: SuiteRun) -> list[bytes]:
-    bodies = []
-    for scenario in run.scenarios:
-        try:
-            bodies += [i.body for i in load_interactions(scenario.cassette) if i.body]
-        except CassetteFormatError:
-            continue
-    return bodies or [b'{"id":"x","status":"done"}']
+    return [i.body for i in run.all_recorded() if i.body] or [b'{"id":"x","status":"done"}']
 
 
 def _json_values() -> st.SearchStrategy[Any]:

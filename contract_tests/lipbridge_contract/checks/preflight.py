@@ -18,7 +18,6 @@ from lipbridge_contract.checks.base import Check, Verdict
 from lipbridge_contract.checks.cost import AUDIO, VIDEO
 from lipbridge_contract.checks.explore import explore
 from lipbridge_contract.harness import LogCapture, network_blocked
-from lipbridge_contract.recorded import CassetteFormatError, load_interactions
 
 if TYPE_CHECKING:
     from lipbridge_contract.run import SuiteRun
@@ -74,11 +73,7 @@ def requests(draw: Any, info: ProviderInfo) -> JobRequest:
 
 def acceptance(run: SuiteRun) -> Response:
     """The recorded answer to a successful submit, so checks made after sending still run."""
-    success = run.scenario("success")
-    try:
-        first = load_interactions(success.cassette)[0] if success else None
-    except (CassetteFormatError, IndexError):
-        first = None
+    first = next(iter(run.recorded("success")), None)
     return first.response() if first is not None and first.status < 300 else REFUSAL
 
 

@@ -14,32 +14,25 @@ from lipbridge import RateLimited
 from lipbridge.http import RetryPolicy, retry_after_seconds
 from lipbridge_contract.checks.base import Check, Verdict, needs_scenario
 from lipbridge_contract.harness import ClockWatch, VirtualClock, plugin_modules
-from lipbridge_contract.recorded import CassetteFormatError, Interaction, load_interactions
+from lipbridge_contract.recorded import Interaction
 
 if TYPE_CHECKING:
     from lipbridge_contract.run import SuiteRun
 
 
-def _recorded(run: SuiteRun, status: int, method: str | None = None) -> Interaction | None:
-    for scenario in run.scenarios:
-        try:
-            items = load_interactions(scenario.cassette)
-        except CassetteFormatError:
-            continue
-        for item in items:
-            wanted = item.status == status and (method is None or item.method == method)
-            if wanted and (status != 429 or item.headers.get("retry-after")):
-                return item
-    return None
+def _limited(run: SuiteRun) -> Interaction | None:
+    """A recorded 429 answer that carries a Retry-After."""
+    return next(
+        (i for i in run.all_recorded() if i.status == 429 and i.headers.get("retry-after")), None
+    )
 
 
 def _retry_after_problem(run: SuiteRun) -> str | None:
-    limited = _recorded(run, 429)
+    limited = _limited(run)
     if limited is None:
         return None
-    success = run.scenario("success")
-    polls = load_interactions(success.cassette) if success else []
     # The job's last good poll answer: what the retried poll should end with.
+    polls = run.recorded("success")
     answer = next((i for i in reversed(polls) if i.method == "GET" and i.status < 300), None)
     hinted = retry_after_seconds(limited.headers.get("retry-after"), VirtualClock())
     client, _, clock = run.scripted(limited.response(), *([answer.response()] if answer else []))
@@ -75,7 +68,7 @@ def _timing(run: SuiteRun) -> Verdict:
     gate = needs_scenario(run, "rate_limited", "the Retry-After timing check")
     if gate is not None and gate.status == "fail":
         problems.append(gate.detail)
-    if gate is None and _recorded(run, 429) is None:
+    if gate is None and _limited(run) is None:
         problems.append("rate_limited: no recorded 429 answer carries a Retry-After header")
     problem = _retry_after_problem(run)
     if problem:

@@ -10,7 +10,7 @@ from lipbridge import JobState, JobStatus, Response
 from lipbridge_contract.checks.base import Check, Verdict, needs_scenario
 from lipbridge_contract.checks.lifecycle import replay_problems
 from lipbridge_contract.harness import LogCapture
-from lipbridge_contract.recorded import CassetteFormatError, Interaction, load_interactions
+from lipbridge_contract.recorded import Interaction
 
 if TYPE_CHECKING:
     from lipbridge_contract.run import SuiteRun
@@ -50,12 +50,7 @@ def _encoding(run: SuiteRun) -> Verdict:
         if obs.harness_problem:
             problems += replay_problems(obs)
             continue
-        try:
-            recorded = load_interactions(obs.scenario.cassette)
-        except CassetteFormatError as exc:
-            problems.append(f"{name}: {exc}")
-            continue
-        for n, (want, got) in enumerate(zip(recorded, obs.sent, strict=False)):
+        for n, (want, got) in enumerate(zip(run.recorded(name), obs.sent, strict=False)):
             where = f"{name}: request {n} ({got.phase})"
             url = urlsplit(got.url)
             if run.key in got.url:
@@ -74,19 +69,14 @@ def _poll_seed(run: SuiteRun) -> tuple[Interaction, str] | None:
     """A recorded poll answer and, inside it, the status word of a non-terminal state."""
     assert run.info is not None
     waiting = {w.lower() for w, s in run.info.status_words.items() if not s.terminal}
-    for scenario in run.scenarios:
-        try:
-            interactions = load_interactions(scenario.cassette)
-        except CassetteFormatError:
+    for item in run.all_recorded():
+        if item.method != "GET" or item.status >= 300:
             continue
-        for item in interactions:
-            if item.method != "GET" or item.status >= 300:
-                continue
-            text = item.body.decode("utf-8", "replace")
-            for word in waiting:
-                for quoted in (f'"{word}"', f'"{word.upper()}"', f'"{word.title()}"'):
-                    if quoted in text:
-                        return item, quoted
+        text = item.body.decode("utf-8", "replace")
+        for word in waiting:
+            for quoted in (f'"{word}"', f'"{word.upper()}"', f'"{word.title()}"'):
+                if quoted in text:
+                    return item, quoted
     return None
 
 
