@@ -10,8 +10,9 @@ fixed yardstick for one cassette directory.
 
 A check is timed on a fresh ``SuiteRun`` whose plugin is already loaded and whose
 scenarios are already replayed, so its figure is the check's own work; the replays
-are timed one scenario at a time. ``certify`` is a whole run on a fresh ``SuiteRun``:
-loading, every replay and every check, as ``lipbridge contract`` does it.
+are timed one scenario at a time. ``certify`` is a whole run on a fresh ``SuiteRun``,
+every replay and every check, as ``lipbridge contract`` does it (the plugin module is
+already imported, so interpreter start and imports are not in it).
 """
 
 from __future__ import annotations

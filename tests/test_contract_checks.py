@@ -191,6 +191,13 @@ def test_a_bypass_needs_a_written_reason(cassettes: Path, reason: str) -> None:
     assert "suite.yaml: bypass entries need a written reason: ['rate_limited']" in found.detail
 
 
+def test_a_bypass_for_no_known_scenario_is_reported(cassettes: Path) -> None:
+    write_suite(cassettes, "bypass:\n  rate_limted: the API has no rate limit\n")
+    found = verdict(cassettes, "hygiene")
+    assert found.status == "fail"
+    assert "bypass.rate_limted names no scenario or feature" in found.detail
+
+
 @pytest.mark.parametrize(
     ("old", "new"),
     [("retry_after: 30", "retry_after: 30s"), ("steps: [submit]", "steps: 5")],

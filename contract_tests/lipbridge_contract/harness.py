@@ -124,6 +124,7 @@ class LogCapture(logging.Handler):
     def __init__(self) -> None:
         super().__init__(logging.DEBUG)
         self.messages: list[str] = []
+        self.warnings: list[str] = []  # the messages at WARNING and above
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
@@ -131,6 +132,8 @@ class LogCapture(logging.Handler):
         except Exception as exc:  # a malformed log call is still evidence
             text = f"{record.msg!r} {record.args!r} ({exc})"
         self.messages.append(f"{record.name}: {text}")
+        if record.levelno >= logging.WARNING:
+            self.warnings.append(self.messages[-1])
 
     @contextmanager
     def installed(self) -> Iterator[LogCapture]:

@@ -27,7 +27,7 @@ from lipbridge.convert import unstructure
 from lipbridge_contract.cli import cassettes_option
 from lipbridge_contract.replay import MATCH_ON, SafeYAML
 from lipbridge_contract.scenarios import SIDECAR_SUFFIX, Scenario, load_cassette_dir
-from lipbridge_contract.scrub import REDACTED, scrub_headers, scrub_text
+from lipbridge_contract.scrub import scrub_headers, scrub_text
 
 INVALID_KEY = "lbcontract-deliberately-invalid-key"  # what auth_invalid is recorded with
 
@@ -46,9 +46,7 @@ def _scrubbers(
         if uri.startswith(live_base.rstrip("/")):
             uri = default_base.rstrip("/") + uri[len(live_base.rstrip("/")) :]
         req.uri = scrub_text(uri, secrets)
-        for name in list(req.headers):
-            if name.lower() in {h.lower() for h in secret_headers} | {"authorization"}:
-                req.headers[name] = REDACTED
+        req.headers = scrub_headers(dict(req.headers), secret_headers)
         if req.body:
             text = req.body.decode("utf-8", "replace") if isinstance(req.body, bytes) else req.body
             req.body = scrub_text(text, secrets).encode()

@@ -38,6 +38,8 @@ STEPS = ("submit", "poll", "wait", "cancel")
 SIDECAR_SUFFIX = ".sidecar.yaml"
 SUITE_FILE = "suite.yaml"
 SOURCES = ("documentation", "live")
+# Capabilities whose scenario is any request using them, bypassed under these names.
+BYPASS_FEATURES = ("tts", "callback")
 # Checks no written reason can skip.
 NEVER_BYPASSED = frozenset({"secrets-static", "secrets-canary", "hygiene"})
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -278,6 +280,13 @@ def load_cassette_dir(path: Path) -> CassetteDir:
                 problems.append(str(exc))
             except (TypeError, ValueError) as exc:  # a value of the wrong type in the YAML
                 problems.append(f"{sidecar}: {type(exc).__name__}: {exc}")
+    known = set(STANDARD_SCENARIOS) | {s.name for s in scenarios} | set(BYPASS_FEATURES)
+    problems += [
+        f"{path / SUITE_FILE}: bypass.{name} names no scenario or feature; allowed: "
+        f"{', '.join(sorted(known))}"
+        for name in config.bypass
+        if name not in known
+    ]
     return CassetteDir(
         path=path, scenarios=tuple(scenarios), config=config, problems=tuple(problems)
     )

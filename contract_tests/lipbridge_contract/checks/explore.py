@@ -1,7 +1,7 @@
 """Run a probe over Hypothesis-generated values; keep the minimal problem it finds.
 
-Runs are derandomised and keep no example database, so a contract run is the same
-on every machine and writes nothing into the plugin's repository.
+Runs are derandomised and keep no example database, so a contract run is the same on
+every machine. (Hypothesis may still cache source constants under ``.hypothesis/``.)
 """
 
 from __future__ import annotations

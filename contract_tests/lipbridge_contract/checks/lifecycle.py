@@ -28,9 +28,12 @@ def replay_problems(obs: Observation) -> list[str]:
     if obs.harness_problem:
         return [f"{name}: {obs.harness_problem}"]
     if not obs.all_played:
+        stopped = ""
+        if obs.error is not None and obs.scenario.sidecar.expect.error is None:
+            stopped = f" (step {obs.error_step} raised {type(obs.error).__name__}: {obs.error})"
         return [
-            f"{name}: the plugin made {obs.played} of the {obs.recorded} recorded requests; "
-            "every recorded interaction must be played"
+            f"{name}: the plugin made {obs.played} of the {obs.recorded} recorded requests"
+            f"{stopped}; every recorded interaction must be played"
         ]
     return []
 

@@ -95,7 +95,7 @@ def _unknown_word_problem(run: SuiteRun) -> str | None:
             status = client.poll(run.sample_handle())
     except Exception as exc:
         return f"an unknown status word made poll raise {type(exc).__name__}: {exc}"
-    if not any(UNKNOWN_WORD in line for line in logs.messages):
+    if not any(UNKNOWN_WORD in line for line in logs.warnings):
         return "an unknown status word was not logged as a warning naming it"
     if status.state is not JobState.RUNNING:
         return (
