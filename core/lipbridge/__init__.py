@@ -54,7 +54,7 @@ from lipbridge.polling import PollPolicy
 from lipbridge.pricing import PriceTable
 from lipbridge.registry import Registry
 from lipbridge.transport import Response, Timeouts, Transport
-from lipbridge.wire import StatusMap, dig
+from lipbridge.wire import StatusMap, dig, malformed, number, read_object, text, timestamp
 
 __all__ = [
     "CONTRACT_VERSION",
@@ -115,4 +115,9 @@ __all__ = [
     "dig",
     "error_for_status",
     "hookimpl",
+    "malformed",
+    "number",
+    "read_object",
+    "text",
+    "timestamp",
 ]

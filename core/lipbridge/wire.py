@@ -1,14 +1,28 @@
-"""Small helpers for plugins' wire mapping: status words and nested JSON lookups."""
+"""Small helpers for plugins' wire mapping: reading responses, typed lookups, status words.
+
+Everything here turns a provider's untrusted JSON into typed values or a lipbridge
+error, so that no body, however broken, makes a plugin raise ``KeyError`` or
+``TypeError``: required fields raise :class:`ProviderProtocolError`, optional fields of
+the wrong type read as None.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
+import math
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from attrs import field, frozen
 
+from lipbridge.errors import ProviderError, ProviderProtocolError
+from lipbridge.http import error_for_status
 from lipbridge.models import JobState
+
+if TYPE_CHECKING:
+    from lipbridge.context import Clock
+    from lipbridge.transport import Response
 
 log = logging.getLogger("lipbridge.wire")
 
@@ -23,6 +37,93 @@ def dig(data: Any, *path: str | int) -> Any:
             return None
         data = data[step]
     return data
+
+
+def text(value: object) -> str | None:
+    """A non-empty string, else None."""
+    return value if isinstance(value, str) and value else None
+
+
+def number(value: object, top: float = math.inf) -> float | None:
+    """A finite JSON number in ``[0, top]`` as sent; anything else (booleans too) is None."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    try:
+        ok = math.isfinite(value) and 0 <= value <= top
+    except OverflowError:  # an integer too large for a float
+        return None
+    return value if ok else None
+
+
+def timestamp(value: object) -> dt.datetime | None:
+    """An ISO 8601 time (``Z`` allowed; UTC when no offset is given), else None."""
+    if not isinstance(value, str):
+        return None
+    try:
+        when = dt.datetime.fromisoformat(value[:-1] + "+00:00" if value[-1:] == "Z" else value)
+    except ValueError:
+        return None
+    return when if when.tzinfo else when.replace(tzinfo=dt.timezone.utc)
+
+
+def malformed(
+    response: Response, what: str, *, provider: str, job_id: str | None = None
+) -> ProviderProtocolError:
+    """The error for a response lacking something the plugin cannot do without."""
+    return ProviderProtocolError(
+        f"{response.method} {response.url} answered HTTP {response.status} {what}",
+        provider=provider,
+        http_status=response.status,
+        job_id=job_id,
+        body_excerpt=response.excerpt(),
+    )
+
+
+def read_object(
+    response: Response,
+    *,
+    provider: str,
+    clock: Clock,
+    job_id: str | None = None,
+    message: tuple[str | int, ...] = ("error", "message"),
+    code: tuple[str | int, ...] = ("error", "code"),
+    overrides: Mapping[int, type[ProviderError]] | None = None,
+) -> Mapping[str, Any]:
+    """The JSON object of a 2xx response; any other status raises its mapped error.
+
+    ``message`` and ``code`` locate the provider's error envelope fields; an error page
+    that is not JSON still raises by its status.
+    """
+    if not response.ok:
+        envelope = None
+        if response.body.lstrip()[:1] in (b"{", b"["):
+            try:
+                envelope = response.json(provider)
+            except ProviderProtocolError:  # truncated JSON: the status alone decides
+                envelope = None
+        raise error_for_status(
+            response,
+            provider=provider,
+            clock=clock,
+            message=text(dig(envelope, *message)),
+            code=_code(dig(envelope, *code)),
+            job_id=job_id,
+            overrides=overrides,
+        )
+    data = response.json(provider)
+    if not isinstance(data, Mapping):
+        raise malformed(response, "with JSON that is not an object", provider=provider,
+                        job_id=job_id)
+    return data
+
+
+def _code(value: object) -> str | None:
+    """Error codes arrive as strings or numbers; both read as text."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return str(value)
+    return text(value)
 
 
 def _lower_keys(states: Mapping[str, JobState]) -> dict[str, JobState]:
