@@ -7,7 +7,6 @@ fast.
 
 from __future__ import annotations
 
-import importlib
 import json
 import shutil
 import subprocess
@@ -25,9 +24,10 @@ from conftest import make_registry, write_dist
 from lipbridge import Registry
 from lipbridge.cli.app import cli
 from lipbridge_contract.checks import CHECKS, FAIL, PASS, SKIP, Verdict
+from lipbridge_contract.checks.base import EXAMPLES
 from lipbridge_contract.cli import lipbridge_add_commands
 from lipbridge_contract.report import run_check
-from lipbridge_contract.run import SuiteRun
+from lipbridge_contract.run import Strictness, SuiteRun
 from lipbridge_contract.scenarios import SIDECAR_SUFFIX
 from lipbridge_contract.scrub import REDACTED, scrub_headers, scrub_text
 
@@ -533,10 +533,8 @@ def contract_cli(monkeypatch: pytest.MonkeyPatch) -> click.Group:
     lipbridge_add_commands(cli)
     lipbridge_add_commands(cli)  # adding twice is harmless
     assert "contract" in cli.commands
-    for module, table in (("errors", "FUZZ_EXAMPLES"), ("preflight", "EXAMPLES")):
-        examples = getattr(importlib.import_module(f"lipbridge_contract.checks.{module}"), table)
-        monkeypatch.setitem(examples, "high", 10)
-        monkeypatch.setitem(examples, "low", 10)
+    for strictness in Strictness:
+        monkeypatch.setitem(EXAMPLES, strictness, 10)
     return cli
 
 

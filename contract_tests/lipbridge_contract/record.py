@@ -22,10 +22,10 @@ import click
 import vcr
 import yaml
 
-from lipbridge import Client, JobHandle, LipbridgeError
+from lipbridge import Client, LipbridgeError
 from lipbridge.convert import unstructure
 from lipbridge_contract.cli import cassettes_option
-from lipbridge_contract.replay import MATCH_ON, SafeYAML
+from lipbridge_contract.replay import MATCH_ON, Observation, SafeYAML, run_steps
 from lipbridge_contract.scenarios import SIDECAR_SUFFIX, Scenario, load_cassette_dir
 from lipbridge_contract.scrub import scrub_headers, scrub_text
 
@@ -88,51 +88,35 @@ def plan_spend(client: Client, provider: str, scenarios: Sequence[Scenario]) -> 
 
 def _observe(client: Client, provider: str, scenario: Scenario) -> dict[str, Any]:
     """Run the steps for real and return the sidecar's new ``expect`` section."""
-    statuses: list[Any] = []
-    result = None
-    handle: JobHandle | None = None
-    if scenario.sidecar.handle:
-        data = scenario.sidecar.handle
-        handle = JobHandle(
-            provider=provider,
-            job_id=str(data["job_id"]),
-            created_at=client.clock.now(),
-            model=data.get("model"),
-            resume=dict(data.get("resume") or {}),
-        )
-    expect: dict[str, Any] = {}
-    step = ""
+    obs = Observation(scenario=scenario)
+    error: LipbridgeError | None = None
     try:
-        for step in scenario.sidecar.steps:
-            if step == "submit":
-                assert scenario.sidecar.request is not None
-                handle = client.submit(provider, scenario.sidecar.request)
-                click.echo(f"  submitted job {handle.job_id} (handle: {handle.to_json()})")
-            elif step == "poll":
-                assert handle is not None
-                statuses.append(client.poll(handle))
-            elif step == "cancel":
-                assert handle is not None
-                statuses.append(client.cancel(handle))
-            else:
-                assert handle is not None
-                result = client.wait(handle, on_progress=statuses.append)
+        run_steps(
+            obs,
+            provider,
+            lambda: client,
+            wait_timeout=1800.0,
+            # A job that reached the provider is billed: say how to find it at once.
+            on_submit=lambda h: click.echo(f"  submitted job {h.job_id} (handle: {h.to_json()})"),
+        )
     except LipbridgeError as exc:
+        error = exc
+    expect: dict[str, Any] = {"states": [s.state.value for s in obs.statuses]}
+    if error is not None:
         expect["error"] = {
-            "step": step,
-            "class": type(exc).__name__,
-            "retryable": exc.retryable,
+            "step": obs.error_step,
+            "class": type(error).__name__,
+            "retryable": error.retryable,
             **{
-                name: getattr(exc, name)
+                name: getattr(error, name)
                 for name in ("retry_after", "code")
-                if getattr(exc, name, None) is not None
+                if getattr(error, name, None) is not None
             },
         }
-    expect["states"] = [s.state.value for s in statuses]
-    if result is not None:
+    if obs.result is not None:
         expect["result"] = {
             k: v
-            for k, v in unstructure(result).items()
+            for k, v in unstructure(obs.result).items()
             if k in ("video_url", "duration_seconds", "billed") and v is not None
         }
     return expect

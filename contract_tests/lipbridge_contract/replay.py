@@ -8,7 +8,7 @@ playback repeats), the clock is virtual, the key is a canary, and every instrume
 from __future__ import annotations
 
 import random
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import vcr
@@ -17,11 +17,13 @@ from attrs import define, field
 
 from lipbridge import (
     Client,
+    Clock,
     JobHandle,
     JobResult,
     JobState,
     JobStatus,
     Registry,
+    Transport,
 )
 from lipbridge_contract.harness import (
     ClockWatch,
@@ -67,7 +69,6 @@ class Observation:
     """Everything seen while one scenario replayed."""
 
     scenario: Scenario
-    key: str
     statuses: list[JobStatus] = field(factory=list)
     handle: JobHandle | None = None
     handle_json: str | None = None
@@ -81,9 +82,7 @@ class Observation:
     played: int = 0
     all_played: bool = False
     logs: list[str] = field(factory=list)
-    sleeps: list[float] = field(factory=list)
     clock_calls: list[str] = field(factory=list)
-    network: list[str] = field(factory=list)
     harness_problem: str | None = None  # the replay itself could not run as recorded
 
     @property
@@ -96,7 +95,7 @@ def new_client(
     provider: str,
     key: str,
     clock: VirtualClock,
-    transport: RecordingTransport,
+    transport: Transport,
 ) -> Client:
     """A client with nothing from the environment: only the canary key and defaults."""
     return Client(
@@ -109,7 +108,7 @@ def new_client(
     )
 
 
-def _handle_for(scenario: Scenario, provider: str, clock: VirtualClock) -> JobHandle:
+def _handle_for(scenario: Scenario, provider: str, clock: Clock) -> JobHandle:
     data = scenario.sidecar.handle or {}
     return JobHandle(
         provider=provider,
@@ -120,28 +119,35 @@ def _handle_for(scenario: Scenario, provider: str, clock: VirtualClock) -> JobHa
     )
 
 
-def _run_steps(
+def run_steps(
     obs: Observation,
-    registry: Registry,
     provider: str,
-    clock: VirtualClock,
-    transport: RecordingTransport,
+    fresh_client: Callable[[], Client],
+    *,
+    wait_timeout: float | None,
+    on_step: Callable[[str], None] = lambda step: None,
+    on_submit: Callable[[JobHandle], None] = lambda handle: None,
 ) -> None:
+    """Perform the sidecar's steps, filling ``obs``; an error propagates with its step set.
+
+    Replays and live recordings both run scenarios through here, so a recording's
+    expectations are observed exactly the way a replay is judged.
+    """
     scenario = obs.scenario
-    client = new_client(registry, provider, obs.key, clock, transport)
-    handle = None if scenario.sidecar.request else _handle_for(scenario, provider, clock)
+    client = fresh_client()
+    handle = None if scenario.sidecar.request else _handle_for(scenario, provider, client.clock)
     for step in scenario.sidecar.steps:
-        transport.phase = step
+        on_step(step)
         obs.error_step = step
         if step == "submit":
             assert scenario.sidecar.request is not None
-            handle = client.submit(provider, scenario.sidecar.request)
-            obs.handle = handle
+            handle = obs.handle = client.submit(provider, scenario.sidecar.request)
+            on_submit(handle)
             # Everything after the submit runs in a fresh client from the serialised
             # handle, as a worker process resuming the job would.
             obs.handle_json = handle.to_json()
             handle = obs.resumed_handle = JobHandle.from_json(obs.handle_json)
-            client = new_client(registry, provider, obs.key, clock, transport)
+            client = fresh_client()
             continue
         assert handle is not None
         if step == "poll":
@@ -149,7 +155,7 @@ def _run_steps(
         elif step == "cancel":
             obs.statuses.append(client.cancel(handle))
         else:
-            obs.result = client.wait(handle, timeout=None, on_progress=obs.statuses.append)
+            obs.result = client.wait(handle, timeout=wait_timeout, on_progress=obs.statuses.append)
     obs.error_step = None
     last = obs.statuses[-1] if obs.statuses else None
     if obs.result is None and last is not None and last.state is JobState.SUCCEEDED:
@@ -157,14 +163,14 @@ def _run_steps(
 
 
 def replay(scenario: Scenario, registry: Registry, provider: str, key: str) -> Observation:
-    obs = Observation(scenario=scenario, key=key)
+    obs = Observation(scenario=scenario)
     clock = VirtualClock()
     transport = RecordingTransport()
     logs = LogCapture()
     watch = ClockWatch(plugin_modules(registry.plugin(provider)))
     try:
         with (
-            network_blocked() as network,
+            network_blocked(),
             replayer().use_cassette(
                 str(scenario.cassette), allow_playback_repeats=False
             ) as cassette,
@@ -173,7 +179,13 @@ def replay(scenario: Scenario, registry: Registry, provider: str, key: str) -> O
             obs.recorded = len(cassette)
             try:
                 with watch.watching():
-                    _run_steps(obs, registry, provider, clock, transport)
+                    run_steps(
+                        obs,
+                        provider,
+                        lambda: new_client(registry, provider, key, clock, transport),
+                        wait_timeout=None,
+                        on_step=lambda step: setattr(transport, "phase", step),
+                    )
             except (UnrecordedRequest, NetworkBlocked) as exc:
                 obs.harness_problem = (
                     f"step {obs.error_step}: the plugin sent {exc}, which the cassette does "
@@ -183,14 +195,12 @@ def replay(scenario: Scenario, registry: Registry, provider: str, key: str) -> O
                 obs.error = exc
             obs.played = cassette.play_count
             obs.all_played = cassette.all_played
-            obs.network = list(network)
     except Exception as exc:  # the cassette itself could not be loaded
-        obs.harness_problem = f"{Path(scenario.cassette).name}: {type(exc).__name__}: {exc}"
+        obs.harness_problem = f"{scenario.cassette.name}: {type(exc).__name__}: {exc}"
     finally:
         transport.close()
     obs.sent = transport.sent
     obs.downloads = transport.downloads
     obs.logs = logs.messages
-    obs.sleeps = clock.sleeps
     obs.clock_calls = watch.calls
     return obs

@@ -46,7 +46,7 @@ class ProviderReport:
 
 def run_check(run: SuiteRun, check: Check) -> Verdict:
     """One check's verdict; a check that crashes is a failure, not an abort."""
-    if check.needs_plugin and check.id != "load" and run.info is None:
+    if check.needs_plugin and run.info is None:
         return Verdict("skip", "the plugin does not load (see load)")
     try:
         with run.watch.watching(profile=False):  # a plugin that sleeps never slows the suite
@@ -72,9 +72,9 @@ def render(reports: Sequence[ProviderReport], console: Console) -> None:
     table.add_column("check")
     for report in reports:
         table.add_column(report.provider, justify="center")
-    for n, check in enumerate(CHECKS):
-        cells = [report.results[n].status for report in reports]
-        table.add_row(check.id, *(_STYLE.get(c, f"[yellow]{c}[/]") for c in cells))
+    for row in zip(*(report.results for report in reports), strict=True):
+        cells = [result.status for result in row]
+        table.add_row(row[0].check, *(_STYLE.get(c, f"[yellow]{c}[/]") for c in cells))
     console.print(table)
     for report in reports:
         for result in report.results:

@@ -11,14 +11,7 @@ import functools
 from collections.abc import Iterator
 from pathlib import Path
 
-from lipbridge import (
-    Client,
-    JobHandle,
-    ProviderInfo,
-    Registry,
-    Response,
-    Transport,
-)
+from lipbridge import Client, JobHandle, ProviderInfo, Registry, Response
 from lipbridge.registry import discover
 from lipbridge_contract.harness import (
     EPOCH,
@@ -31,7 +24,7 @@ from lipbridge_contract.harness import (
     plugin_modules,
 )
 from lipbridge_contract.recorded import CassetteFormatError, Interaction, load_interactions
-from lipbridge_contract.replay import Observation, replay
+from lipbridge_contract.replay import Observation, new_client, replay
 from lipbridge_contract.scenarios import CassetteDir, Scenario, load_cassette_dir
 
 
@@ -110,20 +103,15 @@ class SuiteRun:
     def bypass(self, name: str) -> str | None:
         return self.dir.config.bypass.get(name)
 
-    def client(self, transport: Transport, clock: VirtualClock | None = None) -> Client:
-        """A client for generated inputs: canary key, virtual clock, the given transport."""
-        return Client(
-            registry=self.registry,
-            transport=transport,
-            clock=clock or VirtualClock(),
-            api_keys={self.provider: self.key},
-            environ={},
-        )
-
     def scripted(self, *responses: Response) -> tuple[Client, ScriptedTransport, VirtualClock]:
+        """A client for generated inputs, answered by ``responses`` in turn."""
         transport = ScriptedTransport(responses)
         clock = VirtualClock()
-        return self.client(transport, clock), transport, clock
+        return (
+            new_client(self.registry, self.provider, self.key, clock, transport),
+            transport,
+            clock,
+        )
 
     def sample_handle(self) -> JobHandle:
         """A handle to poll with: the success scenario's, else a made-up one."""

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING
 
 from attrs import frozen
 
+from lipbridge_contract.run import Strictness
+
 if TYPE_CHECKING:
     from lipbridge_contract.run import SuiteRun
 
@@ -38,20 +40,41 @@ class Check:
     id: str
     title: str
     run: Callable[[SuiteRun], Verdict]
-    needs_plugin: bool = True  # static checks of the cassette files run even if it won't load
+    needs_plugin: bool = True  # False: runs, and reports, even when the plugin will not load
 
 
-def needs_scenario(run: SuiteRun, name: str, why: str) -> Verdict | None:
-    """None when scenario ``name`` exists; else the verdict strictness dictates."""
-    if run.scenario(name) is not None:
+def needs_scenario(
+    run: SuiteRun, name: str, why: str, present: bool | None = None, wanted: str = ""
+) -> Verdict | None:
+    """None when scenario ``name`` exists; else the verdict strictness dictates.
+
+    ``present`` overrides the lookup for requirements met by any scenario (a request
+    using tts, say), which ``wanted`` then describes; ``name`` is still the bypass key.
+    """
+    if run.scenario(name) is not None if present is None else present:
         return None
     reason = run.bypass(name)
     if reason:
         return skip(f"bypassed ({name}): {reason}")
-    if run.strictness.value == "low":
-        return skip(f"no {name} scenario")
+    if run.strictness is Strictness.LOW:
+        return skip(f"no {wanted}" if wanted else f"no {name} scenario")
     return Verdict(
         FAIL,
-        f"strictness high: {why} needs a {name!r} scenario, or a written reason under "
-        f"bypass.{name} in suite.yaml",
+        f"strictness high: {why} needs {wanted or f'a {name!r} scenario'}, or a written "
+        f"reason under bypass.{name} in suite.yaml",
     )
+
+
+def file_gate(gate: Verdict | None, problems: list[str], notes: list[str]) -> bool:
+    """File a missing scenario's verdict as a problem or a note; True when it was missing."""
+    if gate is not None:
+        (problems if gate.status == FAIL else notes).append(gate.detail)
+    return gate is not None
+
+
+# How many generated inputs (requests, responses) a check tries at each strictness.
+EXAMPLES = {Strictness.LOW: 40, Strictness.HIGH: 150}
+
+
+def examples(run: SuiteRun) -> int:
+    return EXAMPLES[run.strictness]

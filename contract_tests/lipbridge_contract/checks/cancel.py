@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from lipbridge import JobHandle, JobState, ProviderError, UnsupportedCapability
-from lipbridge_contract.checks.base import Check, Verdict, needs_scenario
+from lipbridge_contract.checks.base import Check, Verdict, file_gate, needs_scenario
 from lipbridge_contract.checks.lifecycle import replay_problems
 from lipbridge_contract.harness import EPOCH
 
@@ -37,9 +37,7 @@ def _cancel(run: SuiteRun) -> Verdict:
             problems.append(f"{caps.name}: cancel without the capability sent HTTP requests")
     if any(m.cancel for m in run.info.models):
         for name in ("cancel_running", "cancel_after_complete"):
-            gate = needs_scenario(run, name, "a model declaring cancel")
-            if gate is not None:
-                (problems if gate.status == "fail" else notes).append(gate.detail)
+            if file_gate(needs_scenario(run, name, "a model declaring cancel"), problems, notes):
                 continue
             obs = run.observations[name]
             if replay_problems(obs):

@@ -23,7 +23,7 @@ from lipbridge import (
     RequestRejected,
     Response,
 )
-from lipbridge_contract.checks.base import Check, Verdict, needs_scenario
+from lipbridge_contract.checks.base import Check, Verdict, examples, file_gate, needs_scenario
 from lipbridge_contract.checks.explore import explore
 from lipbridge_contract.checks.lifecycle import foreign_cause, replay_problems
 from lipbridge_contract.harness import LogCapture
@@ -41,7 +41,6 @@ STANDARD_ERRORS: dict[str, type[LipbridgeError]] = {
     "job_not_found": JobNotFound,
     "provider_unavailable": ProviderUnavailable,
 }
-FUZZ_EXAMPLES = {"low": 40, "high": 150}
 
 
 def _describe(exc: BaseException) -> str:
@@ -49,14 +48,13 @@ def _describe(exc: BaseException) -> str:
 
 
 def _errors(run: SuiteRun) -> Verdict:
-    problems, checked, notes = [], 0, []
+    problems: list[str] = []
+    notes: list[str] = []
+    checked = 0
     for name, must in STANDARD_ERRORS.items():
-        gate = needs_scenario(run, name, f"error mapping ({must.__name__})")
-        if gate is not None:
-            if gate.status == "fail":
-                problems.append(gate.detail)
-            else:
-                notes.append(gate.detail)
+        if file_gate(
+            needs_scenario(run, name, f"error mapping ({must.__name__})"), problems, notes
+        ):
             continue
         scenario = run.scenario(name)
         assert scenario is not None
@@ -229,13 +227,15 @@ def _fuzz(run: SuiteRun) -> Verdict:
     hooks: dict[str, dict[str, Any]] = {"poll": {"handle": run.sample_handle()}}
     if success is not None and success.sidecar.request is not None:
         hooks["submit"] = {"request": success.sidecar.request}
-    problems, counts = [], []
+    problems: list[str] = []
+    notes: list[str] = []
+    counts = []
     strategy = responses(_seed_bodies(run))
     with LogCapture().installed() as logs:
         for hook, args in hooks.items():
             problem, tried = explore(
                 strategy,
-                FUZZ_EXAMPLES[run.strictness.value],
+                examples(run),
                 functools.partial(_attempt, run, hook, args),
             )
             counts.append(f"{tried} {hook}")
@@ -244,10 +244,8 @@ def _fuzz(run: SuiteRun) -> Verdict:
     if any(run.key in line for line in logs.messages):
         problems.append("the API key appears in a log record")
     if "submit" not in hooks:
-        gate = needs_scenario(run, "success", "submit fuzzing")
-        if gate is not None and gate.status == "fail":
-            problems.append(gate.detail)
-    return Verdict.of(problems, f"{' and '.join(counts)} responses generated")
+        file_gate(needs_scenario(run, "success", "submit fuzzing"), problems, notes)
+    return Verdict.of(problems, "; ".join([f"{' and '.join(counts)} responses generated", *notes]))
 
 
 errors = Check("errors", "Error mapping of recorded scenarios", _errors)

@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 from lipbridge import InvalidRequest, JobState
 from lipbridge.validation import validate
-from lipbridge_contract.checks.base import Check, Verdict, needs_scenario
+from lipbridge_contract.checks.base import Check, Verdict, file_gate, needs_scenario
 from lipbridge_contract.scenarios import CANCEL_SCENARIOS, STANDARD_SCENARIOS
 
 if TYPE_CHECKING:
@@ -75,11 +75,8 @@ def _capabilities(run: SuiteRun) -> Verdict:
             if run.scenario(name) is not None
         ]
     for name in wanted:
-        gate = needs_scenario(
-            run, name, "the core lifecycle" if name not in CANCEL_SCENARIOS else "cancel"
-        )
-        if gate is not None:
-            (problems if gate.status == "fail" else notes).append(gate.detail)
+        why = "cancel" if name in CANCEL_SCENARIOS else "the core lifecycle"
+        file_gate(needs_scenario(run, name, why), problems, notes)
     requests = {s.name: s.sidecar.request for s in run.scenarios if s.sidecar.request}
     for name, request in requests.items():
         try:
@@ -100,14 +97,15 @@ def _capabilities(run: SuiteRun) -> Verdict:
             any(r.callback_url for r in requests.values()),
         ),
     ):
-        if declared and not used:
-            gate = needs_scenario(run, feature, f"the declared {feature} capability")
-            if gate is not None:
-                (problems if gate.status == "fail" else notes).append(
-                    gate.detail.replace(
-                        f"a {feature!r} scenario", f"a scenario whose request uses {feature}"
-                    )
-                )
+        if declared:
+            gate = needs_scenario(
+                run,
+                feature,
+                f"the declared {feature} capability",
+                present=used,
+                wanted=f"a scenario whose request uses {feature}",
+            )
+            file_gate(gate, problems, notes)
     for name, obs in run.observations.items():
         for status in obs.statuses:
             if status.result is None or status.result.expires_at is None:
@@ -121,5 +119,6 @@ def _capabilities(run: SuiteRun) -> Verdict:
     return Verdict.of(problems, "; ".join(notes) or f"{len(run.scenarios)} scenarios agree")
 
 
-load = Check("load", "Loads offline; provider info well formed", _load)
+# Not gated on the plugin loading: reporting why it does not is this check's job.
+load = Check("load", "Loads offline; provider info well formed", _load, needs_plugin=False)
 capabilities = Check("capabilities", "Capabilities match scenarios and results", _capabilities)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from hypothesis import strategies as st
 
 from lipbridge import InvalidRequest, JobRequest, ProviderInfo, Response, SyncMode, TextToSpeech
-from lipbridge_contract.checks.base import Check, Verdict
+from lipbridge_contract.checks.base import Check, Verdict, examples
 from lipbridge_contract.checks.cost import AUDIO, VIDEO
 from lipbridge_contract.checks.explore import explore
 from lipbridge_contract.harness import LogCapture, network_blocked
@@ -22,7 +22,6 @@ from lipbridge_contract.harness import LogCapture, network_blocked
 if TYPE_CHECKING:
     from lipbridge_contract.run import SuiteRun
 
-EXAMPLES = {"low": 40, "high": 150}
 UNKNOWN_MODEL = "lbcontract-no-such-model"
 UNKNOWN_VOICE = "lbcontract-no-such-voice"
 CALLBACK = "https://hooks.lbcontract.invalid/done"
@@ -127,7 +126,7 @@ def _preflight(run: SuiteRun) -> Verdict:
     with LogCapture().installed():
         problem, _ = explore(
             requests(run.info),
-            EXAMPLES[run.strictness.value],
+            examples(run),
             functools.partial(_probe, run, acceptance(run), tried),
         )
     detail = f"{tried['forbidden']} forbidden and {tried['allowed']} allowed requests generated"
