@@ -172,10 +172,9 @@ def record_scenarios(
         with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
             staged = Path(tmp) / target.name
             with recorder.use_cassette(str(staged)):
-                run_client = (
-                    client if scenario.name != "auth_invalid" else _with_key(client, provider)
-                )
-                expect = _observe(run_client, provider, scenario)
+                run_key = INVALID_KEY if scenario.name == "auth_invalid" else key
+                expect = _observe(_scenario_client(client, provider, scenario, run_key),
+                                  provider, scenario)
             os.replace(staged, target)
         _write_sidecar(
             scenario,
@@ -192,14 +191,16 @@ def record_scenarios(
     return written
 
 
-def _with_key(client: Client, provider: str) -> Client:
-    """The same client setup with a key the provider must refuse."""
+def _scenario_client(client: Client, provider: str, scenario: Scenario, key: str) -> Client:
+    """The user's client setup with the scenario's settings (and, for auth_invalid, a key
+    the provider must refuse)."""
     return Client(
         registry=client.registry,
         transport=client.transport,
         clock=client.clock,
-        api_keys={provider: INVALID_KEY},
+        api_keys={provider: key},
         base_urls={provider: client.base_url(provider, client.info(provider))},
+        settings={provider: scenario.sidecar.settings},
         environ={},
     )
 

@@ -8,7 +8,7 @@ playback repeats), the clock is virtual, the key is a canary, and every instrume
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import vcr
@@ -96,13 +96,16 @@ def new_client(
     key: str,
     clock: VirtualClock,
     transport: Transport,
+    settings: Mapping[str, str] | None = None,
 ) -> Client:
-    """A client with nothing from the environment: only the canary key and defaults."""
+    """A client with nothing from the environment: the canary key, defaults and the
+    scenario's own settings."""
     return Client(
         registry=registry,
         transport=transport,
         clock=clock,
         api_keys={provider: key},
+        settings={provider: settings or {}},
         environ={},
         rng=random.Random(0),
     )
@@ -182,7 +185,9 @@ def replay(scenario: Scenario, registry: Registry, provider: str, key: str) -> O
                     run_steps(
                         obs,
                         provider,
-                        lambda: new_client(registry, provider, key, clock, transport),
+                        lambda: new_client(
+                            registry, provider, key, clock, transport, scenario.sidecar.settings
+                        ),
                         wait_timeout=None,
                         on_step=lambda step: setattr(transport, "phase", step),
                     )

@@ -38,8 +38,9 @@ STEPS = ("submit", "poll", "wait", "cancel")
 SIDECAR_SUFFIX = ".sidecar.yaml"
 SUITE_FILE = "suite.yaml"
 SOURCES = ("documentation", "live")
-# Capabilities whose scenario is any request using them, bypassed under these names.
-BYPASS_FEATURES = ("tts", "callback")
+# Capabilities whose scenario is any request using them, bypassed under these names;
+# "price" excuses an unknown estimate for a job whose bill was recorded.
+BYPASS_FEATURES = ("tts", "callback", "price")
 # Checks no written reason can skip.
 NEVER_BYPASSED = frozenset({"secrets-static", "secrets-canary", "hygiene"})
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -91,6 +92,9 @@ class Sidecar:
     request: JobRequest | None = None
     handle: Mapping[str, Any] | None = field(default=None, hash=False)
     durations: MediaDurations | None = None
+    # Provider settings for this scenario (``ctx.settings``), e.g. a documented older
+    # field layout the plugin can be switched to.
+    settings: Mapping[str, str] = field(factory=dict, hash=False)
 
 
 @frozen(kw_only=True)
@@ -200,6 +204,9 @@ def parse_sidecar(path: Path) -> Sidecar:
             raise ScenarioError(f"{where}: durations: {exc}") from None
     if not data.get("description"):
         raise ScenarioError(f"{where}: description is required")
+    settings = _mapping(data.get("settings") or {}, f"{where}: settings")
+    if any(not isinstance(v, str) for v in settings.values()) or "api_key" in settings:
+        raise ScenarioError(f"{where}: settings maps setting names to strings (not api_key)")
     return Sidecar(
         description=str(data["description"]),
         provenance=_provenance(data.get("provenance"), where),
@@ -208,6 +215,7 @@ def parse_sidecar(path: Path) -> Sidecar:
         request=request,
         handle=handle,
         durations=durations,
+        settings={str(k): v for k, v in settings.items()},
     )
 
 

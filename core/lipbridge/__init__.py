@@ -31,6 +31,7 @@ from lipbridge.errors import (
 )
 from lipbridge.hookspecs import CONTRACT_VERSION
 from lipbridge.http import CallKind, ProviderHTTP, RetryPolicy, error_for_status
+from lipbridge.inline import data_uri, inline_local
 from lipbridge.markers import hookimpl
 from lipbridge.models import (
     AuthScheme,
@@ -54,7 +55,17 @@ from lipbridge.polling import PollPolicy
 from lipbridge.pricing import PriceTable
 from lipbridge.registry import Registry
 from lipbridge.transport import Response, Timeouts, Transport
-from lipbridge.wire import StatusMap, dig, malformed, number, read_object, text, timestamp
+from lipbridge.wire import (
+    StatusMap,
+    dig,
+    malformed,
+    message_text,
+    number,
+    read_object,
+    request_body,
+    text,
+    timestamp,
+)
 
 __all__ = [
     "CONTRACT_VERSION",
@@ -112,12 +123,16 @@ __all__ = [
     "UnsupportedCapability",
     "UnsupportedOption",
     "WaitTimeout",
+    "data_uri",
     "dig",
     "error_for_status",
     "hookimpl",
+    "inline_local",
     "malformed",
+    "message_text",
     "number",
     "read_object",
+    "request_body",
     "text",
     "timestamp",
 ]

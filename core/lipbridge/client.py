@@ -115,6 +115,7 @@ class Client:
         clock: Clock | None = None,
         api_keys: Mapping[str, str] | None = None,
         base_urls: Mapping[str, str] | None = None,
+        settings: Mapping[str, Mapping[str, str]] | None = None,
         environ: Mapping[str, str] | None = None,
         retry: RetryPolicy = RetryPolicy(),
         poll_policy: PollPolicy = PollPolicy(),
@@ -126,6 +127,7 @@ class Client:
         self.clock: Clock = clock or SystemClock()
         self._api_keys = dict(api_keys or {})
         self._base_urls = dict(base_urls or {})
+        self._settings = {name: dict(values) for name, values in (settings or {}).items()}
         self.retry = retry
         self.poll_policy = poll_policy
         self._rng = rng or random.Random()
@@ -198,7 +200,10 @@ class Client:
             http=http,
             credentials=credentials,
             clock=self.clock,
-            settings=provider_settings(provider, self._environ),
+            settings={
+                **provider_settings(provider, self._environ),
+                **self._settings.get(provider, {}),
+            },
         )
 
     def _call(

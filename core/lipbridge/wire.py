@@ -11,12 +11,12 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import math
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import TYPE_CHECKING, Any
 
 from attrs import field, frozen
 
-from lipbridge.errors import ProviderError, ProviderProtocolError
+from lipbridge.errors import InvalidRequest, ProviderError, ProviderProtocolError
 from lipbridge.http import error_for_status
 from lipbridge.models import JobState
 
@@ -42,6 +42,13 @@ def dig(data: Any, *path: str | int) -> Any:
 def text(value: object) -> str | None:
     """A non-empty string, else None."""
     return value if isinstance(value, str) and value else None
+
+
+def message_text(value: object) -> str | None:
+    """An error message sent as a string or as a list of strings (NestJS validation style)."""
+    if isinstance(value, list):
+        return "; ".join(item for item in value if isinstance(item, str) and item) or None
+    return text(value)
 
 
 def number(value: object, top: float = math.inf) -> float | None:
@@ -105,7 +112,7 @@ def read_object(
             response,
             provider=provider,
             clock=clock,
-            message=text(dig(envelope, *message)),
+            message=message_text(dig(envelope, *message)),
             code=_code(dig(envelope, *code)),
             job_id=job_id,
             overrides=overrides,
@@ -115,6 +122,29 @@ def read_object(
         raise malformed(response, "with JSON that is not an object", provider=provider,
                         job_id=job_id)
     return data
+
+
+def request_body(
+    fields: Mapping[str, Any], options: Mapping[str, Any], *, open_fields: Collection[str] = ()
+) -> dict[str, Any]:
+    """A submit body: the wire fields that are set, then the request's provider options.
+
+    An option may not set a key that a ``JobRequest`` field maps to, so options cannot
+    slip past validation (temperature on a model without it). Keys in ``open_fields``
+    are the exception while the request leaves them unset: the provider accepts native
+    values there that no canonical field expresses.
+    """
+    clash = sorted(
+        key for key in fields.keys() & options.keys()
+        if key not in open_fields or fields[key] is not None
+    )
+    if clash:
+        raise InvalidRequest(
+            f"options may not set {', '.join(clash)}, which come from the JobRequest fields; "
+            "allowed: other provider fields",
+            field="options",
+        )
+    return {**{k: v for k, v in fields.items() if v is not None}, **options}
 
 
 def _code(value: object) -> str | None:

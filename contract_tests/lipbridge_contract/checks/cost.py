@@ -39,8 +39,8 @@ def _estimate(run: SuiteRun, request: JobRequest, seconds: float) -> tuple[CostE
     return estimate, len(transport.sent)
 
 
-def _billed_problems(run: SuiteRun) -> tuple[list[str], int]:
-    problems, compared = [], 0
+def _billed_problems(run: SuiteRun) -> tuple[list[str], int, list[str]]:
+    problems, compared, notes = [], 0, []
     tolerance = run.dir.config.cost_tolerance
     for name, obs in run.observations.items():
         billed = obs.result.billed if obs.result else None
@@ -61,7 +61,9 @@ def _billed_problems(run: SuiteRun) -> tuple[list[str], int]:
             audio_seconds=sidecar.durations.audio_seconds,
         )
         compared += 1
-        if estimate.amount is None:
+        if estimate.amount is None and run.bypass("price"):
+            notes.append(name)
+        elif estimate.amount is None:
             problems.append(
                 f"{name}: billed {billed.amount} {billed.unit}, but the estimate "
                 f"is unknown ({estimate.unknown_reason})"
@@ -73,7 +75,7 @@ def _billed_problems(run: SuiteRun) -> tuple[list[str], int]:
                 f"{name}: estimate {estimate.amount} {estimate.unit}, billed {billed.amount}; "
                 f"the declared tolerance is {tolerance:%}"
             )
-    return problems, compared
+    return problems, compared, notes
 
 
 def _decreases(
@@ -111,8 +113,13 @@ def _cost(run: SuiteRun) -> Verdict:
         )
         if problem:
             problems.append(problem)
-    billed, compared = _billed_problems(run)
+    billed, compared, notes = _billed_problems(run)
     detail = f"{len(priced)} priced models; {compared} billed amounts compared"
+    if notes:
+        detail += (
+            f"; unknown estimate for {', '.join(sorted(notes))} "
+            f"bypassed (price): {run.bypass('price')}"
+        )
     return Verdict.of(problems + billed, detail)
 
 
