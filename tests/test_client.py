@@ -215,3 +215,17 @@ def test_hook_lipbridge_estimate_cost_is_offline(offline_client: Client) -> None
     estimate = offline_client.estimate_cost("acme", REQUEST, audio_seconds=2.5)
     assert estimate.known and str(estimate.amount) == "15"  # 3 whole seconds x 5 credits
 
+
+
+def test_settings_given_to_the_client_override_the_environments(
+    standard_site: Path, clock: FakeClock
+) -> None:
+    client = Client(
+        registry=make_registry(standard_site),
+        environ={"LIPBRIDGE_ACME_REQUEST_FIELDS": "video", "LIPBRIDGE_ACME_REGION": "eu"},
+        settings={"acme": {"request_fields": "video_url"}, "globex": {"region": "us"}},
+        clock=clock,
+        transport=ForbiddenTransport(),
+    )
+    ctx = client.context("acme", client.info("acme"))
+    assert ctx.settings == {"request_fields": "video_url", "region": "eu"}

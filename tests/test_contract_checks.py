@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import attrs
 import click
 import pytest
 import yaml
@@ -26,6 +27,8 @@ from lipbridge.cli.app import cli
 from lipbridge_contract.checks import CHECKS, FAIL, PASS, SKIP, Verdict
 from lipbridge_contract.checks.base import EXAMPLES
 from lipbridge_contract.cli import lipbridge_add_commands
+from lipbridge_contract.harness import VirtualClock
+from lipbridge_contract.replay import new_client
 from lipbridge_contract.report import run_check
 from lipbridge_contract.run import Strictness, SuiteRun
 from lipbridge_contract.scenarios import SIDECAR_SUFFIX
@@ -509,6 +512,57 @@ def test_a_billed_amount_far_from_the_estimate_fails_cost_until_tolerated(
     assert verdict(cassettes, "cost") == Verdict(
         PASS, "2 priced models; 2 billed amounts compared"
     )
+
+
+def test_a_billed_job_whose_request_cannot_be_estimated_fails_cost(cassettes: Path) -> None:
+    # Without the audio length a loop job's output length cannot be told.
+    sidecar = cassettes / "example" / f"success{SIDECAR_SUFFIX}"
+    replace(sidecar, "durations: {video_seconds: 8.0, audio_seconds: 12.0}",
+            "durations: {video_seconds: 8.0}")
+    found = verdict(cassettes, "cost")
+    assert found.status == FAIL
+    assert found.detail.startswith(
+        "success: the recorded request cannot be estimated: cannot tell the output length"
+    )
+
+
+def test_an_unknown_price_for_a_billed_job_fails_cost_unless_price_is_bypassed(
+    cassettes: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import lipbridge_example
+
+    monkeypatch.setattr(lipbridge_example, "PRICES", attrs.evolve(lipbridge_example.PRICES,
+                                                                  rates={}))
+    found = verdict(cassettes, "cost")
+    assert found.status == FAIL
+    assert "success: billed 24 credits, but the estimate is unknown (no published price for " \
+        "example-1 in https://docs.example-lipsync.invalid/pricing (as of 2026-11-01))" in (
+        found.detail
+    )
+    write_suite(cassettes, "bypass:\n  price: The provider publishes no price list.\n")
+    assert verdict(cassettes, "cost") == Verdict(
+        PASS,
+        "2 priced models; 2 billed amounts compared; unknown estimate for cancel_after_complete, "
+        "success bypassed (price): The provider publishes no price list.",
+    )
+
+
+def test_sidecar_settings_reach_the_plugin_and_must_be_strings(cassettes: Path) -> None:
+    sidecar = cassettes / "example" / f"success{SIDECAR_SUFFIX}"
+    edit_yaml(sidecar, lambda data: data.update(settings={"request_fields": "video"}))
+    run = suite(cassettes)
+    scenario = run.dir.get("success")
+    assert scenario is not None and scenario.sidecar.settings == {"request_fields": "video"}
+    client, _, _ = run.scripted()
+    replayed = new_client(run.registry, "example", "k", VirtualClock(), client.transport,
+                          scenario.sidecar.settings)
+    ctx = replayed.context("example", replayed.info("example"))
+    assert ctx.settings == {"request_fields": "video"}
+    for bad in ({"request_fields": 2}, {"api_key": "sk-x"}):
+        edit_yaml(sidecar, lambda data, bad=bad: data.update(settings=bad))
+        found = verdict(cassettes, "hygiene")
+        assert found.status == FAIL
+        assert "settings maps setting names to strings (not api_key)" in found.detail
 
 
 def test_the_sidecars_billed_expectation_belongs_to_lifecycle_not_cost(cassettes: Path) -> None:

@@ -12,13 +12,16 @@ from hypothesis import strategies as st
 from lipbridge import (
     AuthenticationError,
     InsufficientCredits,
+    InvalidRequest,
     ProviderError,
     ProviderProtocolError,
     ProviderUnavailable,
     RateLimited,
+    RequestRejected,
     Response,
     number,
     read_object,
+    request_body,
     text,
     timestamp,
 )
@@ -100,3 +103,37 @@ def test_a_rate_limit_keeps_its_retry_after() -> None:
     with pytest.raises(RateLimited) as caught:
         read(response(429, b'{"error": {"message": "slow down"}}', **{"retry-after": "30"}))
     assert caught.value.retry_after == 30 and caught.value.retryable
+
+
+def test_a_list_of_messages_is_joined_and_non_strings_are_left_out() -> None:
+    body = b'{"message": ["video_url must be a URL", 7, "model is required"], "statusCode": 400}'
+    with pytest.raises(RequestRejected) as caught:
+        read(response(400, body), message=("message",))
+    assert caught.value.message == (
+        "acme: HTTP 400: video_url must be a URL; model is required"
+    )
+
+
+def test_request_body_drops_unset_fields_and_appends_options() -> None:
+    body = request_body({"video_url": "v", "sync_mode": None}, {"seed": 7})
+    assert body == {"video_url": "v", "seed": 7}
+
+
+@pytest.mark.parametrize("option", ["temperature", "video_url"])
+def test_options_cannot_set_what_a_request_field_maps_to(option: str) -> None:
+    fields = {"video_url": "v", "temperature": None}
+    with pytest.raises(InvalidRequest, match=f"options may not set {option}, which come from"
+                       ) as caught:
+        request_body(fields, {option: 1})
+    assert caught.value.field == "options" and "allowed: other provider fields" in str(
+        caught.value
+    )
+
+
+def test_an_open_field_takes_a_native_option_only_while_the_request_leaves_it_unset() -> None:
+    open_ = {"open_fields": ("playback_type",)}
+    assert request_body({"playback_type": None}, {"playback_type": "native"}, **open_) == {
+        "playback_type": "native"
+    }
+    with pytest.raises(InvalidRequest, match="options may not set playback_type"):
+        request_body({"playback_type": "mapped"}, {"playback_type": "native"}, **open_)

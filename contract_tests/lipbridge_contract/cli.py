@@ -45,6 +45,7 @@ def contract(ctx: click.Context) -> None:
     \b
     lipbridge contract [PROVIDER ...] [--cassettes DIR] [--strictness low|high] [--json]
     lipbridge contract record PROVIDER --scenario NAME ... --allow-spend USD
+    lipbridge contract serve PROVIDER SCENARIO [--port N]
 
     Exit status: 0 every check passed, 1 a check failed, 2 bad arguments.
     """
@@ -88,6 +89,8 @@ def run_command(providers: tuple[str, ...], root: Path, strictness: str, as_json
 @hookimpl
 def lipbridge_add_commands(cli: click.Group) -> None:
     from lipbridge_contract.record import record
+    from lipbridge_contract.serve import serve
 
     contract.add_command(record)
+    contract.add_command(serve)
     cli.add_command(contract)

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from hypothesis import strategies as st
 
-from lipbridge import CostEstimate, JobRequest, ModelCapabilities, TextToSpeech
+from lipbridge import CostEstimate, JobRequest, LipbridgeError, ModelCapabilities, TextToSpeech
 from lipbridge_contract.checks.base import Check, Verdict, skip
 from lipbridge_contract.checks.explore import explore
 from lipbridge_contract.harness import network_blocked
@@ -54,12 +54,16 @@ def _billed_problems(run: SuiteRun) -> tuple[list[str], int, list[str]]:
             )
             continue
         client, _, _ = run.scripted()
-        estimate = client.estimate_cost(
-            run.provider,
-            sidecar.request,
-            video_seconds=sidecar.durations.video_seconds,
-            audio_seconds=sidecar.durations.audio_seconds,
-        )
+        try:
+            estimate = client.estimate_cost(
+                run.provider,
+                sidecar.request,
+                video_seconds=sidecar.durations.video_seconds,
+                audio_seconds=sidecar.durations.audio_seconds,
+            )
+        except LipbridgeError as exc:
+            problems.append(f"{name}: the recorded request cannot be estimated: {exc}")
+            continue
         compared += 1
         if estimate.amount is None and run.bypass("price"):
             notes.append(name)

@@ -1,0 +1,156 @@
+"""AI/ML API's JSON for ``pixverse/lip-sync``, to and from lipbridge's canonical types.
+
+Everything read from a response goes through lipbridge's wire readers, so no body or
+header, however broken, raises anything but a lipbridge error: a missing id or status
+word is a ``ProviderProtocolError``; a garbled cost header or ``meta.usage`` is ignored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from lipbridge import (
+    BilledUsage,
+    CallContext,
+    InputLimits,
+    InsufficientCredits,
+    JobError,
+    JobHandle,
+    JobRequest,
+    JobResult,
+    JobState,
+    JobStatus,
+    Response,
+    StatusMap,
+    dig,
+    inline_local,
+    malformed,
+    number,
+    read_object,
+    request_body,
+    text,
+)
+
+NAME = "aimlapi"
+MODEL = "pixverse/lip-sync"
+GENERATIONS = "/v2/video/generations"  # POST creates, GET ?generation_id= polls
+VOICES = (
+    "Harper", "Ava", "Isabella", "Sophia", "Emily", "Chloe", "Julia",
+    "Mason", "Jack", "Liam", "James", "Oliver", "Adrian", "Ethan", "Auto",
+)  # fmt: skip
+CREDITS_HEADER = "x-aimlapi-credits-used"
+USD_HEADER = "x-aimlapi-usd-spent"
+
+# The schema lists queued, generating, completed and error; the documented sample run
+# ends "succeeded", and the official JS sample also waits on "waiting". "failed" is the
+# failure word of the same transcript style. Every word seen in the docs is mapped.
+STATUSES = StatusMap(
+    {
+        "queued": JobState.QUEUED,
+        "waiting": JobState.QUEUED,
+        "generating": JobState.RUNNING,
+        "completed": JobState.SUCCEEDED,
+        "succeeded": JobState.SUCCEEDED,
+        "error": JobState.FAILED,
+        "failed": JobState.FAILED,
+    }
+)
+
+
+def submit_body(request: JobRequest, limits: InputLimits) -> dict[str, Any]:
+    """The create body; local files go inline as data URIs, which the API accepts."""
+    tts = request.tts
+    audio = request.audio
+    fields = {
+        "model": request.model,
+        "video_url": inline_local(request.video, field="video", max_bytes=limits.max_video_bytes),
+        "audio_url": None
+        if audio is None
+        else inline_local(audio, field="audio", max_bytes=limits.max_audio_bytes),
+        "lip_sync_tts_content": tts.text if tts else None,
+        "lip_sync_tts_speaker": tts.voice if tts else None,
+    }
+    return request_body(fields, request.options)
+
+
+def read(response: Response, ctx: CallContext, job_id: str | None = None) -> Mapping[str, Any]:
+    """The JSON object of a 2xx response; any other status raises the matching error.
+
+    Errors are ``{"message", "path", "requestId", "statusCode", "timestamp"}``: the message
+    may be a list, there is no error-code field (``code=()`` reads none), and 403 means
+    the account is out of credits, not a bad key.
+    """
+    return read_object(
+        response,
+        provider=NAME,
+        clock=ctx.clock,
+        job_id=job_id,
+        message=("message",),
+        code=(),
+        overrides={403: InsufficientCredits},
+    )
+
+
+def job_id_of(response: Response, data: Mapping[str, Any]) -> str:
+    job_id = text(data.get("id"))
+    if job_id is None:
+        raise malformed(response, "without a generation id", provider=NAME)
+    return job_id
+
+
+def _amount(value: object) -> Decimal | None:
+    """A non-negative amount from a header or resume string, or from a JSON number."""
+    if isinstance(value, str):
+        try:
+            amount = Decimal(value.strip())
+        except InvalidOperation:
+            return None
+    else:
+        found = number(value)
+        if found is None:
+            return None
+        amount = Decimal(str(found))
+    return amount if amount.is_finite() and amount >= 0 else None
+
+
+def usage_of(response: Response, data: Mapping[str, Any]) -> dict[str, str]:
+    """What one response says the generation costs, as handle-resume strings.
+
+    The cost headers (credits and USD) come first; without them, the body's
+    ``meta.usage.credits_used`` (credits only). A zero or missing charge says nothing,
+    so ``{}``: a poll's own cost headers may describe the free poll, not the job.
+    """
+    credits = _amount(response.header(CREDITS_HEADER))
+    if credits:
+        usd = _amount(response.header(USD_HEADER))
+        return {"credits_used": str(credits)} | ({} if usd is None else {"usd_spent": str(usd)})
+    credits = _amount(dig(data, "meta", "usage", "credits_used"))
+    return {"credits_used": str(credits)} if credits else {}
+
+
+def _billed(usage: Mapping[str, str]) -> BilledUsage | None:
+    credits = _amount(usage.get("credits_used"))
+    if credits is None:
+        return None
+    return BilledUsage(amount=credits, unit="credits", usd=_amount(usage.get("usd_spent")))
+
+
+def status_of(response: Response, data: Mapping[str, Any], handle: JobHandle) -> JobStatus:
+    """A generation body as a status, billed from this answer or else from the submit's."""
+    raw = text(data.get("status"))
+    if raw is None:
+        raise malformed(response, "without a status word", provider=NAME, job_id=handle.job_id)
+    state = STATUSES.state(raw)
+    if state is JobState.FAILED:
+        message = text(dig(data, "error", "message")) or f"the generation ended {raw!r}"
+        error = JobError(message=message, code=text(dig(data, "error", "name")))
+        return JobStatus(state=state, raw_status=raw, error=error)
+    if state is not JobState.SUCCEEDED:
+        return JobStatus(state=state, raw_status=raw)
+    url = text(dig(data, "video", "url"))
+    if url is None:  # a success word before video.url is filled in: not done yet
+        return JobStatus(state=JobState.RUNNING, raw_status=raw)
+    billed = _billed(usage_of(response, data) or handle.resume)
+    return JobStatus(state=state, raw_status=raw, result=JobResult(video_url=url, billed=billed))

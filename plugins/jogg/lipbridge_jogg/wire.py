@@ -1,0 +1,191 @@
+"""JoggAI's lip-sync JSON, to and from lipbridge's canonical types.
+
+Every answer is an envelope ``{"code", "msg", "data"}``. A non-zero ``code`` is an error
+even under HTTP 200: the docs say "code > 0 = Error" and never tie codes to HTTP
+statuses, and JoggAI's own client checks only ``code``. So the business code picks the
+error class first; only an answer without a known code falls back to its HTTP status.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import quote
+
+from lipbridge import (
+    AuthenticationError,
+    CallContext,
+    ConfigurationError,
+    InsufficientCredits,
+    InvalidRequest,
+    JobError,
+    JobNotFound,
+    JobRequest,
+    JobResult,
+    JobState,
+    JobStatus,
+    ProviderError,
+    ProviderProtocolError,
+    ProviderUnavailable,
+    RateLimited,
+    RequestRejected,
+    Response,
+    StatusMap,
+    SyncMode,
+    dig,
+    error_for_status,
+    malformed,
+    message_text,
+    number,
+    read_object,
+    request_body,
+    text,
+)
+from lipbridge.models import shown
+
+NAME = "jogg"
+
+# The docs give both route prefixes: /open/v2 on the rendered API pages, /v2 in the
+# OpenAPI files ("Production: https://api.jogg.ai/v2") and JoggAI's own client. The
+# first is the default.
+PATH_PREFIXES = ("/v2", "/open/v2")
+
+STATUSES = StatusMap(
+    {
+        "pending": JobState.QUEUED,
+        "processing": JobState.RUNNING,
+        "success": JobState.SUCCEEDED,
+        "failed": JobState.FAILED,
+    }
+)
+
+PLAYBACK_TYPES = ("normal", "normal_reverse", "normal_reverse_by_audio")
+# Only bounce means what a playback type documents: normal_reverse "alternates forward
+# and reverse playback to extend the video". The other two are described too vaguely
+# to equal any canonical mode, so they stay native (options={"playback_type": ...}).
+PLAYBACK = {SyncMode.BOUNCE: "normal_reverse"}
+
+# Business codes from the docs' code table; 18025 ("no permission to call APIs") is a
+# key that works but whose account may not use the API, so it is an auth failure too.
+CODE_ERRORS: Mapping[int, type[ProviderError]] = {
+    429: RateLimited,
+    10104: JobNotFound,
+    10105: AuthenticationError,
+    18020: InsufficientCredits,
+    18025: AuthenticationError,
+    40000: RequestRejected,
+    50000: ProviderUnavailable,
+}
+
+
+def path_prefix(settings: Mapping[str, str]) -> str:
+    """The ``path_prefix`` setting, refused before any request unless JoggAI documents it."""
+    value = settings.get("path_prefix", PATH_PREFIXES[0])
+    if value not in PATH_PREFIXES:
+        raise ConfigurationError(
+            f"{NAME} setting path_prefix={shown(value)} is not a JoggAI route prefix; "
+            f"allowed: {', '.join(PATH_PREFIXES)} (set LIPBRIDGE_JOGG_PATH_PREFIX or "
+            "Client(settings={'jogg': {'path_prefix': ...}}))"
+        )
+    return value
+
+
+def create_path(settings: Mapping[str, str]) -> str:
+    return f"{path_prefix(settings)}/create_lip_sync_video"
+
+
+def task_path(settings: Mapping[str, str], task_id: str) -> str:
+    """The task's URL path; the id is escaped, so a stored handle cannot steer it."""
+    return f"{path_prefix(settings)}/lip_sync_video/{quote(task_id, safe='')}"
+
+
+def submit_body(request: JobRequest) -> dict[str, Any]:
+    """The create body. A native ``options.playback_type`` is allowed when no sync mode
+    is set, and checked here so a typo fails before a job (and its credits) exists."""
+    body = request_body(
+        {
+            "video_url": request.video,
+            "audio_url": request.audio,
+            "playback_type": PLAYBACK[request.sync_mode] if request.sync_mode else None,
+        },
+        request.options,
+        open_fields=("playback_type",),
+    )
+    native = request.options.get("playback_type")
+    if "playback_type" in request.options and native not in PLAYBACK_TYPES:
+        raise InvalidRequest(
+            f"options.playback_type={shown(native)} is not a JoggAI playback type; "
+            f"allowed: {', '.join(PLAYBACK_TYPES)}",
+            field="options.playback_type",
+        )
+    return body
+
+
+def _business(response: Response) -> tuple[int | None, str | None]:
+    """The envelope's ``code`` and ``msg``, or None for what is missing or unreadable."""
+    try:
+        envelope = response.json(NAME)
+    except ProviderProtocolError:
+        return None, None
+    code = dig(envelope, "code")
+    if isinstance(code, bool) or not isinstance(code, int):
+        code = None
+    return code, message_text(dig(envelope, "msg"))
+
+
+def read(response: Response, ctx: CallContext, job_id: str | None = None) -> Mapping[str, Any]:
+    """The envelope of an answer with code 0; anything else raises its mapped error."""
+    code, message = _business(response)
+    if code:
+        cls = CODE_ERRORS.get(code)
+        if cls is not None or response.ok:
+            # The code picks the class; error_for_status words it and reads Retry-After.
+            raise error_for_status(
+                response,
+                provider=NAME,
+                clock=ctx.clock,
+                message=message,
+                code=str(code),
+                job_id=job_id,
+                overrides={response.status: cls or ProviderError},
+            )
+    envelope = read_object(
+        response, provider=NAME, clock=ctx.clock, job_id=job_id, message=("msg",), code=("code",)
+    )
+    if code != 0:
+        raise malformed(response, "without business code 0", provider=NAME, job_id=job_id)
+    return envelope
+
+
+def task_id_of(response: Response, envelope: Mapping[str, Any]) -> str:
+    task_id = text(dig(envelope, "data", "task_id"))
+    if task_id is None:
+        raise malformed(response, "without data.task_id", provider=NAME)
+    return task_id
+
+
+def status_of(response: Response, envelope: Mapping[str, Any], job_id: str) -> JobStatus:
+    """A task as a status. ``error`` is read only for failed tasks: the documented
+    success example carries one too, and the status table says to read it on failure."""
+    task = dig(envelope, "data")
+    raw = text(dig(task, "status"))
+    if raw is None:
+        raise malformed(response, "without data.status", provider=NAME, job_id=job_id)
+    state = STATUSES.state(raw)
+    url = text(dig(task, "data", "result_url"))
+    result = None
+    if state is JobState.SUCCEEDED:
+        if url is None:
+            state = JobState.RUNNING  # success reported before the result is attached
+        else:
+            result = JobResult(
+                video_url=url,
+                cover_url=text(dig(task, "data", "cover_url")),
+                duration_seconds=number(dig(task, "data", "duration_seconds")),
+            )
+    error = None
+    if state is JobState.FAILED:
+        error = JobError(
+            message=text(dig(task, "error", "message")) or f"the task ended {raw} with no message"
+        )
+    return JobStatus(state=state, raw_status=raw, result=result, error=error)
