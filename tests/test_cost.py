@@ -524,3 +524,19 @@ def test_durations_non_media_is_invalid_request(
     with pytest.raises(InvalidRequest) as caught:
         offline_client.durations(req, offline_client.info("acme"))
     assert caught.value.field == which
+
+
+def test_without_any_sync_mode_no_duration_is_demanded_and_the_output_is_unknown(
+    offline_client: Client,
+) -> None:
+    from lipbridge import ModelCapabilities, ProviderInfo
+
+    info = ProviderInfo(
+        name="acme", display_name="Acme", docs_url="https://docs.acme.invalid",
+        contract_version="1.0", default_base_url="https://api.acme.invalid",
+        models=(ModelCapabilities(name="plain"),), default_model="plain",
+    )
+    request = JobRequest(video="https://cdn.invalid/v.mp4", audio="https://cdn.invalid/a.wav")
+    durations = offline_client.durations(request, info, audio_seconds=9.0)
+    assert (durations.video_seconds, durations.audio_seconds) == (None, 9.0)
+    assert durations.output_seconds is None

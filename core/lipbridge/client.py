@@ -346,6 +346,9 @@ class Client:
     ) -> MediaDurations:
         """Input lengths as given, else probed from local files; output from the sync mode."""
         mode = request.sync_mode or info.model(request.model).default_sync_mode
+        # Without a sync mode the output length is unknown whatever is given; the plugin
+        # then prices from the inputs it got, or says why it cannot.
+        needed = needed_inputs(mode) if mode is not None else ()
         known = {"video": video_seconds, "audio": audio_seconds}
         refs = {"video": request.video, "audio": request.audio}
         for name in ("video", "audio"):
@@ -360,9 +363,9 @@ class Client:
                 known[name] = float(value) + 0.0  # -0.0 becomes 0.0
             ref = refs[name]
             path = local_path(ref) if ref else None
-            if value is None and path is not None and name in needed_inputs(mode):
+            if value is None and path is not None and name in needed:
                 known[name] = probe_seconds(path, name)
-        missing = [n for n in needed_inputs(mode) if known[n] is None and refs[n] is not None]
+        missing = [n for n in needed if known[n] is None and refs[n] is not None]
         if missing:
             wanted = " and ".join(f"{n}_seconds" for n in missing)
             raise InvalidRequest(
