@@ -1,0 +1,121 @@
+"""JoggAI's lip-sync API as a lipbridge provider plugin.
+
+The API (``https://api.jogg.ai``, ``x-api-key: <key>``, routes under ``/v2`` or
+``/open/v2``, see :func:`lipbridge_jogg.wire.path_prefix`):
+
+* ``POST {prefix}/create_lip_sync_video`` ``{"video_url", "audio_url", "playback_type"?}``
+  -> ``{"code": 0, "msg", "data": {"task_id", "status"}}``;
+* ``GET {prefix}/lip_sync_video/{task_id}`` -> ``{"code": 0, "msg", "data": {"task_id",
+  "status", "created_at", "completed_at", "data": {"result_url", "cover_url",
+  "duration_seconds"}, "error": {"message"}}}``;
+* errors: a non-zero ``code`` with ``msg``, whatever the HTTP status.
+
+No cancel and no per-job callback are documented (JoggAI's webhooks are account-level
+and list no lip-sync event), so jobs are polled. This module is the declarations and
+the hooks; the JSON mapping is in :mod:`lipbridge_jogg.wire`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from lipbridge import (
+    AuthScheme,
+    CallContext,
+    CallKind,
+    CostEstimate,
+    JobHandle,
+    JobRequest,
+    JobStatus,
+    MediaDurations,
+    ModelCapabilities,
+    PriceTable,
+    ProviderInfo,
+    SyncMode,
+    hookimpl,
+)
+from lipbridge_jogg.wire import (
+    NAME,
+    STATUSES,
+    create_path,
+    read,
+    status_of,
+    submit_body,
+    task_id_of,
+    task_path,
+)
+
+DOCS_URL = "https://docs.jogg.ai/api-reference/v2/API%20Documentation/LipSyncVideo"
+
+# "1 credit per 125 seconds" of output, "round up and keep 2 decimal places". JoggAI
+# sells credits in plans and publishes no USD price per credit, so there is no USD rate.
+PRICES = PriceTable(
+    provider=NAME,
+    unit="credits",
+    rates={"lipsync": Decimal(1) / Decimal(125)},
+    quantum=Decimal("0.01"),
+    basis="1 credit per 125 s of output, rounded up to 0.01 credit; no published USD rate",
+    source_url=DOCS_URL,
+    as_of=dt.date(2026, 11, 21),
+    version="2026-11-21",
+)
+
+INFO = ProviderInfo(
+    name=NAME,
+    display_name="JoggAI Lip Sync",
+    docs_url=DOCS_URL,
+    contract_version="1.0",  # the contract this plugin was written against, as a literal
+    default_base_url="https://api.jogg.ai",
+    models=(
+        # JoggAI names no model; "lipsync" stands for its one lip-sync endpoint.
+        ModelCapabilities(
+            name="lipsync",
+            sync_modes=frozenset({SyncMode.BOUNCE}),
+            cost_estimate=True,
+        ),
+    ),
+    default_model="lipsync",
+    auth=AuthScheme(header="x-api-key", prefix=""),
+    api_key_env=("JOGG_API_KEY",),
+    status_words=STATUSES.states,
+)
+
+
+class JoggLipSync:
+    """The hook implementations; the entry point names the instance below."""
+
+    @hookimpl
+    def lipbridge_provider_info(self) -> ProviderInfo:
+        return INFO
+
+    @hookimpl
+    def lipbridge_submit(self, request: JobRequest, ctx: CallContext) -> JobHandle:
+        body = submit_body(request)
+        response = ctx.http.post(create_path(ctx.settings), kind=CallKind.SUBMIT, json=body)
+        return ctx.new_handle(task_id_of(response, read(response, ctx)), model=request.model)
+
+    @hookimpl
+    def lipbridge_poll(self, handle: JobHandle, ctx: CallContext) -> JobStatus:
+        response = ctx.http.get(task_path(ctx.settings, handle.job_id), kind=CallKind.POLL)
+        return status_of(response, read(response, ctx, handle.job_id), handle.job_id)
+
+    @hookimpl
+    def lipbridge_estimate_cost(
+        self, request: JobRequest, durations: MediaDurations
+    ) -> CostEstimate:
+        submit_body(request)  # refuse exactly what submit refuses
+        model = request.model or INFO.default_model
+        if request.sync_mode is None:
+            return CostEstimate.unknown(
+                NAME,
+                model,
+                "without a sync mode the output length depends on JoggAI's playback_type, "
+                "whose lengths are not documented; sync_mode=bounce is priced on the audio's "
+                "length",
+                PRICES.unit,
+            )
+        return PRICES.estimate(model, durations.output_seconds)
+
+
+plugin = JoggLipSync()
