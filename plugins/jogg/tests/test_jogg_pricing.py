@@ -9,6 +9,12 @@ from decimal import Decimal
 import pytest
 
 from lipbridge import JobRequest
+from lipbridge_contract.testing import scripted_client
+
+
+def jogg(*answers, **kwargs):  # type: ignore[no-untyped-def]
+    return scripted_client("jogg", *answers, **kwargs)
+
 
 VIDEO = "https://res.jogg.ai/source-video.mp4"
 AUDIO = "https://res.jogg.ai/source-audio.wav"
@@ -25,7 +31,7 @@ SOURCE = "https://docs.jogg.ai/api-reference/v2/API%20Documentation/LipSyncVideo
         (0, "0.00"),
     ],
 )
-def test_bounce_is_priced_on_the_audio_length(jogg, audio_seconds, credits):
+def test_bounce_is_priced_on_the_audio_length(audio_seconds, credits):
     client, transport = jogg()
     request = JobRequest(video=VIDEO, audio=AUDIO, sync_mode="bounce")
     estimate = client.estimate_cost("jogg", request, video_seconds=3, audio_seconds=audio_seconds)
@@ -43,7 +49,7 @@ def test_bounce_is_priced_on_the_audio_length(jogg, audio_seconds, credits):
     [{}, {"playback_type": "normal"}, {"playback_type": "normal_reverse_by_audio"}],
     ids=["unset", "native-normal", "native-by_audio"],
 )
-def test_without_a_sync_mode_the_price_is_unknown(jogg, options):
+def test_without_a_sync_mode_the_price_is_unknown(options):
     client, transport = jogg()
     request = JobRequest(video=VIDEO, audio=AUDIO, options=options)
     estimate = client.estimate_cost("jogg", request, video_seconds=10, audio_seconds=20)

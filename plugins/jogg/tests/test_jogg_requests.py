@@ -16,6 +16,12 @@ from lipbridge import (
     TextToSpeech,
     UnsupportedOption,
 )
+from lipbridge_contract.testing import TEST_KEY, answer, scripted_client
+
+
+def jogg(*answers, **kwargs):  # type: ignore[no-untyped-def]
+    return scripted_client("jogg", *answers, **kwargs)
+
 
 TASK = "3d5c6930-d0da-4f7b-826e-cd1530f6734f"
 VIDEO = "https://res.jogg.ai/source-video.mp4"
@@ -33,7 +39,7 @@ def sent_json(transport, index=0):
     return json.loads(transport.sent[index].body)
 
 
-def test_default_prefix_is_v2(jogg, answer):
+def test_default_prefix_is_v2():
     client, transport = jogg(answer(CREATED), answer(RUNNING))
     submitted = client.submit("jogg", JobRequest(video=VIDEO, audio=AUDIO))
     client.poll(submitted)
@@ -41,7 +47,7 @@ def test_default_prefix_is_v2(jogg, answer):
         ("POST", "https://api.jogg.ai/v2/create_lip_sync_video"),
         ("GET", f"https://api.jogg.ai/v2/lip_sync_video/{TASK}"),
     ]
-    assert transport.sent[0].headers["x-api-key"] == "jogg-test-key-0123456789"
+    assert transport.sent[0].headers["x-api-key"] == TEST_KEY
 
 
 @pytest.mark.parametrize(
@@ -52,7 +58,7 @@ def test_default_prefix_is_v2(jogg, answer):
     ],
     ids=["client-settings", "environment"],
 )
-def test_open_prefix_switch(jogg, answer, how):
+def test_open_prefix_switch(how):
     client, transport = jogg(answer(CREATED), answer(RUNNING), **how)
     client.poll(client.submit("jogg", JobRequest(video=VIDEO, audio=AUDIO)))
     assert [r.url for r in transport.sent] == [
@@ -62,7 +68,7 @@ def test_open_prefix_switch(jogg, answer, how):
 
 
 @pytest.mark.parametrize("value", ["/v3", "/open/v2/", "v2", "", "https://api.jogg.ai/v2"])
-def test_unknown_prefix_is_refused_before_any_request(jogg, answer, value):
+def test_unknown_prefix_is_refused_before_any_request(value):
     client, transport = jogg(answer(CREATED), settings={"path_prefix": value})
     for call in (
         lambda: client.submit("jogg", JobRequest(video=VIDEO, audio=AUDIO)),
@@ -76,7 +82,7 @@ def test_unknown_prefix_is_refused_before_any_request(jogg, answer, value):
     assert transport.sent == []
 
 
-def test_task_id_is_escaped_in_the_path(jogg, answer):
+def test_task_id_is_escaped_in_the_path():
     client, transport = jogg(answer(RUNNING))
     client.poll(handle("../../v2/create_lip_sync_video?x=1"))
     assert transport.sent[0].url == (
@@ -95,7 +101,7 @@ def test_task_id_is_escaped_in_the_path(jogg, answer):
     ],
     ids=["unset", "bounce", "native-normal", "native-normal_reverse", "native-by_audio"],
 )
-def test_playback_type_on_the_wire(jogg, answer, request_kwargs, playback):
+def test_playback_type_on_the_wire(request_kwargs, playback):
     client, transport = jogg(answer(CREATED))
     client.submit("jogg", JobRequest(video=VIDEO, audio=AUDIO, **request_kwargs))
     expected = {"video_url": VIDEO, "audio_url": AUDIO}
@@ -105,7 +111,7 @@ def test_playback_type_on_the_wire(jogg, answer, request_kwargs, playback):
 
 
 @pytest.mark.parametrize("mode", ["loop", "cut_off", "silence", "remap"])
-def test_other_sync_modes_are_unsupported_before_any_request(jogg, answer, mode):
+def test_other_sync_modes_are_unsupported_before_any_request(mode):
     client, transport = jogg(answer(CREATED))
     request = JobRequest(video=VIDEO, audio=AUDIO, sync_mode=mode)
     with pytest.raises(UnsupportedOption) as caught:
@@ -119,7 +125,7 @@ def test_other_sync_modes_are_unsupported_before_any_request(jogg, answer, mode)
 
 
 @pytest.mark.parametrize("value", ["reverse", "NORMAL", "", None, 1, ["normal"]])
-def test_native_playback_type_is_checked_before_any_request(jogg, answer, value):
+def test_native_playback_type_is_checked_before_any_request(value):
     client, transport = jogg(answer(CREATED))
     request = JobRequest(video=VIDEO, audio=AUDIO, options={"playback_type": value})
     for call in (
@@ -134,7 +140,7 @@ def test_native_playback_type_is_checked_before_any_request(jogg, answer, value)
     assert transport.sent == []
 
 
-def test_sync_mode_and_native_playback_type_clash(jogg, answer):
+def test_sync_mode_and_native_playback_type_clash():
     client, transport = jogg(answer(CREATED))
     request = JobRequest(
         video=VIDEO, audio=AUDIO, sync_mode="bounce", options={"playback_type": "normal_reverse"}
@@ -160,7 +166,7 @@ def test_sync_mode_and_native_playback_type_clash(jogg, answer):
         ("video", {"video": "/tmp/face.mp4"}),
     ],
 )
-def test_undeclared_capabilities_are_refused_early(jogg, answer, field, request_kwargs):
+def test_undeclared_capabilities_are_refused_early(field, request_kwargs):
     client, transport = jogg(answer(CREATED))
     with pytest.raises(UnsupportedOption) as caught:
         client.submit("jogg", JobRequest(**{"video": VIDEO, "audio": AUDIO, **request_kwargs}))

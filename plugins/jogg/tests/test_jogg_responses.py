@@ -21,6 +21,12 @@ from lipbridge import (
     RequestRejected,
     SubmitOutcomeUnknown,
 )
+from lipbridge_contract.testing import answer, scripted_client
+
+
+def jogg(*answers, **kwargs):  # type: ignore[no-untyped-def]
+    return scripted_client("jogg", *answers, **kwargs)
+
 
 TASK = "3d5c6930-d0da-4f7b-826e-cd1530f6734f"
 VIDEO = "https://res.jogg.ai/source-video.mp4"
@@ -49,7 +55,7 @@ def task(status, **fields):
 
 @pytest.mark.parametrize(("code", "msg", "cls"), CODES, ids=[str(c[0]) for c in CODES])
 @pytest.mark.parametrize("http", [200, 400, 401, 404, 503])
-def test_business_code_decides_on_poll_whatever_the_http_status(jogg, answer, code, msg, cls, http):
+def test_business_code_decides_on_poll_whatever_the_http_status(code, msg, cls, http):
     client, _ = jogg(answer({"code": code, "msg": msg, "data": None}, status=http))
     with pytest.raises(ProviderError) as caught:
         client.poll(handle())
@@ -61,7 +67,7 @@ def test_business_code_decides_on_poll_whatever_the_http_status(jogg, answer, co
 
 
 @pytest.mark.parametrize(("code", "msg", "cls"), CODES, ids=[str(c[0]) for c in CODES])
-def test_business_code_under_http_200_on_submit(jogg, answer, code, msg, cls):
+def test_business_code_under_http_200_on_submit(code, msg, cls):
     client, transport = jogg(answer({"code": code, "msg": msg, "data": None}))
     with pytest.raises(ProviderError) as caught:
         client.submit("jogg", JobRequest(video=VIDEO, audio=AUDIO))
@@ -70,7 +76,7 @@ def test_business_code_under_http_200_on_submit(jogg, answer, code, msg, cls):
     assert len(transport.sent) == 1
 
 
-def test_retry_after_is_read_for_a_rate_limit_code_under_http_200(jogg, answer):
+def test_retry_after_is_read_for_a_rate_limit_code_under_http_200():
     body = {"code": 429, "msg": "Rate limit exceeded. Please try again later.", "data": None}
     client, _ = jogg(answer(body, headers={"retry-after": "42"}))
     with pytest.raises(RateLimited) as caught:
@@ -78,7 +84,7 @@ def test_retry_after_is_read_for_a_rate_limit_code_under_http_200(jogg, answer):
     assert caught.value.retry_after == 42
 
 
-def test_unknown_code_under_http_200_is_a_plain_provider_error(jogg, answer):
+def test_unknown_code_under_http_200_is_a_plain_provider_error():
     client, _ = jogg(answer({"code": 12345, "msg": "Something new", "data": None}))
     with pytest.raises(ProviderError) as caught:
         client.poll(handle())
@@ -87,7 +93,7 @@ def test_unknown_code_under_http_200_is_a_plain_provider_error(jogg, answer):
     assert "Something new" in caught.value.message
 
 
-def test_unknown_code_under_an_http_error_keeps_the_status_class(jogg, answer):
+def test_unknown_code_under_an_http_error_keeps_the_status_class():
     client, _ = jogg(answer({"code": 12345, "msg": "Overloaded", "data": None}, status=503))
     with pytest.raises(ProviderUnavailable) as caught:
         client.poll(handle())
@@ -105,7 +111,7 @@ def test_unknown_code_under_an_http_error_keeps_the_status_class(jogg, answer):
     ],
     ids=["401-empty", "404-html", "429-empty", "503-html", "503-code-0"],
 )
-def test_http_status_decides_without_a_business_code(jogg, answer, status, body, headers, cls):
+def test_http_status_decides_without_a_business_code(status, body, headers, cls):
     client, _ = jogg(answer(body, status=status, headers=headers))
     with pytest.raises(cls) as caught:
         client.poll(handle())
@@ -127,13 +133,13 @@ def test_http_status_decides_without_a_business_code(jogg, answer, status, body,
     ],
     ids=["no-code", "string-code", "bool-code", "no-data", "no-status", "array", "not-json"],
 )
-def test_unreadable_poll_answers_are_protocol_errors(jogg, answer, body):
+def test_unreadable_poll_answers_are_protocol_errors(body):
     client, _ = jogg(answer(body))
     with pytest.raises(ProviderProtocolError):
         client.poll(handle())
 
 
-def test_accepted_submit_without_task_id_is_an_unknown_outcome(jogg, answer):
+def test_accepted_submit_without_task_id_is_an_unknown_outcome():
     client, _ = jogg(answer({"code": 0, "msg": "Success", "data": {"status": "pending"}}))
     with pytest.raises(SubmitOutcomeUnknown):
         client.submit("jogg", JobRequest(video=VIDEO, audio=AUDIO))
@@ -143,14 +149,14 @@ def test_accepted_submit_without_task_id_is_an_unknown_outcome(jogg, answer):
     ("word", "state"),
     [("pending", JobState.QUEUED), ("processing", JobState.RUNNING)],
 )
-def test_unfinished_statuses(jogg, answer, word, state):
+def test_unfinished_statuses(word, state):
     client, _ = jogg(answer(task(word, data={"result_url": "", "cover_url": ""})))
     status = client.poll(handle())
     assert (status.state, status.raw_status) == (state, word)
     assert (status.result, status.error) == (None, None)
 
 
-def test_success_reads_the_result_and_ignores_the_example_error(jogg, answer):
+def test_success_reads_the_result_and_ignores_the_example_error():
     body = task(
         "success",
         data={
@@ -171,7 +177,7 @@ def test_success_reads_the_result_and_ignores_the_example_error(jogg, answer):
     assert status.result.expires_at is None  # JoggAI documents no URL lifetime
 
 
-def test_success_with_odd_optional_fields_keeps_the_url(jogg, answer):
+def test_success_with_odd_optional_fields_keeps_the_url():
     odd = {"result_url": "https://res.jogg.ai/r.mp4", "cover_url": 3, "duration_seconds": "12.5"}
     body = task("success", data=odd)
     client, _ = jogg(answer(body))
@@ -182,13 +188,13 @@ def test_success_with_odd_optional_fields_keeps_the_url(jogg, answer):
 
 
 @pytest.mark.parametrize("data", [None, {}, {"result_url": ""}, {"result_url": None}])
-def test_success_without_a_result_yet_is_still_running(jogg, answer, data):
+def test_success_without_a_result_yet_is_still_running(data):
     client, _ = jogg(answer(task("success", data=data)))
     status = client.poll(handle())
     assert (status.state, status.raw_status, status.result) == (JobState.RUNNING, "success", None)
 
 
-def test_failed_carries_the_documented_message(jogg, answer):
+def test_failed_carries_the_documented_message():
     message = "consume retry limit reached: audio duration fetch failed"
     client, _ = jogg(answer(task("failed", error={"message": message})))
     status = client.poll(handle())
@@ -198,7 +204,7 @@ def test_failed_carries_the_documented_message(jogg, answer):
 
 
 @pytest.mark.parametrize("error", [None, {}, {"message": ""}, "boom"])
-def test_failed_without_a_message_still_explains(jogg, answer, error):
+def test_failed_without_a_message_still_explains(error):
     client, _ = jogg(answer(task("failed", error=error)))
     status = client.poll(handle())
     assert status.state is JobState.FAILED
