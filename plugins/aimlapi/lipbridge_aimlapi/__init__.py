@@ -38,11 +38,12 @@ from lipbridge_aimlapi.wire import (
     NAME,
     STATUSES,
     VOICES,
+    body_usage,
+    header_usage,
     job_id_of,
     read,
     status_of,
     submit_body,
-    usage_of,
 )
 
 DOCS_URL = "https://docs.aimlapi.com/api-references/video-models/pixverse/lip-sync"
@@ -99,13 +100,12 @@ class AimlapiLipsync:
 
     @hookimpl
     def lipbridge_submit(self, request: JobRequest, ctx: CallContext) -> JobHandle:
-        """Create the generation; its cost headers go into the handle for the result."""
+        """Create the generation; what its answer says it costs is kept in the handle."""
         body = submit_body(request, LIMITS)
         response = ctx.http.post(GENERATIONS, kind=CallKind.SUBMIT, json=body)
         data = read(response, ctx)
-        return ctx.new_handle(
-            job_id_of(response, data), model=request.model, resume=usage_of(response, data)
-        )
+        usage = header_usage(response) or body_usage(data)
+        return ctx.new_handle(job_id_of(response, data), model=request.model, resume=usage)
 
     @hookimpl
     def lipbridge_poll(self, handle: JobHandle, ctx: CallContext) -> JobStatus:

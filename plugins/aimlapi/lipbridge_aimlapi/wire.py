@@ -43,9 +43,10 @@ VOICES = (
 CREDITS_HEADER = "x-aimlapi-credits-used"
 USD_HEADER = "x-aimlapi-usd-spent"
 
-# The schema lists queued, generating, completed and error; the documented sample run
-# ends "succeeded", and the official JS sample also waits on "waiting". "failed" is the
-# failure word of the same transcript style. Every word seen in the docs is mapped.
+# The schema lists queued, generating, completed and error. The documented sample run ends
+# "succeeded" and the official JS sample also waits on "waiting", so the docs disagree with
+# their schema; "failed", the counterpart of "succeeded", is mapped too, so a run reporting
+# it ends instead of polling to the deadline as an unknown word would.
 STATUSES = StatusMap(
     {
         "queued": JobState.QUEUED,
@@ -62,13 +63,12 @@ STATUSES = StatusMap(
 def submit_body(request: JobRequest, limits: InputLimits) -> dict[str, Any]:
     """The create body; local files go inline as data URIs, which the API accepts."""
     tts = request.tts
-    audio = request.audio
     fields = {
         "model": request.model,
         "video_url": inline_local(request.video, field="video", max_bytes=limits.max_video_bytes),
         "audio_url": None
-        if audio is None
-        else inline_local(audio, field="audio", max_bytes=limits.max_audio_bytes),
+        if request.audio is None
+        else inline_local(request.audio, field="audio", max_bytes=limits.max_audio_bytes),
         "lip_sync_tts_content": tts.text if tts else None,
         "lip_sync_tts_speaker": tts.voice if tts else None,
     }
@@ -115,19 +115,21 @@ def _amount(value: object) -> Decimal | None:
     return amount if amount.is_finite() and amount >= 0 else None
 
 
-def usage_of(response: Response, data: Mapping[str, Any]) -> dict[str, str]:
-    """What one response says the generation costs, as handle-resume strings.
+def _usage(credits: Decimal | None, usd: Decimal | None = None) -> dict[str, str]:
+    """A charge as handle-resume strings; a zero or missing charge says nothing: ``{}``."""
+    if not credits:
+        return {}
+    return {"credits_used": str(credits)} | ({} if usd is None else {"usd_spent": str(usd)})
 
-    The cost headers (credits and USD) come first; without them, the body's
-    ``meta.usage.credits_used`` (credits only). A zero or missing charge says nothing,
-    so ``{}``: a poll's own cost headers may describe the free poll, not the job.
-    """
-    credits = _amount(response.header(CREDITS_HEADER))
-    if credits:
-        usd = _amount(response.header(USD_HEADER))
-        return {"credits_used": str(credits)} | ({} if usd is None else {"usd_spent": str(usd)})
-    credits = _amount(dig(data, "meta", "usage", "credits_used"))
-    return {"credits_used": str(credits)} if credits else {}
+
+def header_usage(response: Response) -> dict[str, str]:
+    """The cost headers: credits and the same amount in USD, recorded for the generation."""
+    return _usage(_amount(response.header(CREDITS_HEADER)), _amount(response.header(USD_HEADER)))
+
+
+def body_usage(data: Mapping[str, Any]) -> dict[str, str]:
+    """``meta.usage.credits_used``: credits only, the fallback when no header says more."""
+    return _usage(_amount(dig(data, "meta", "usage", "credits_used")))
 
 
 def _billed(usage: Mapping[str, str]) -> BilledUsage | None:
@@ -138,7 +140,11 @@ def _billed(usage: Mapping[str, str]) -> BilledUsage | None:
 
 
 def status_of(response: Response, data: Mapping[str, Any], handle: JobHandle) -> JobStatus:
-    """A generation body as a status, billed from this answer or else from the submit's."""
+    """A generation body as a status.
+
+    The bill is the poll's own cost headers when they name a charge, else what the submit
+    said (kept in the handle), else this body's ``meta.usage``.
+    """
     raw = text(data.get("status"))
     if raw is None:
         raise malformed(response, "without a status word", provider=NAME, job_id=handle.job_id)
@@ -152,5 +158,5 @@ def status_of(response: Response, data: Mapping[str, Any], handle: JobHandle) ->
     url = text(dig(data, "video", "url"))
     if url is None:  # a success word before video.url is filled in: not done yet
         return JobStatus(state=JobState.RUNNING, raw_status=raw)
-    billed = _billed(usage_of(response, data) or handle.resume)
+    billed = _billed(header_usage(response) or handle.resume or body_usage(data))
     return JobStatus(state=state, raw_status=raw, result=JobResult(video_url=url, billed=billed))
