@@ -7,6 +7,7 @@ that nothing reached the network.
 from __future__ import annotations
 
 import math
+import re
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -267,6 +268,25 @@ def test_data_uri_on_lite_is_not_unsupported(offline_client: Client) -> None:
     info = offline_client.info("acme")
     req = JobRequest(**lite(video="data:video/mp4;base64,AAAA"))
     assert validate(info, req).video == req.video
+
+
+@pytest.mark.parametrize(
+    ("video", "expected"),
+    [
+        ("data:audio/wav;base64,AAAA", "is not a base64 video data URI; allowed: "
+                                       "data:video/<type>;base64,<data>"),
+        ("data:video/mp4,rawbytes", "is not a base64 video data URI"),
+        ("data:video/mp4;base64," + "A" * 1336, "video data URI holds 1002 bytes; allowed: "
+                                                "at most 1000 bytes for acme/acme-lite"),
+    ],
+)
+def test_a_data_uri_gets_the_checks_a_local_file_gets(
+    offline_client: Client, video: str, expected: str
+) -> None:
+    info = offline_client.info("acme")
+    with pytest.raises(InvalidRequest, match=re.escape(expected)) as caught:
+        validate(info, JobRequest(**lite(video=video)))
+    assert caught.value.field == "video"
 
 
 def test_long_values_are_cut_short_in_messages(offline_client: Client) -> None:

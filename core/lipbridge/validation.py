@@ -47,6 +47,7 @@ def _check_media(
                 field=field,
                 allowed=["http", "https"],
             )
+        _check_data_uri(field, ref, info, caps, max_bytes)
         return
     path = local_path(ref)
     if path is None:
@@ -74,6 +75,27 @@ def _check_media(
     if max_bytes is not None and size > max_bytes:
         raise InvalidRequest(
             f"{field}={shown(ref)} is {size} bytes; allowed: at most {max_bytes} bytes "
+            f"for {info.name}/{caps.name}",
+            field=field,
+        )
+
+
+def _check_data_uri(
+    field: str, ref: str, info: ProviderInfo, caps: ModelCapabilities, max_bytes: int | None
+) -> None:
+    """A data URI given directly gets the checks a local file gets: kind and size."""
+    head, comma, payload = ref[5:].partition(",")
+    media = head.split(";")[0].lower()
+    if not comma or not head.endswith(";base64") or not media.startswith(f"{field}/"):
+        raise InvalidRequest(
+            f"{field}={shown(ref)} is not a base64 {field} data URI; allowed: "
+            f"data:{field}/<type>;base64,<data>",
+            field=field,
+        )
+    size = len(payload.rstrip("=")) * 3 // 4
+    if max_bytes is not None and size > max_bytes:
+        raise InvalidRequest(
+            f"{field} data URI holds {size} bytes; allowed: at most {max_bytes} bytes "
             f"for {info.name}/{caps.name}",
             field=field,
         )
