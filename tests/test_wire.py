@@ -137,3 +137,17 @@ def test_an_open_field_takes_a_native_option_only_while_the_request_leaves_it_un
     }
     with pytest.raises(InvalidRequest, match="options may not set playback_type"):
         request_body({"playback_type": "mapped"}, {"playback_type": "native"}, **open_)
+
+
+def test_code_may_be_several_paths_the_first_present_wins_or_none() -> None:
+    body = b'{"error": {"message": "slow down", "type": "rate_limit_error"}}'
+    paths = [("error", "code"), ("error", "type")]
+    with pytest.raises(RateLimited) as caught:
+        read(response(429, body), code=paths)
+    assert caught.value.code == "rate_limit_error"
+    with pytest.raises(RateLimited) as caught:
+        read(response(429, b'{"error": {"code": 7, "type": "x"}}'), code=paths)
+    assert caught.value.code == "7"
+    with pytest.raises(RateLimited) as caught:
+        read(response(429, body), code=[])
+    assert caught.value.code is None

@@ -93,15 +93,17 @@ def read_object(
     clock: Clock,
     job_id: str | None = None,
     message: tuple[str | int, ...] = ("error", "message"),
-    code: tuple[str | int, ...] = ("error", "code"),
+    code: tuple[str | int, ...] | list[tuple[str | int, ...]] = ("error", "code"),
     overrides: Mapping[int, type[ProviderError]] | None = None,
 ) -> Mapping[str, Any]:
     """The JSON object of a 2xx response; any other status raises its mapped error.
 
-    ``message`` and ``code`` locate the provider's error envelope fields; an error page
-    that is not JSON still raises by its status.
+    ``message`` and ``code`` locate the provider's error envelope fields; ``code`` may
+    be a list of paths, the first one present wins (``[]``: the API sends no code). An
+    error page that is not JSON still raises by its status.
     """
     if not response.ok:
+        paths = code if isinstance(code, list) else [code]
         envelope = None
         if response.body.lstrip()[:1] in (b"{", b"["):
             try:
@@ -113,7 +115,9 @@ def read_object(
             provider=provider,
             clock=clock,
             message=message_text(dig(envelope, *message)),
-            code=_code(dig(envelope, *code)),
+            code=next(
+                (found for path in paths if (found := _code(dig(envelope, *path)))), None
+            ),
             job_id=job_id,
             overrides=overrides,
         )

@@ -11,8 +11,6 @@ import time
 from typing import Any
 
 import attrs
-from lipbridge_example import ExampleLipsync
-from lipbridge_example.wire import JOBS, job_id_of, job_path, read, status_of, submit_body
 
 from lipbridge import (
     AuthenticationError,
@@ -27,6 +25,8 @@ from lipbridge import (
     ProviderInfo,
     hookimpl,
 )
+from lipbridge_example import ExampleLipsync
+from lipbridge_example.wire import JOBS, job_id_of, job_path, read, status_of, submit_body
 
 
 class WrongStatus(ExampleLipsync):

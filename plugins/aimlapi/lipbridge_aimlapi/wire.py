@@ -79,7 +79,7 @@ def read(response: Response, ctx: CallContext, job_id: str | None = None) -> Map
     """The JSON object of a 2xx response; any other status raises the matching error.
 
     Errors are ``{"message", "path", "requestId", "statusCode", "timestamp"}``: the message
-    may be a list, there is no error-code field (``code=()`` reads none), and 403 means
+    may be a list, there is no error-code field (``code=[]``), and 403 means
     the account is out of credits, not a bad key.
     """
     return read_object(
@@ -88,7 +88,7 @@ def read(response: Response, ctx: CallContext, job_id: str | None = None) -> Map
         clock=ctx.clock,
         job_id=job_id,
         message=("message",),
-        code=(),
+        code=[],
         overrides={403: InsufficientCredits},
     )
 

@@ -7,10 +7,10 @@ import json
 from pathlib import Path
 
 import pytest
-from lipbridge_aimlapi import INFO, LIMITS
-from lipbridge_aimlapi.wire import VOICES
 
 from lipbridge import InvalidRequest, JobRequest, SyncMode, TextToSpeech
+from lipbridge_aimlapi import INFO, LIMITS
+from lipbridge_aimlapi.wire import VOICES
 from lipbridge_contract.testing import answer, scripted_client
 
 VIDEO = "https://storage.googleapis.com/falserverless/model_tests/kling/kling-v2.5-turbo-pro-text-to-video-output.mp4"

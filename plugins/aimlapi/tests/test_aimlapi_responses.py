@@ -7,7 +7,6 @@ from decimal import Decimal
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from lipbridge_aimlapi.wire import STATUSES
 
 from lipbridge import (
     AuthenticationError,
@@ -18,6 +17,7 @@ from lipbridge import (
     JobState,
     RequestRejected,
 )
+from lipbridge_aimlapi.wire import STATUSES
 from lipbridge_contract.testing import answer, scripted_client
 
 

@@ -1,0 +1,8 @@
+"""Certify the AIHubMax plugin against the lipbridge contract suite."""
+
+import pytest
+
+
+@pytest.mark.lipbridge_contract("aihubmax", cassettes="../../../cassettes", strictness="high")
+def test_contract(contract_check):
+    contract_check.verify()

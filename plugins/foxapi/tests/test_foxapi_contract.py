@@ -1,0 +1,8 @@
+"""Certify the FoxAPI plugin against the lipbridge contract suite."""
+
+import pytest
+
+
+@pytest.mark.lipbridge_contract("foxapi", cassettes="../../../cassettes", strictness="high")
+def test_contract(contract_check):
+    contract_check.verify()

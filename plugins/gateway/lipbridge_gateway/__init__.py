@@ -1,0 +1,116 @@
+"""The white-label "task-unified" gateway, shared by the lip-sync resellers built on it.
+
+FoxAPI, AIHubMax and EvoLink run the same gateway: the same routes, the same
+``task-unified-<unix>-<8 chars>`` task ids, status words, error envelope and 24 h result
+URLs. So a reseller plugin is only declarations, a :class:`Gateway` naming the host,
+the models and the prices; every mechanic lives here once, the JSON mapping in
+:mod:`lipbridge_gateway.wire`. This distribution registers no provider itself.
+"""
+
+from __future__ import annotations
+
+from attrs import field, frozen
+from attrs.validators import in_
+
+from lipbridge import (
+    CallContext,
+    CallKind,
+    CostEstimate,
+    JobHandle,
+    JobRequest,
+    JobStatus,
+    MediaDurations,
+    ModelCapabilities,
+    PriceTable,
+    ProviderInfo,
+    SyncMode,
+    hookimpl,
+)
+from lipbridge_gateway.wire import (
+    REQUEST_FIELDS,
+    STATUSES,
+    SUBMIT,
+    URL_TTL_SECONDS,
+    job_id_of,
+    media_fields,
+    read,
+    status_of,
+    submit_body,
+    task_path,
+)
+
+__all__ = ["URL_TTL_SECONDS", "Gateway", "sync_lipsync_models"]
+
+# sync.so's models; temperature and active_speaker exist on the lipsync-2 family only.
+_EXPRESSIVE = frozenset({"lipsync-2", "lipsync-2-pro"})
+
+
+def sync_lipsync_models(*names: str, callback: bool) -> tuple[ModelCapabilities, ...]:
+    """sync.so's lip-sync models as the gateway resells them (default: all three).
+
+    All five sync modes with ``loop`` by default, public http(s) media only, result URLs
+    that live 24 h, priced from the reseller's table. ``callback`` is per reseller: each
+    documents ``callback_url`` for this model or does not.
+    """
+    return tuple(
+        ModelCapabilities(
+            name=name,
+            sync_modes=frozenset(SyncMode),
+            default_sync_mode=SyncMode.LOOP,
+            temperature=name in _EXPRESSIVE,
+            active_speaker=name in _EXPRESSIVE,
+            callback=callback,
+            cost_estimate=True,
+            output_url_ttl_seconds=URL_TTL_SECONDS,
+        )
+        for name in names or ("lipsync-2", "lipsync-2-pro", "sync-3")
+    )
+
+
+@frozen(kw_only=True)
+class Gateway:
+    """One reseller of the gateway as a lipbridge plugin; the entry point names an instance.
+
+    ``models[0]`` is the default model. ``request_fields`` is the documented field
+    revision sent unless the user's ``request_fields`` setting picks another.
+    """
+
+    name: str
+    display_name: str
+    docs_url: str
+    base_url: str
+    models: tuple[ModelCapabilities, ...]
+    api_key_env: tuple[str, ...]
+    prices: PriceTable
+    request_fields: str = field(default="video_url", validator=in_(tuple(REQUEST_FIELDS)))
+
+    @hookimpl
+    def lipbridge_provider_info(self) -> ProviderInfo:
+        return ProviderInfo(
+            name=self.name,
+            display_name=self.display_name,
+            docs_url=self.docs_url,
+            contract_version="1.0",  # the contract the gateway was written against
+            default_base_url=self.base_url,
+            models=self.models,
+            default_model=self.models[0].name,
+            api_key_env=self.api_key_env,
+            status_words=STATUSES.states,
+        )
+
+    @hookimpl
+    def lipbridge_submit(self, request: JobRequest, ctx: CallContext) -> JobHandle:
+        body = submit_body(request, media_fields(ctx, self.request_fields))
+        response = ctx.http.post(SUBMIT, kind=CallKind.SUBMIT, json=body)
+        return ctx.new_handle(job_id_of(response, read(response, ctx), ctx), model=request.model)
+
+    @hookimpl
+    def lipbridge_poll(self, handle: JobHandle, ctx: CallContext) -> JobStatus:
+        response = ctx.http.get(task_path(handle.job_id), kind=CallKind.POLL)
+        return status_of(response, read(response, ctx, handle.job_id), ctx, handle.job_id)
+
+    @hookimpl
+    def lipbridge_estimate_cost(
+        self, request: JobRequest, durations: MediaDurations
+    ) -> CostEstimate:
+        return self.prices.estimate(request.model or self.models[0].name, durations.output_seconds)

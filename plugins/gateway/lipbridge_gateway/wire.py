@@ -1,0 +1,187 @@
+"""The task-unified gateway's JSON, to and from lipbridge's canonical types.
+
+One wire format serves every reseller of the gateway (FoxAPI, AIHubMax, EvoLink):
+
+* ``POST /v1/videos/generations`` ``{"model", "video_url", "audio_url", "sync_mode"?,
+  "temperature"?, "active_speaker"?, "callback_url"?}`` -> ``{"id", "status", "created",
+  "usage": {"credits_reserved"}}`` (or ``"task_info"`` instead of ``"usage"``);
+* ``GET /v1/tasks/{id}`` -> ``{"id", "status", "progress", "created", "results": [{"url"}]
+  | null, "error": {"code", "message", "type"} | null, "usage": {"credits_reserved"}}``;
+  an older revision puts the video at ``output.url``;
+* errors: ``{"error": {"message", "type", "code"?}}`` with the usual HTTP statuses.
+
+Everything read from a response goes through lipbridge's wire readers, so no body,
+however broken, raises anything but a lipbridge error.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+from urllib.parse import quote
+
+from lipbridge import (
+    BilledUsage,
+    CallContext,
+    Clock,
+    ConfigurationError,
+    JobError,
+    JobRequest,
+    JobResult,
+    JobState,
+    JobStatus,
+    Response,
+    StatusMap,
+    dig,
+    malformed,
+    number,
+    read_object,
+    request_body,
+    text,
+)
+from lipbridge.context import env_name
+from lipbridge.models import shown
+
+SUBMIT = "/v1/videos/generations"
+TASKS = "/v1/tasks"
+URL_TTL_SECONDS = 86_400  # "All url links are valid for 24 hours. Please save them promptly."
+BILLED_UNIT = "reserved credits"  # credits are reserved at submit; no final charge is reported
+_URL_TTL = dt.timedelta(seconds=URL_TTL_SECONDS)
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+_LAST_CREATED = 253_402_214_399  # 9999-12-30T23:59:59Z: a later `created` has no expiry date
+
+STATUSES = StatusMap(
+    {
+        "pending": JobState.QUEUED,
+        "processing": JobState.RUNNING,
+        "completed": JobState.SUCCEEDED,
+        "failed": JobState.FAILED,
+        "cancelled": JobState.CANCELLED,  # listed only by an older revision of the task page
+    }
+)
+
+# The provider setting ``request_fields`` names the documented revision of the media fields.
+SETTING = "request_fields"
+REQUEST_FIELDS: Mapping[str, tuple[str, str]] = {
+    "video_url": ("video_url", "audio_url"),  # rev B: the current reseller pages
+    "video": ("video", "audio"),  # rev A: FoxAPI's original page
+}
+_MEDIA_KEYS = ("video_url", "audio_url", "video", "audio")
+
+
+def media_fields(ctx: CallContext, default: str) -> tuple[str, str]:
+    """The (video, audio) field names chosen by the ``request_fields`` setting."""
+    choice = ctx.settings.get(SETTING, default)
+    fields = REQUEST_FIELDS.get(choice)
+    if fields is None:
+        raise ConfigurationError(
+            f"{ctx.provider} setting {SETTING}={shown(choice)} "
+            f"(LIPBRIDGE_{env_name(ctx.provider)}_{SETTING.upper()}) is not a documented "
+            f"field revision; allowed: {', '.join(REQUEST_FIELDS)}"
+        )
+    return fields
+
+
+def task_path(job_id: str) -> str:
+    """``/v1/tasks/{id}``; the id is escaped, so a stored handle cannot steer the path."""
+    return f"{TASKS}/{quote(job_id, safe='')}"
+
+
+def submit_body(request: JobRequest, media: tuple[str, str]) -> dict[str, Any]:
+    """The create body: only the fields that are set, then the provider-native options.
+
+    Both revisions' media names are listed, so options can set neither.
+    """
+    video, audio = media
+    fields = {
+        "model": request.model,
+        **dict.fromkeys(_MEDIA_KEYS),
+        video: request.video,
+        audio: request.audio,
+        "sync_mode": request.sync_mode.value if request.sync_mode else None,
+        "temperature": request.temperature,
+        "active_speaker": request.active_speaker,
+        "callback_url": request.callback_url,
+    }
+    return request_body(fields, request.options)
+
+
+def read(response: Response, ctx: CallContext, job_id: str | None = None) -> Mapping[str, Any]:
+    """The JSON object of a 2xx answer; any other status raises its mapped error.
+
+    The error's code is ``error.code`` where the envelope has one (task and channel
+    errors), else ``error.type``, the only code the general envelope carries.
+    """
+    return read_object(
+        response,
+        provider=ctx.provider,
+        clock=ctx.clock,
+        job_id=job_id,
+        code=[("error", "code"), ("error", "type")],
+    )
+
+
+def job_id_of(response: Response, data: Mapping[str, Any], ctx: CallContext) -> str:
+    job_id = text(data.get("id"))
+    if job_id is None:
+        raise malformed(response, "without a task id", provider=ctx.provider)
+    return job_id
+
+
+def video_url(data: Mapping[str, Any]) -> str | None:
+    """``results[0].url``, else the older revision's ``output.url``."""
+    return text(dig(data, "results", 0, "url")) or text(dig(data, "output", "url"))
+
+
+def expires_at(data: Mapping[str, Any], clock: Clock) -> dt.datetime:
+    """24 h after the task was created (its URL cannot be older), else 24 h from now."""
+    created = number(data.get("created"), top=_LAST_CREATED)
+    start = clock.now() if created is None else _EPOCH + dt.timedelta(seconds=created)
+    return start + _URL_TTL
+
+
+def billed(data: Mapping[str, Any]) -> BilledUsage | None:
+    credits = number(dig(data, "usage", "credits_reserved"))
+    return None if credits is None else BilledUsage(amount=Decimal(str(credits)), unit=BILLED_UNIT)
+
+
+def job_error(problem: object, raw: str) -> JobError:
+    return JobError(
+        message=text(dig(problem, "message")) or f"the task ended {raw} with no message",
+        code=text(dig(problem, "code")) or text(dig(problem, "type")),
+    )
+
+
+def status_of(
+    response: Response, data: Mapping[str, Any], ctx: CallContext, job_id: str
+) -> JobStatus:
+    """A task body as a status.
+
+    ``completed`` can arrive before the results are written (``results: null``); that
+    task is still running, so ``wait`` polls again instead of failing to read a result.
+    """
+    raw = text(data.get("status"))
+    if raw is None:
+        raise malformed(response, "without a status word", provider=ctx.provider, job_id=job_id)
+    state = STATUSES.state(raw)
+    result = None
+    if state is JobState.SUCCEEDED:
+        url = video_url(data)
+        if url is None:
+            state = JobState.RUNNING
+        else:
+            result = JobResult(
+                video_url=url, expires_at=expires_at(data, ctx.clock), billed=billed(data)
+            )
+    problem, error = data.get("error"), None
+    if state is JobState.FAILED or (state is JobState.CANCELLED and problem):
+        error = job_error(problem, raw)
+    return JobStatus(
+        state=state,
+        raw_status=raw,
+        progress=number(data.get("progress"), top=100),
+        result=result,
+        error=error,
+    )
