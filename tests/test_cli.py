@@ -221,3 +221,27 @@ def test_the_installed_command_runs(standard_site: Path) -> None:
     assert unknown.returncode == ExitCode.USAGE
     assert unknown.stderr.startswith("error: unknown provider 'nobody'")
     assert "Traceback" not in unknown.stderr
+
+
+def test_a_result_is_described_with_every_field_it_has() -> None:
+    import datetime as dt
+    from decimal import Decimal
+
+    from lipbridge import BilledUsage, JobResult
+    from lipbridge.cli.jobs import describe
+
+    result = JobResult(
+        video_url="https://cdn.invalid/out.mp4", cover_url="https://cdn.invalid/cover.jpg",
+        duration_seconds=12.5, expires_at=dt.datetime(2026, 1, 2, tzinfo=dt.timezone.utc),
+        billed=BilledUsage(amount=Decimal("0.10"), unit="credits"),
+    )
+    assert describe(result).splitlines() == [
+        "video: https://cdn.invalid/out.mp4",
+        "cover: https://cdn.invalid/cover.jpg",
+        "duration: 12.5 s",
+        "url expires: 2026-01-02T00:00:00+00:00",
+        "billed: 0.10 credits",
+    ]
+    assert describe(JobResult(video_url="https://cdn.invalid/o.mp4")) == (
+        "video: https://cdn.invalid/o.mp4"
+    )

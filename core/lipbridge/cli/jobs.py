@@ -32,6 +32,8 @@ def handle_for(client: Client, provider: str, job_id: str, model: str | None) ->
 
 def describe(result: JobResult) -> str:
     lines = [f"video: {result.video_url}"]
+    if result.cover_url is not None:
+        lines.append(f"cover: {result.cover_url}")
     if result.duration_seconds is not None:
         lines.append(f"duration: {result.duration_seconds:g} s")
     if result.expires_at is not None:
