@@ -1,5 +1,5 @@
-"""The project's static checks run with the tests: ruff everywhere, mypy strict on the core
-and the contract suite."""
+"""The project's static checks run with the tests: ruff everywhere, mypy strict on the core,
+the contract suite and the provider plugins."""
 
 from __future__ import annotations
 
@@ -20,6 +20,6 @@ def test_ruff_is_clean() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_mypy_strict_on_the_core_and_contract_suite() -> None:
+def test_mypy_strict_on_the_core_contract_suite_and_plugins() -> None:
     result = run("mypy")
     assert result.returncode == 0, result.stdout + result.stderr

@@ -313,6 +313,9 @@ class ModelCapabilities:
     audio_formats: tuple[str, ...] = ("mp3", "wav")
     limits: InputLimits = InputLimits()
     output_url_ttl_seconds: float | None = None
+    # Appended to the refusal of a sync mode: where the API offers modes of its own that
+    # no canonical mode means, say how to ask for them (a provider option).
+    sync_mode_hint: str = ""
 
 
 @frozen(kw_only=True)

@@ -129,7 +129,7 @@ def validate(
 
     changes: dict[str, Any] = {}
 
-    def unsupported(field: str, value: object, allowed: list[str]) -> None:
+    def unsupported(field: str, value: object, allowed: list[str], hint: str = "") -> None:
         if drop_unsupported:
             warnings.warn(
                 f"{field}={shown(value)} dropped: {where} does not support it",
@@ -140,13 +140,19 @@ def validate(
         else:
             options = ", ".join(allowed) or "leave it unset (or pass drop_unsupported=True)"
             raise UnsupportedOption(
-                f"{field}={shown(value)} is not supported by {where}; allowed: {options}",
+                f"{field}={shown(value)} is not supported by {where}; allowed: {options}"
+                + (f"; {hint}" if hint else ""),
                 field=field,
                 allowed=allowed,
             )
 
     if request.sync_mode is not None and request.sync_mode not in caps.sync_modes:
-        unsupported("sync_mode", request.sync_mode.value, sorted(m.value for m in caps.sync_modes))
+        unsupported(
+            "sync_mode",
+            request.sync_mode.value,
+            sorted(m.value for m in caps.sync_modes),
+            caps.sync_mode_hint,
+        )
     if request.temperature is not None and not caps.temperature:
         unsupported("temperature", request.temperature, [])
     if request.active_speaker is not None and not caps.active_speaker:

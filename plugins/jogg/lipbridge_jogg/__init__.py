@@ -37,6 +37,7 @@ from lipbridge import (
 )
 from lipbridge_jogg.wire import (
     NAME,
+    PLAYBACK_TYPES,
     STATUSES,
     create_path,
     read,
@@ -72,6 +73,10 @@ INFO = ProviderInfo(
         ModelCapabilities(
             name="lipsync",
             sync_modes=frozenset({SyncMode.BOUNCE}),
+            sync_mode_hint=(
+                "or leave sync_mode unset and pass JoggAI's own playback_type in options: "
+                + ", ".join(PLAYBACK_TYPES)
+            ),
             cost_estimate=True,
         ),
     ),

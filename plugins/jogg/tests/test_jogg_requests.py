@@ -118,7 +118,9 @@ def test_other_sync_modes_are_unsupported_before_any_request(mode):
         client.submit("jogg", request)
     assert caught.value.field == "sync_mode"
     assert caught.value.allowed == ("bounce",)
-    assert mode in caught.value.message and "allowed: bounce" in caught.value.message
+    assert mode in caught.value.message and "allowed: bounce; or leave sync_mode unset and " \
+        "pass JoggAI's own playback_type in options: normal, normal_reverse, " \
+        "normal_reverse_by_audio" in caught.value.message
     with pytest.raises(UnsupportedOption):
         client.estimate_cost("jogg", request, video_seconds=5, audio_seconds=5)
     assert transport.sent == []
