@@ -128,6 +128,25 @@ def test_the_spend_cap_is_checked_before_anything_is_sent(
     assert server.requests() == []
 
 
+def test_an_unpriced_submit_is_refused_unless_allowed_outside_the_cap(
+    root: Path, live: Client, server: ScriptedServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import attrs
+
+    import lipbridge_example
+
+    monkeypatch.setattr(lipbridge_example, "PRICES",
+                        attrs.evolve(lipbridge_example.PRICES, rates={}))
+    with pytest.raises(RecordRefused, match=r"success: no USD estimate \(no published price "
+                       r"for example-1 .*--allow-unpriced records it anyway"):
+        record_scenarios(live, "example", root, ["success"], Decimal("0"), environ={})
+    assert server.requests() == []
+    script_success(server)
+    record_scenarios(live, "example", root, ["success"], Decimal("0"), environ={},
+                     allow_unpriced=True)
+    assert len(server.requests()) == 3
+
+
 def test_recording_refuses_ci_and_unscripted_scenarios(
     root: Path, live: Client, server: ScriptedServer
 ) -> None:

@@ -62,8 +62,11 @@ def _scrubbers(
     return request, response
 
 
-def plan_spend(client: Client, provider: str, scenarios: Sequence[Scenario]) -> Decimal:
-    """USD the submits would cost, by the plugin's own estimates; refuses what it can't price."""
+def plan_spend(
+    client: Client, provider: str, scenarios: Sequence[Scenario], allow_unpriced: bool = False
+) -> Decimal:
+    """USD the submits would cost, by the plugin's own estimates; refuses what it can't
+    price unless ``allow_unpriced`` (then the unpriced submits are listed, not counted)."""
     total = Decimal(0)
     for scenario in scenarios:
         request = scenario.sidecar.request
@@ -81,7 +84,13 @@ def plan_spend(client: Client, provider: str, scenarios: Sequence[Scenario]) -> 
             raise RecordRefused(f"{scenario.name}: cannot price the submit: {exc}") from None
         if estimate.usd is None:
             why = estimate.unknown_reason or f"priced in {estimate.unit} with no USD rate"
-            raise RecordRefused(f"{scenario.name}: no USD estimate ({why}); refusing to spend")
+            if not allow_unpriced:
+                raise RecordRefused(
+                    f"{scenario.name}: no USD estimate ({why}); refusing to spend "
+                    "(--allow-unpriced records it anyway, outside the --allow-spend cap)"
+                )
+            click.echo(f"  {scenario.name}: not counted against --allow-spend: {why}")
+            continue
         total += estimate.usd
     return total
 
@@ -130,6 +139,7 @@ def record_scenarios(
     allow_spend: Decimal,
     environ: dict[str, str] | os._Environ[str] = os.environ,
     allow_ci: bool = False,
+    allow_unpriced: bool = False,
 ) -> list[Path]:
     """Record ``names`` into ``root/provider``; returns the cassettes written."""
     if environ.get("CI", "").lower() == "true" and not allow_ci:
@@ -145,7 +155,7 @@ def record_scenarios(
                 "request (or handle) and steps first"
             )
         scenarios.append(scenario)
-    spend = plan_spend(client, provider, scenarios)
+    spend = plan_spend(client, provider, scenarios, allow_unpriced)
     if spend > allow_spend:
         raise RecordRefused(
             f"the submits are estimated at ${spend}; --allow-spend is ${allow_spend}"
@@ -227,10 +237,23 @@ def _write_sidecar(
 )
 @cassettes_option
 @click.option("--allow-ci", is_flag=True, help="Record even when CI=true.")
+@click.option(
+    "--allow-unpriced",
+    is_flag=True,
+    help="Also record submits the plugin cannot price in USD (not counted in the cap).",
+)
 def record(
-    provider: str, names: tuple[str, ...], allow_spend: Decimal, root: Path, allow_ci: bool
+    provider: str,
+    names: tuple[str, ...],
+    allow_spend: Decimal,
+    root: Path,
+    allow_ci: bool,
+    allow_unpriced: bool,
 ) -> None:
     """Re-record scenarios against the live API (spends real money)."""
     with Client() as client:
-        for path in record_scenarios(client, provider, root, names, allow_spend, allow_ci=allow_ci):
+        for path in record_scenarios(
+            client, provider, root, names, allow_spend,
+            allow_ci=allow_ci, allow_unpriced=allow_unpriced,
+        ):
             click.echo(f"wrote {path} and its sidecar")
