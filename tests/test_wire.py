@@ -22,6 +22,7 @@ from lipbridge import (
     number,
     read_object,
     request_body,
+    required_text,
     text,
     timestamp,
 )
@@ -151,3 +152,12 @@ def test_code_may_be_several_paths_the_first_present_wins_or_none() -> None:
     with pytest.raises(RateLimited) as caught:
         read(response(429, body), code=[])
     assert caught.value.code is None
+
+
+def test_a_required_field_is_its_text_or_a_protocol_error_naming_its_path() -> None:
+    resp = response(200, b'{"data": {"task_id": "t1", "status": 3}}')
+    data = {"data": {"task_id": "t1", "status": 3}}
+    assert required_text(resp, data, "data", "task_id", provider="acme") == "t1"
+    with pytest.raises(ProviderProtocolError, match=r"answered HTTP 200 without data\.status") as e:
+        required_text(resp, data, "data", "status", provider="acme", job_id="t1")
+    assert e.value.job_id == "t1" and e.value.provider == "acme"

@@ -63,6 +63,7 @@ from lipbridge.wire import (
     number,
     read_object,
     request_body,
+    required_text,
     text,
     timestamp,
 )
@@ -133,6 +134,7 @@ __all__ = [
     "number",
     "read_object",
     "request_body",
+    "required_text",
     "text",
     "timestamp",
 ]

@@ -86,6 +86,18 @@ def malformed(
     )
 
 
+def required_text(
+    response: Response, data: Any, *path: str | int, provider: str, job_id: str | None = None
+) -> str:
+    """``text(dig(data, *path))`` for a field the plugin cannot do without (a job id, a
+    status word, a result URL); missing or not a string is :func:`malformed`."""
+    value = text(dig(data, *path))
+    if value is None:
+        where = ".".join(str(step) for step in path)
+        raise malformed(response, f"without {where}", provider=provider, job_id=job_id)
+    return value
+
+
 def read_object(
     response: Response,
     *,

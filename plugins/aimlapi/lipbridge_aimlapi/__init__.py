@@ -31,6 +31,7 @@ from lipbridge import (
     PriceTable,
     ProviderInfo,
     hookimpl,
+    required_text,
 )
 from lipbridge_aimlapi.wire import (
     GENERATIONS,
@@ -40,7 +41,6 @@ from lipbridge_aimlapi.wire import (
     VOICES,
     body_usage,
     header_usage,
-    job_id_of,
     read,
     status_of,
     submit_body,
@@ -105,7 +105,8 @@ class AimlapiLipsync:
         response = ctx.http.post(GENERATIONS, kind=CallKind.SUBMIT, json=body)
         data = read(response, ctx)
         usage = header_usage(response) or body_usage(data)
-        return ctx.new_handle(job_id_of(response, data), model=request.model, resume=usage)
+        job_id = required_text(response, data, "id", provider=NAME)
+        return ctx.new_handle(job_id, model=request.model, resume=usage)
 
     @hookimpl
     def lipbridge_poll(self, handle: JobHandle, ctx: CallContext) -> JobStatus:

@@ -26,10 +26,10 @@ from lipbridge import (
     StatusMap,
     dig,
     inline_local,
-    malformed,
     number,
     read_object,
     request_body,
+    required_text,
     text,
 )
 
@@ -93,13 +93,6 @@ def read(response: Response, ctx: CallContext, job_id: str | None = None) -> Map
     )
 
 
-def job_id_of(response: Response, data: Mapping[str, Any]) -> str:
-    job_id = text(data.get("id"))
-    if job_id is None:
-        raise malformed(response, "without a generation id", provider=NAME)
-    return job_id
-
-
 def _amount(value: object) -> Decimal | None:
     """A non-negative amount from a header or resume string, or from a JSON number."""
     if isinstance(value, str):
@@ -145,9 +138,7 @@ def status_of(response: Response, data: Mapping[str, Any], handle: JobHandle) ->
     The bill is the poll's own cost headers when they name a charge, else what the submit
     said (kept in the handle), else this body's ``meta.usage``.
     """
-    raw = text(data.get("status"))
-    if raw is None:
-        raise malformed(response, "without a status word", provider=NAME, job_id=handle.job_id)
+    raw = required_text(response, data, "status", provider=NAME, job_id=handle.job_id)
     state = STATUSES.state(raw)
     if state is JobState.FAILED:
         message = text(dig(data, "error", "message")) or f"the generation ended {raw!r}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -18,8 +19,7 @@ AUDIO = "https://cdn.example.com/speech.mp3"
 QUEUED = {"id": "z-IMFJo2ORUJBR7OWIqDM", "status": "queued"}
 
 
-def aimlapi(*answers, **kwargs):  # type: ignore[no-untyped-def]
-    return scripted_client("aimlapi", *answers, **kwargs)
+aimlapi = partial(scripted_client, "aimlapi")  # (client, transport) answered in turn
 
 
 def sent_json(transport):

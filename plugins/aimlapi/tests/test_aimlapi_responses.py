@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from functools import partial
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -20,9 +21,7 @@ from lipbridge import (
 from lipbridge_aimlapi.wire import STATUSES
 from lipbridge_contract.testing import answer, scripted_client
 
-
-def aimlapi(*answers, **kwargs):  # type: ignore[no-untyped-def]
-    return scripted_client("aimlapi", *answers, **kwargs)
+aimlapi = partial(scripted_client, "aimlapi")  # (client, transport) answered in turn
 
 
 VIDEO = "https://cdn.example.com/face.mp4"

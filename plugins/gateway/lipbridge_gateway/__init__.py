@@ -25,13 +25,13 @@ from lipbridge import (
     ProviderInfo,
     SyncMode,
     hookimpl,
+    required_text,
 )
 from lipbridge_gateway.wire import (
     REQUEST_FIELDS,
     STATUSES,
     SUBMIT,
     URL_TTL_SECONDS,
-    job_id_of,
     media_fields,
     read,
     status_of,
@@ -102,7 +102,8 @@ class Gateway:
     def lipbridge_submit(self, request: JobRequest, ctx: CallContext) -> JobHandle:
         body = submit_body(request, media_fields(ctx, self.request_fields))
         response = ctx.http.post(SUBMIT, kind=CallKind.SUBMIT, json=body)
-        return ctx.new_handle(job_id_of(response, read(response, ctx), ctx), model=request.model)
+        job_id = required_text(response, read(response, ctx), "id", provider=ctx.provider)
+        return ctx.new_handle(job_id, model=request.model)
 
     @hookimpl
     def lipbridge_poll(self, handle: JobHandle, ctx: CallContext) -> JobStatus:

@@ -35,10 +35,10 @@ from lipbridge import (
     Response,
     StatusMap,
     dig,
-    malformed,
     number,
     read_object,
     request_body,
+    required_text,
     text,
 )
 from lipbridge.context import env_name
@@ -123,13 +123,6 @@ def read(response: Response, ctx: CallContext, job_id: str | None = None) -> Map
     )
 
 
-def job_id_of(response: Response, data: Mapping[str, Any], ctx: CallContext) -> str:
-    job_id = text(data.get("id"))
-    if job_id is None:
-        raise malformed(response, "without a task id", provider=ctx.provider)
-    return job_id
-
-
 def video_url(data: Mapping[str, Any]) -> str | None:
     """``results[0].url``, else the older revision's ``output.url``."""
     return text(dig(data, "results", 0, "url")) or text(dig(data, "output", "url"))
@@ -162,9 +155,7 @@ def status_of(
     ``completed`` can arrive before the results are written (``results: null``); that
     task is still running, so ``wait`` polls again instead of failing to read a result.
     """
-    raw = text(data.get("status"))
-    if raw is None:
-        raise malformed(response, "without a status word", provider=ctx.provider, job_id=job_id)
+    raw = required_text(response, data, "status", provider=ctx.provider, job_id=job_id)
     state = STATUSES.state(raw)
     result = None
     if state is JobState.SUCCEEDED:

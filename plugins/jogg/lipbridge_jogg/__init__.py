@@ -34,6 +34,7 @@ from lipbridge import (
     ProviderInfo,
     SyncMode,
     hookimpl,
+    required_text,
 )
 from lipbridge_jogg.wire import (
     NAME,
@@ -43,7 +44,6 @@ from lipbridge_jogg.wire import (
     read,
     status_of,
     submit_body,
-    task_id_of,
     task_path,
 )
 
@@ -98,7 +98,8 @@ class JoggLipSync:
     def lipbridge_submit(self, request: JobRequest, ctx: CallContext) -> JobHandle:
         body = submit_body(request)
         response = ctx.http.post(create_path(ctx.settings), kind=CallKind.SUBMIT, json=body)
-        return ctx.new_handle(task_id_of(response, read(response, ctx)), model=request.model)
+        task_id = required_text(response, read(response, ctx), "data", "task_id", provider=NAME)
+        return ctx.new_handle(task_id, model=request.model)
 
     @hookimpl
     def lipbridge_poll(self, handle: JobHandle, ctx: CallContext) -> JobStatus:

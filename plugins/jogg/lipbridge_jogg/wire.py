@@ -39,6 +39,7 @@ from lipbridge import (
     number,
     read_object,
     request_body,
+    required_text,
     text,
 )
 from lipbridge.models import shown
@@ -157,20 +158,11 @@ def read(response: Response, ctx: CallContext, job_id: str | None = None) -> Map
     return envelope
 
 
-def task_id_of(response: Response, envelope: Mapping[str, Any]) -> str:
-    task_id = text(dig(envelope, "data", "task_id"))
-    if task_id is None:
-        raise malformed(response, "without data.task_id", provider=NAME)
-    return task_id
-
-
 def status_of(response: Response, envelope: Mapping[str, Any], job_id: str) -> JobStatus:
     """A task as a status. ``error`` is read only for failed tasks: the documented
     success example carries one too, and the status table says to read it on failure."""
     task = dig(envelope, "data")
-    raw = text(dig(task, "status"))
-    if raw is None:
-        raise malformed(response, "without data.status", provider=NAME, job_id=job_id)
+    raw = required_text(response, envelope, "data", "status", provider=NAME, job_id=job_id)
     state = STATUSES.state(raw)
     url = text(dig(task, "data", "result_url"))
     result = None

@@ -5,15 +5,14 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from functools import partial
 
 import pytest
 
 from lipbridge import JobRequest
 from lipbridge_contract.testing import scripted_client
 
-
-def jogg(*answers, **kwargs):  # type: ignore[no-untyped-def]
-    return scripted_client("jogg", *answers, **kwargs)
+jogg = partial(scripted_client, "jogg")  # (client, transport) answered in turn
 
 
 VIDEO = "https://res.jogg.ai/source-video.mp4"

@@ -4,6 +4,7 @@ errors, and task statuses."""
 from __future__ import annotations
 
 import datetime as dt
+from functools import partial
 
 import pytest
 
@@ -23,9 +24,7 @@ from lipbridge import (
 )
 from lipbridge_contract.testing import answer, scripted_client
 
-
-def jogg(*answers, **kwargs):  # type: ignore[no-untyped-def]
-    return scripted_client("jogg", *answers, **kwargs)
+jogg = partial(scripted_client, "jogg")  # (client, transport) answered in turn
 
 
 TASK = "3d5c6930-d0da-4f7b-826e-cd1530f6734f"

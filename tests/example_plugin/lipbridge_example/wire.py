@@ -26,9 +26,9 @@ from lipbridge import (
     Response,
     StatusMap,
     dig,
-    malformed,
     number,
     read_object,
+    required_text,
     text,
     timestamp,
 )
@@ -79,18 +79,11 @@ def read(response: Response, ctx: CallContext, job_id: str | None = None) -> Map
 
 
 def job_id_of(response: Response, data: Mapping[str, Any]) -> str:
-    job_id = text(data.get("id"))
-    if job_id is None:
-        raise malformed(response, "without a job id", provider=NAME)
-    return job_id
+    return required_text(response, data, "id", provider=NAME)
 
 
 def _result(response: Response, data: Mapping[str, Any], job_id: str) -> JobResult:
-    url = text(dig(data, "result", "video_url"))
-    if url is None:
-        raise malformed(
-            response, "with a completed job but no result.video_url", provider=NAME, job_id=job_id
-        )
+    url = required_text(response, data, "result", "video_url", provider=NAME, job_id=job_id)
     credits = number(dig(data, "usage", "credits"))
     billed = None
     if credits is not None:
@@ -106,9 +99,7 @@ def _result(response: Response, data: Mapping[str, Any], job_id: str) -> JobResu
 
 def status_of(response: Response, data: Mapping[str, Any], job_id: str) -> JobStatus:
     """A job body as a status; a ``completed`` body that carries an error has failed."""
-    raw = text(data.get("status"))
-    if raw is None:
-        raise malformed(response, "without a status word", provider=NAME, job_id=job_id)
+    raw = required_text(response, data, "status", provider=NAME, job_id=job_id)
     state = STATUSES.state(raw)
     problem = data.get("error")
     if state is JobState.SUCCEEDED and problem:
