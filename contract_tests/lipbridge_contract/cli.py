@@ -88,9 +88,12 @@ def run_command(providers: tuple[str, ...], root: Path, strictness: str, as_json
 
 @hookimpl
 def lipbridge_add_commands(cli: click.Group) -> None:
+    from lipbridge_contract.emulator.cli import demo, emulator
     from lipbridge_contract.record import record
     from lipbridge_contract.serve import serve
 
     contract.add_command(record)
     contract.add_command(serve)
     cli.add_command(contract)
+    cli.add_command(emulator)
+    cli.add_command(demo)

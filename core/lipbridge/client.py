@@ -30,6 +30,7 @@ from lipbridge.context import (
 from lipbridge.download import download as download_file
 from lipbridge.errors import (
     ConfigurationError,
+    DownloadFailed,
     InvalidRequest,
     JobCancelled,
     JobFailed,
@@ -43,6 +44,7 @@ from lipbridge.errors import (
 from lipbridge.http import ProviderHTTP, RetryPolicy
 from lipbridge.media import probe_seconds
 from lipbridge.models import (
+    LOOPBACK_HOSTS,
     CostEstimate,
     JobHandle,
     JobRequest,
@@ -60,7 +62,6 @@ from lipbridge.validation import local_path, validate
 
 T = TypeVar("T")
 log = logging.getLogger("lipbridge")
-LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
 @functools.cache
@@ -244,6 +245,13 @@ class Client:
         key = secrets.token_urlsafe(24) if info.idempotency_header else None
         ctx = self.context(provider, info, idempotency_key=key)
         ctx.credentials.require()  # a missing key fails here, before any request
+        callback = urlsplit(request.callback_url or "")
+        if callback.scheme == "http" and urlsplit(ctx.http.base_url).hostname not in LOOPBACK_HOSTS:
+            raise InvalidRequest(
+                f"callback_url={request.callback_url!r} is plain http, which only a local "
+                f"emulator can call; {provider} at {ctx.http.base_url} needs https",
+                field="callback_url",
+            )
         try:
             handle = self._call(provider, "lipbridge_submit", JobHandle, ctx, request=request)
             if handle.provider != provider or not handle.job_id:
@@ -331,9 +339,22 @@ class Client:
         return "it was cancelled"
 
     def download(self, result: JobResult | str, path: str | os.PathLike[str]) -> Path:
-        """Stream the result video to ``path`` (atomically); no credentials are sent."""
+        """Stream the result video to ``path`` (atomically); no credentials are sent.
+
+        A dropped connection or a 5xx/429 is retried with the client's retry policy; an
+        expired URL (403/404/410) is not, as only a fresh poll can fix it.
+        """
         url = result if isinstance(result, str) else result.video_url
-        return download_file(self.transport, url, path)
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return download_file(self.transport, url, path)
+            except DownloadFailed as exc:
+                if not exc.retryable or attempt >= self.retry.attempts:
+                    raise
+                log.debug("download attempt %d failed: %s", attempt, exc)
+                self.clock.sleep(self.retry.delay(attempt, self._rng))
 
     # -- cost ---------------------------------------------------------------------------------
 

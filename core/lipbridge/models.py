@@ -79,8 +79,15 @@ def _check_temperature(_: object, __: object, value: float | None) -> None:
         )
 
 
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
 def check_callback_url(url: str, max_length: int = CALLBACK_URL_MAX_LENGTH) -> None:
-    """Providers only call back over https; a long or credential-bearing URL is refused."""
+    """Providers only call back over https; a long or credential-bearing URL is refused.
+
+    Plain http is let through for loopback hosts, which only a local emulator can reach;
+    the client refuses such a URL for a provider whose base URL is not local too.
+    """
     if not isinstance(url, str):
         raise InvalidRequest(
             f"callback_url={shown(url)} is not a URL; allowed: https://host/path",
@@ -92,9 +99,11 @@ def check_callback_url(url: str, max_length: int = CALLBACK_URL_MAX_LENGTH) -> N
             field="callback_url",
         )
     parts = urlsplit(url)
-    if parts.scheme != "https" or not parts.hostname:
+    local_http = parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS
+    if not (parts.scheme == "https" or local_http) or not parts.hostname:
         raise InvalidRequest(
-            f"callback_url={shown(url)} is not an https URL; allowed: https://host/path",
+            f"callback_url={shown(url)} is not an https URL; allowed: https://host/path "
+            "(http://127.0.0.1 only with a local emulator)",
             field="callback_url",
         )
     if parts.username or parts.password:

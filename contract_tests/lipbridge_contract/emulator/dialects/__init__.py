@@ -1,0 +1,39 @@
+"""Dialects of the providers whose plugins ship with lipbridge, and finding the others.
+
+The built-in dialects are written from each provider's documentation, independently of
+the plugins, so the emulator tests a plugin's reading of the docs rather than echoing it.
+"""
+
+from __future__ import annotations
+
+from lipbridge import LipbridgeError, Registry
+from lipbridge_contract.emulator import hookspecs
+from lipbridge_contract.emulator.dialect import Dialect
+from lipbridge_contract.emulator.dialects.aimlapi import AimlapiDialect
+from lipbridge_contract.emulator.dialects.gateway import AIHUBMAX, FOXAPI
+from lipbridge_contract.emulator.dialects.jogg import JoggDialect
+
+
+def built_in() -> list[Dialect]:
+    return [FOXAPI, AIHUBMAX, AimlapiDialect(), JoggDialect()]
+
+
+def installed_dialects(registry: Registry | None = None) -> list[Dialect]:
+    """The built-in dialects, plus any an installed plugin supplies through
+    ``lipbridge_emulator_dialect`` (a plugin's own dialect replaces a built-in one)."""
+    registry = registry or Registry()
+    registry.add_hookspecs(hookspecs)
+    found = {d.provider: d for d in built_in()}
+    for name in registry.names():
+        try:
+            supplied = registry.call(name, "lipbridge_emulator_dialect")
+        except LipbridgeError:  # a broken or disabled plugin: `lipbridge providers` says why
+            continue
+        if supplied is not None:
+            if not isinstance(supplied, Dialect) or supplied.provider != name:
+                raise TypeError(
+                    f"{name}: lipbridge_emulator_dialect returned {supplied!r}; it must be a "
+                    f"Dialect whose provider is {name!r}"
+                )
+            found[name] = supplied
+    return list(found.values())

@@ -1,0 +1,101 @@
+"""The emulator's HTTP layer: a threaded HTTP/1.1 server that speaks for the engine.
+
+It only moves bytes: the engine decides every answer. A reset is a real TCP RST
+(SO_LINGER 0), so clients meet the same errors as with a dropped connection.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import struct
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import TYPE_CHECKING
+from urllib.parse import parse_qs, urlsplit
+
+from lipbridge_contract.emulator.dialect import Reply
+from lipbridge_contract.emulator.engine import RESET, FileReply, Incoming
+
+if TYPE_CHECKING:
+    from lipbridge_contract.emulator.engine import Emulator
+
+MAX_BODY = 200 * 1024 * 1024
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 2048  # thousands of concurrent clients must not be refused
+    emulator: Emulator
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _Server
+
+    def log_message(self, format: str, *args: object) -> None:  # the ledger records requests
+        return
+
+    def _read_body(self) -> bytes:
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > MAX_BODY:
+            raise ValueError(f"body of {length} bytes; the emulator takes at most {MAX_BODY}")
+        return self.rfile.read(length) if length else b""
+
+    def _dispatch(self) -> None:
+        parts = urlsplit(self.path)
+        query = {k: v[0] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
+        incoming = Incoming(
+            method=self.command,
+            path=parts.path,
+            query=query,
+            headers={k.lower(): v for k, v in self.headers.items()},
+            read_body=self._read_body,
+        )
+        outcome = self.server.emulator.handle(incoming)
+        if outcome == RESET:
+            self._reset()
+        elif isinstance(outcome, FileReply):
+            self._send_file(outcome)
+        elif isinstance(outcome, Reply):
+            self._send(outcome)
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _dispatch
+
+    def _send(self, reply: Reply) -> None:
+        self.send_response(reply.status)
+        for name, value in reply.headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(reply.body)))
+        self.end_headers()
+        self.wfile.write(reply.body)
+
+    def _send_file(self, reply: FileReply) -> None:
+        with reply.path.open("rb") as source:
+            size = source.seek(0, 2)
+            source.seek(0)
+            self.send_response(200)
+            self.send_header("Content-Type", "video/mp4")
+            self.send_header("Content-Length", str(size))
+            self.send_header("Content-Disposition", f'inline; filename="{reply.name}"')
+            self.end_headers()
+            self.wfile.flush()
+            self.connection.sendfile(source)
+
+    def _reset(self) -> None:
+        self.close_connection = True
+        linger = struct.pack("ii", 1, 0)
+        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, linger)
+        self.connection.close()
+
+    def finish(self) -> None:
+        with contextlib.suppress(OSError):  # reset on purpose, or by the client
+            super().finish()
+
+
+def serve(emulator: Emulator, host: str, port: int) -> _Server:
+    """Start serving on a daemon thread; the caller shuts the server down."""
+    server = _Server((host, port), _Handler)
+    server.emulator = emulator
+    threading.Thread(target=server.serve_forever, name="emulator-http", daemon=True).start()
+    return server

@@ -1,0 +1,59 @@
+"""Files the emulator serves: uploads (inputs) and rendered outputs, each with a lifetime.
+
+Files live on disk, so a 200 MB output costs no memory to serve. A URL is
+``<base>/files/<token>/<name>``; the token is unguessable and the name is cosmetic.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+import shutil
+import tempfile
+import threading
+from pathlib import Path
+
+from attrs import frozen
+
+
+@frozen
+class Stored:
+    path: Path
+    name: str
+    expires: dt.datetime | None
+
+
+class FileStore:
+    def __init__(self, root: Path | None = None) -> None:
+        self._owned = root is None
+        self.root = Path(tempfile.mkdtemp(prefix="lipbridge-emulator-")) if root is None else root
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._files: dict[str, Stored] = {}
+        self._lock = threading.Lock()
+
+    def add_bytes(self, data: bytes, name: str, expires: dt.datetime | None = None) -> str:
+        token = secrets.token_hex(16)
+        path = self.root / f"{token}-{Path(name).name}"
+        path.write_bytes(data)
+        return self.add_path(path, name, expires, token=token)
+
+    def add_path(
+        self, path: Path, name: str, expires: dt.datetime | None = None, *, token: str = ""
+    ) -> str:
+        """Serve an existing file (not copied) and return its token."""
+        token = token or secrets.token_hex(16)
+        with self._lock:
+            self._files[token] = Stored(path=path, name=Path(name).name, expires=expires)
+        return token
+
+    def get(self, token: str) -> Stored | None:
+        with self._lock:
+            return self._files.get(token)
+
+    def read(self, token: str) -> bytes | None:
+        stored = self.get(token)
+        return stored.path.read_bytes() if stored is not None else None
+
+    def close(self) -> None:
+        if self._owned:
+            shutil.rmtree(self.root, ignore_errors=True)
