@@ -58,9 +58,12 @@ EITHER_OR = (
 )  # the docs' own sentence
 
 CREDITS_PER_USD = Decimal(2_000_000)
-CREDITS_PER_SECOND = Decimal("0.04") * CREDITS_PER_USD  # 4 PixVerse credits at $1 = 100
+PIXVERSE_CREDITS_PER_USD = 100
+# PixVerse bills 4 of its credits per started second of external audio, and 4 per
+# started 15 UTF-8 bytes of TTS text: $0.04 each, 80,000 AI/ML API credits.
+CREDITS_PER_SECOND = 4 * CREDITS_PER_USD / PIXVERSE_CREDITS_PER_USD
 TTS_BYTES_PER_STEP = 15
-CREDITS_PER_TTS_STEP = Decimal("0.04") * CREDITS_PER_USD
+CREDITS_PER_TTS_STEP = 4 * CREDITS_PER_USD / PIXVERSE_CREDITS_PER_USD
 MAX_INLINE_BYTES = 50 * 1024 * 1024
 OUTPUT_FOLLOWS = SyncMode.LOOP
 FAILURE_NAME = "GenerationError"
