@@ -82,6 +82,16 @@ def lipbridge_estimate_cost(
     """
 
 
+@hookspec(firstresult=True)
+def lipbridge_emulator_dialect(provider: str) -> object | None:
+    """Optional: a ``lipbridge_contract.emulator.Dialect`` that speaks this provider's API.
+
+    Lets ``lipbridge emulator`` stand in for a third-party provider too. Import
+    ``lipbridge_contract`` inside the implementation, so the plugin does not depend on
+    the contract suite at run time. Must not do I/O.
+    """
+
+
 @hookspec
 def lipbridge_add_commands(cli: click.Group) -> None:
     """Add subcommands to the ``lipbridge`` CLI (for example ``lipbridge contract``).

@@ -12,7 +12,6 @@ import os
 import threading
 from collections.abc import Iterable, Mapping
 from importlib import metadata
-from types import ModuleType
 from typing import Any
 
 import attrs
@@ -251,11 +250,6 @@ class Registry:
     def distribution(self, name: str) -> tuple[str, str]:
         candidate = self._candidates[name][0]
         return candidate.distribution, candidate.version
-
-    def add_hookspecs(self, module: ModuleType) -> None:
-        """Declare hooks an extension defines (the emulator's optional dialect hook)."""
-        with self._lock:
-            self._pm.add_hookspecs(module)
 
     def call(self, name: str, hook: str, **kwargs: Any) -> Any:
         """Call ``hook`` on the plugin that owns ``name`` and on no other plugin."""

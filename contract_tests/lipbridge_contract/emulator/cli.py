@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 from pathlib import Path
 
@@ -105,4 +106,7 @@ def demo(providers: tuple[str, ...], out: Path, speed: float) -> None:
     """
     from lipbridge_contract.emulator.demo import run_demo
 
-    run_demo(list(providers), out, speed)
+    if speed <= 0:
+        raise click.BadParameter(f"{speed!r}; allowed: a number > 0", param_hint="--speed")
+    outcomes = run_demo(list(providers), out, speed)
+    sys.exit(1 if any(o.error for o in outcomes) else 0)

@@ -7,7 +7,6 @@ the plugins, so the emulator tests a plugin's reading of the docs rather than ec
 from __future__ import annotations
 
 from lipbridge import LipbridgeError, Registry
-from lipbridge_contract.emulator import hookspecs
 from lipbridge_contract.emulator.dialect import Dialect
 from lipbridge_contract.emulator.dialects.aimlapi import AimlapiDialect
 from lipbridge_contract.emulator.dialects.gateway import AIHUBMAX, FOXAPI
@@ -22,7 +21,6 @@ def installed_dialects(registry: Registry | None = None) -> list[Dialect]:
     """The built-in dialects, plus any an installed plugin supplies through
     ``lipbridge_emulator_dialect`` (a plugin's own dialect replaces a built-in one)."""
     registry = registry or Registry()
-    registry.add_hookspecs(hookspecs)
     found = {d.provider: d for d in built_in()}
     for name in registry.names():
         try:
