@@ -17,7 +17,7 @@ import urllib3
 from lipbridge import Client, JobRequest
 from lipbridge.errors import ProviderUnavailable, SubmitOutcomeUnknown
 from lipbridge_contract.emulator import Emulator, Timing, VirtualClock, parse, samples
-from lipbridge_contract.emulator.demo import run_demo
+from lipbridge_contract.emulator.demo import money, run_demo
 from lipbridge_contract.emulator.faults import FaultSpecError, draw
 
 HTTP = urllib3.PoolManager(retries=False)
@@ -230,6 +230,19 @@ def test_demo_runs_every_provider_and_measures_outputs(tmp_path: Path) -> None:
         assert outcome.seconds is not None and outcome.seconds > 0
     jogg = next(o for o in outcomes if o.provider == "jogg")
     assert jogg.estimate is not None and jogg.estimate.known
+
+
+@pytest.mark.parametrize(
+    ("amount", "text"),
+    [
+        (Decimal(320000), "320000"),
+        (Decimal("0.160000000"), "0.16"),
+        (Decimal("4.0"), "4"),
+        (None, "-"),
+    ],
+)
+def test_demo_prints_amounts_without_losing_digits(amount: Decimal | None, text: str) -> None:
+    assert money(amount) == text
 
 
 def test_emulator_command_prints_base_urls_and_serves() -> None:

@@ -36,7 +36,10 @@ class Outcome:
 
 
 def money(amount: object) -> str:
-    return "-" if amount is None else f"{amount:f}".rstrip("0").rstrip(".")
+    if amount is None:
+        return "-"
+    text = f"{amount:f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 def estimated(outcome: Outcome) -> str:
