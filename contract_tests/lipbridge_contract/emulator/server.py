@@ -31,6 +31,7 @@ class _Server(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body are two writes: don't wait for an ACK
     server: _Server
 
     def log_message(self, format: str, *args: object) -> None:  # the ledger records requests
@@ -97,5 +98,7 @@ def serve(emulator: Emulator, host: str, port: int) -> _Server:
     """Start serving on a daemon thread; the caller shuts the server down."""
     server = _Server((host, port), _Handler)
     server.emulator = emulator
-    threading.Thread(target=server.serve_forever, name="emulator-http", daemon=True).start()
+    threading.Thread(  # a short poll interval: shutdown() waits for the loop to notice
+        target=server.serve_forever, args=(0.05,), name="emulator-http", daemon=True
+    ).start()
     return server
