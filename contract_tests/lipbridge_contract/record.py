@@ -1,62 +1,111 @@
-"""Re-record scenarios against the live API: real key, real clock, one job at a time.
+"""Re-record scenarios: against the live API, or against the emulator.
 
 The scenario's existing sidecar is the script (its request, or handle, and steps).
-Before anything is sent, the plugin's own ``estimate_cost`` prices every submit and the
-total must fit ``--allow-spend``. Each cassette is scrubbed as it is written (the key,
-credential headers, anything :mod:`.scrub` recognises) and its base URL is rewritten
-to the provider's default, so replays match; the sidecar gets live provenance and the
-outcome that was observed.
+Live: real key, real clock, one job at a time; before anything is sent, the plugin's
+own ``estimate_cost`` prices every submit and the total must fit ``--allow-spend``; the
+sidecar gets live provenance. ``--emulator``: an in-process emulator on a virtual clock
+answers, with its generated samples as the inputs, and nothing is spent; the recording
+goes to ``--out`` with emulator provenance, and never replaces a documentation or live
+cassette unless ``--replace`` says so. Both scrub each cassette as it is written (the
+key, credential headers, anything :mod:`.scrub` recognises) and rewrite its base URL to
+the provider's default, so replays match.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import functools
+import importlib.metadata
+import ipaddress
 import os
+import shutil
 import tempfile
 from collections.abc import Callable, Sequence
 from decimal import Decimal
-from pathlib import Path
-from typing import Any
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
+import attrs
 import click
 import vcr
 import yaml
 
-from lipbridge import Client, LipbridgeError
+from lipbridge import Client, LipbridgeError, MediaDurations, Registry
+from lipbridge.context import Clock, SystemClock
 from lipbridge.convert import unstructure
 from lipbridge_contract.cli import cassettes_option
 from lipbridge_contract.replay import MATCH_ON, Observation, SafeYAML, run_steps
-from lipbridge_contract.scenarios import SIDECAR_SUFFIX, Scenario, load_cassette_dir
+from lipbridge_contract.scenarios import (
+    SIDECAR_SUFFIX,
+    SUITE_FILE,
+    CassetteDir,
+    Scenario,
+    ScenarioError,
+    load_cassette_dir,
+    parse_sidecar,
+)
 from lipbridge_contract.scrub import scrub_headers, scrub_text
 
+if TYPE_CHECKING:  # the emulator (PyAV) loads only when recording from it
+    from lipbridge_contract.emulator import Emulator
+
 INVALID_KEY = "lbcontract-deliberately-invalid-key"  # what auth_invalid is recorded with
+# Stands for the emulator's http://127.0.0.1:<random port> in what is written, so no
+# recording holds a port that meant something only while it ran (.invalid never resolves).
+EMULATOR_HOST = "emulator.lipbridge.invalid"
+EMULATOR_ROOT = f"http://{EMULATOR_HOST}"
+EMULATOR_DIST = "lipbridge-contract"
+DEFAULT_OUT = Path("emulator-cassettes")
+# Sample lengths when the script gives no durations: a short face video, longer speech.
+SAMPLE_SECONDS = MediaDurations(video_seconds=3.0, audio_seconds=4.0)
+# How the emulator is set up so a standard scenario means what its name says. job_failed
+# keeps the script's inputs: the emulator fetches only its own files, so it accepts the
+# job and fails it, as a provider fails a job whose inputs it cannot download.
+STAGES: dict[str, dict[str, Any]] = {
+    "insufficient_credits": {"credits": 0},
+    "rate_limited": {"faults": "submit:429=1@30"},
+}
+
+Rewrites = Sequence[tuple[str, str]]  # (old, new), applied in order to everything written
 
 
 class RecordRefused(click.ClickException):
-    """Recording would break a safety rule; nothing was sent."""
+    """Recording would break a safety rule (nothing was sent), or a recording does not show
+    its scenario (nothing was written for it)."""
+
+
+def _rewrite(text: str, rewrites: Rewrites) -> str:
+    for old, new in rewrites:
+        text = text.replace(old, new)
+    return text
+
+
+def _text(body: Any) -> str:
+    return body.decode("utf-8", "replace") if isinstance(body, bytes) else str(body)
 
 
 def _scrubbers(
-    key: str, live_base: str, default_base: str, secret_headers: Sequence[str]
+    secrets: Sequence[str], rewrites: Rewrites, secret_headers: Sequence[str]
 ) -> tuple[Callable[[Any], Any], Callable[[dict[str, Any]], dict[str, Any]]]:
-    secrets = [key, INVALID_KEY]
+    def clean(text: str) -> str:
+        return scrub_text(_rewrite(text, rewrites), secrets)
 
     def request(req: Any) -> Any:
-        uri = req.uri
-        if uri.startswith(live_base.rstrip("/")):
-            uri = default_base.rstrip("/") + uri[len(live_base.rstrip("/")) :]
-        req.uri = scrub_text(uri, secrets)
+        req.uri = clean(req.uri)
         req.headers = scrub_headers(dict(req.headers), secret_headers)
         if req.body:
-            text = req.body.decode("utf-8", "replace") if isinstance(req.body, bytes) else req.body
-            req.body = scrub_text(text, secrets).encode()
+            req.body = clean(_text(req.body)).encode()
         return req
 
     def response(resp: dict[str, Any]) -> dict[str, Any]:
-        resp["headers"] = scrub_headers(dict(resp.get("headers") or {}), secret_headers)
-        body = resp.get("body", {}).get("string", b"")
-        text = body.decode("utf-8", "replace") if isinstance(body, bytes) else str(body)
-        resp["body"] = {"string": scrub_text(text, secrets)}
+        headers = scrub_headers(dict(resp.get("headers") or {}), secret_headers)
+        resp["headers"] = {
+            name: [clean(str(v)) for v in values] if isinstance(values, list) else values
+            for name, values in headers.items()
+        }
+        resp["body"] = {"string": clean(_text(resp.get("body", {}).get("string", b"")))}
         return resp
 
     return request, response
@@ -131,6 +180,71 @@ def _observe(client: Client, provider: str, scenario: Scenario) -> dict[str, Any
     return expect
 
 
+def _scripts(folder: CassetteDir, names: Sequence[str]) -> list[Scenario]:
+    scenarios = []
+    for name in names:
+        scenario = folder.get(name)
+        if scenario is None:
+            raise RecordRefused(
+                f"{name}: no sidecar at {folder.path / (name + SIDECAR_SUFFIX)}; write its "
+                "request (or handle) and steps first"
+            )
+        scenarios.append(scenario)
+    return scenarios
+
+
+def _record_one(
+    client: Client,
+    provider: str,
+    scenario: Scenario,
+    key: str,
+    target: Path,
+    scrubbers: tuple[Callable[[Any], Any], Callable[[dict[str, Any]], dict[str, Any]]],
+    keep: Callable[[dict[str, Any]], str | None] = lambda expect: None,
+) -> dict[str, Any]:
+    """Run ``scenario`` through ``client`` under vcrpy and move the cassette to ``target``
+    once it is complete, unless ``keep`` gives a reason not to; returns the observed
+    ``expect``."""
+    request_scrub, response_scrub = scrubbers
+    recorder = vcr.VCR(
+        record_mode="all",
+        match_on=MATCH_ON,
+        serializer="safe_yaml",
+        decode_compressed_response=True,
+        before_record_request=request_scrub,
+        before_record_response=response_scrub,
+    )
+    recorder.register_serializer("safe_yaml", SafeYAML)
+    with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
+        staged = Path(tmp) / target.name
+        with recorder.use_cassette(str(staged)):
+            run_key = INVALID_KEY if scenario.name == "auth_invalid" else key
+            expect = _observe(_scenario_client(client, provider, scenario, run_key),
+                              provider, scenario)
+        if not staged.exists():
+            raise RecordRefused(
+                f"{scenario.name}: nothing was sent ({_outcome(expect)}); there is no "
+                "exchange to record"
+            )
+        reason = keep(expect)
+        if reason is not None:
+            raise RecordRefused(f"{scenario.name}: {reason}; not written")
+        os.replace(staged, target)
+    return expect
+
+
+def looks_like_emulator(base_url: str, provider: str) -> bool:
+    """A loopback base URL at ``/<provider>``: where ``lipbridge emulator`` mounts it."""
+    parts = urlsplit(base_url)
+    host = parts.hostname or ""
+    try:
+        address = ipaddress.ip_address(host)
+        loopback = address.is_loopback or address.is_unspecified  # 0.0.0.0: --host 0.0.0.0
+    except ValueError:
+        loopback = host == "localhost"
+    return loopback and parts.path.rstrip("/") == f"/{provider}"
+
+
 def record_scenarios(
     client: Client,
     provider: str,
@@ -141,63 +255,44 @@ def record_scenarios(
     allow_ci: bool = False,
     allow_unpriced: bool = False,
 ) -> list[Path]:
-    """Record ``names`` into ``root/provider``; returns the cassettes written."""
+    """Record ``names`` live into ``root/provider``; returns the cassettes written."""
     if environ.get("CI", "").lower() == "true" and not allow_ci:
         raise RecordRefused("CI=true: recording spends money; pass --allow-ci to insist")
     info = client.info(provider)
-    folder = load_cassette_dir(root / provider)
-    scenarios = []
-    for name in names:
-        scenario = folder.get(name)
-        if scenario is None:
-            raise RecordRefused(
-                f"{name}: no sidecar at {root / provider / (name + SIDECAR_SUFFIX)}; write its "
-                "request (or handle) and steps first"
-            )
-        scenarios.append(scenario)
+    live_base = client.base_url(provider, info)
+    if looks_like_emulator(live_base, provider):
+        raise RecordRefused(
+            f"the base URL {live_base} is where the lipbridge emulator mounts {provider}; "
+            "its answers are not live ones: record from it with --emulator (provenance emulator)"
+        )
+    scenarios = _scripts(load_cassette_dir(root / provider), names)
     spend = plan_spend(client, provider, scenarios, allow_unpriced)
     if spend > allow_spend:
         raise RecordRefused(
             f"the submits are estimated at ${spend}; --allow-spend is ${allow_spend}"
         )
     key = client.context(provider, info).credentials.require()
-    live_base = client.base_url(provider, info)
     dist, version = client.registry.distribution(provider)
+    rewrites = [(live_base.rstrip("/"), info.default_base_url.rstrip("/"))]
+    secret_headers = (info.auth.header, *info.secret_headers)
     written = []
     for scenario in scenarios:
         click.echo(f"recording {provider}/{scenario.name} against {live_base}")
-        request_scrub, response_scrub = _scrubbers(
-            key, live_base, info.default_base_url, (info.auth.header, *info.secret_headers)
-        )
-        recorder = vcr.VCR(
-            record_mode="all",
-            match_on=MATCH_ON,
-            serializer="safe_yaml",
-            decode_compressed_response=True,
-            before_record_request=request_scrub,
-            before_record_response=response_scrub,
-        )
-        recorder.register_serializer("safe_yaml", SafeYAML)
-        target = scenario.cassette
-        with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
-            staged = Path(tmp) / target.name
-            with recorder.use_cassette(str(staged)):
-                run_key = INVALID_KEY if scenario.name == "auth_invalid" else key
-                expect = _observe(_scenario_client(client, provider, scenario, run_key),
-                                  provider, scenario)
-            os.replace(staged, target)
+        scrubbers = _scrubbers([key, INVALID_KEY], rewrites, secret_headers)
+        expect = _record_one(client, provider, scenario, key, scenario.cassette, scrubbers)
+        provenance = {
+            "source": "live",
+            "recorded_at": client.clock.now().astimezone(dt.timezone.utc).isoformat(),
+            "plugin_version": f"{dist} {version}".strip(),
+            "base_url": live_base,
+        }
         _write_sidecar(
-            scenario,
-            expect,
-            {
-                "source": "live",
-                "recorded_at": client.clock.now().astimezone(dt.timezone.utc).isoformat(),
-                "plugin_version": f"{dist} {version}".strip(),
-                "base_url": live_base,
-            },
+            scenario.sidecar_path,
+            scenario.sidecar_path,
+            {"provenance": provenance, "expect": expect},
             [key, INVALID_KEY],
         )
-        written.append(target)
+        written.append(scenario.cassette)
     return written
 
 
@@ -216,14 +311,225 @@ def _scenario_client(client: Client, provider: str, scenario: Scenario, key: str
 
 
 def _write_sidecar(
-    scenario: Scenario, expect: dict[str, Any], provenance: dict[str, str], secrets: list[str]
+    source: Path,
+    dest: Path,
+    changes: dict[str, Any],
+    secrets: list[str],
+    rewrites: Rewrites = (),
 ) -> None:
-    """The sidecar with live provenance and the observed outcome, scrubbed like the cassette."""
-    data = yaml.safe_load(scenario.sidecar_path.read_text(encoding="utf-8"))
-    data["provenance"] = provenance
-    data["expect"] = expect
+    """The script at ``source`` with ``changes`` (provenance, the observed outcome, ...)
+    written to ``dest``, rewritten and scrubbed like the cassette."""
+    data = yaml.safe_load(source.read_text(encoding="utf-8"))
+    data.update(changes)
+    data["expect"] = data.pop("expect")  # what happened reads last, after what was sent
     text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
-    scenario.sidecar_path.write_text(scrub_text(text, secrets), encoding="utf-8")
+    dest.write_text(scrub_text(_rewrite(text, rewrites), secrets), encoding="utf-8")
+
+
+# -- recording from the emulator --------------------------------------------------------------
+
+
+def _refuse_replacing(cassette: Path, replace: bool) -> None:
+    """Only an earlier emulator recording may be overwritten without ``--replace``."""
+    sidecar = cassette.with_name(cassette.stem + SIDECAR_SUFFIX)
+    if replace or not (cassette.exists() or sidecar.exists()):
+        return
+    try:
+        source = parse_sidecar(sidecar).provenance.source
+    except (ScenarioError, OSError, TypeError, ValueError):
+        source = "unreadable"
+    if source != "emulator":
+        raise RecordRefused(
+            f"{cassette} has {source} provenance; an emulator recording never replaces it "
+            "silently: pass --out DIR to write elsewhere, or --replace to overwrite it"
+        )
+
+
+def _outcome(expect: dict[str, Any]) -> str:
+    states, error = expect.get("states") or [], expect.get("error")
+    if error:
+        return f"{error['class']} at {error['step']}"
+    return f"no error, ending {states[-1]}" if states else "no error"
+
+
+def _shows(scenario: Scenario) -> Callable[[dict[str, Any]], str | None]:
+    """Whether an emulator recording ends as its script says (the error class and step,
+    or the last state); the emulator stages only some scenarios, and a recording that
+    does not show its scenario would mislead whoever replays it."""
+    want = scenario.sidecar.expect
+    wanted = _outcome({
+        "states": [s.value for s in want.states],
+        "error": want.error and {"class": want.error.cls.__name__, "step": want.error.step},
+    })
+
+    def check(expect: dict[str, Any]) -> str | None:
+        got = _outcome(expect)
+        if got == wanted:
+            return None
+        return f"the emulator answered {got}; the script expects {wanted}"
+
+    return check
+
+
+def _upload(emu: Emulator, ref: str, data: bytes, fallback: str) -> str:
+    """Serve ``data`` from the emulator under the script's file name, so the request
+    keeps its shape (a plugin may read the extension)."""
+    name = PurePosixPath(urlsplit(ref).path).name or fallback
+    return emu.upload(data, name)
+
+
+@functools.lru_cache(maxsize=4)
+def _sample(field: str, seconds: float) -> tuple[bytes, float]:
+    """A generated input and its length measured from the file; scenarios that share a
+    length share the sample."""
+    from lipbridge_contract.emulator import media, samples
+
+    data = samples.sample_video(seconds) if field == "video" else samples.sample_speech(seconds)
+    return data, media.probe(data).seconds
+
+
+def _emulated_script(emu: Emulator, scenario: Scenario) -> tuple[Scenario, dict[str, Any]]:
+    """The scenario with its remote inputs replaced by samples the emulator serves, and
+    the sidecar fields that changed with them (request, durations)."""
+    request = scenario.sidecar.request
+    if request is None or scenario.name == "job_failed":
+        return scenario, {}
+    given = scenario.sidecar.durations or MediaDurations()
+    changes: dict[str, Any] = {}
+    measured: dict[str, float] = {}
+    for field, fallback in (("video", "face.mp4"), ("audio", "speech.wav")):
+        ref = getattr(request, field)
+        if ref is None or urlsplit(ref).scheme not in ("http", "https"):
+            continue
+        seconds = getattr(given, f"{field}_seconds") or getattr(SAMPLE_SECONDS, f"{field}_seconds")
+        data, measured[f"{field}_seconds"] = _sample(field, seconds)
+        changes[field] = _upload(emu, ref, data, fallback)
+    if not changes:
+        return scenario, {}
+    durations = attrs.evolve(given, **measured)
+    sidecar = attrs.evolve(
+        scenario.sidecar, request=attrs.evolve(request, **changes), durations=durations
+    )
+    raw = yaml.safe_load(scenario.sidecar_path.read_text(encoding="utf-8"))
+    fields = {
+        "request": {**raw["request"], **changes},
+        "durations": {k: v for k, v in unstructure(durations).items() if v is not None},
+    }
+    return attrs.evolve(scenario, sidecar=sidecar), fields
+
+
+def record_from_emulator(
+    provider: str,
+    root: Path,
+    out: Path,
+    names: Sequence[str],
+    *,
+    replace: bool = False,
+    seed: int = 0,
+    registry: Registry | None = None,
+    wall: Clock | None = None,
+) -> list[Path]:
+    """Record ``names`` (scripted in ``root/provider``) from an in-process emulator into
+    ``out/provider``; returns the cassettes written.
+
+    Scenarios share an emulator unless ``STAGES`` sets one up for what a scenario means;
+    all run on one virtual clock, so jobs take their emulated time without real sleeps.
+    """
+    from lipbridge_contract.emulator import Emulator, VirtualClock
+    from lipbridge_contract.emulator.dialects import installed_dialects
+
+    registry = registry if registry is not None else Registry()
+    wall = wall or SystemClock()
+    folder = load_cassette_dir(root / provider)
+    scenarios = _scripts(folder, names)
+    dialect = {d.provider: d for d in installed_dialects(registry)}.get(provider)
+    if dialect is None:
+        raise RecordRefused(
+            f"the emulator has no dialect for {provider}; a plugin can supply one through "
+            "the lipbridge_emulator_dialect hook"
+        )
+    dest = out / provider
+    for scenario in scenarios:
+        _refuse_replacing(dest / scenario.cassette.name, replace)
+    dest.mkdir(parents=True, exist_ok=True)
+    dist, version = registry.distribution(provider)
+    provenance = {
+        "plugin_version": f"{dist} {version}".strip(),
+        "base_url": f"{EMULATOR_ROOT}/{provider}",
+        "emulator_version": f"{EMULATOR_DIST} {importlib.metadata.version(EMULATOR_DIST)}",
+        "emulator_seed": seed,
+        "emulator_dialect": f"{type(dialect).__module__}.{type(dialect).__qualname__}",
+    }
+    written = []
+    with contextlib.ExitStack() as stack:
+        clock = VirtualClock(start=wall.now())
+        stack.callback(clock.close)  # last, once every emulator is closed
+        emulators: dict[str, Emulator] = {}  # one per stage, shared by its scenarios
+        for scenario in scenarios:
+            stage = scenario.name if scenario.name in STAGES else ""
+            if stage not in emulators:
+                setup = STAGES.get(stage, {})
+                emulators[stage] = stack.enter_context(Emulator(
+                    dialects=[dialect], clock=clock, seed=seed, faults=setup.get("faults"),
+                    credits={provider: setup["credits"]} if "credits" in setup else None,
+                ))
+            target = dest / scenario.cassette.name
+            _record_emulated(
+                emulators[stage], registry, provider, scenario, target, wall, provenance
+            )
+            click.echo(f"wrote {target} and its sidecar")
+            written.append(target)
+            if (folder.path / SUITE_FILE).exists() and not (dest / SUITE_FILE).exists():
+                # The plugin's tolerance and bypass reasons hold whatever answered.
+                shutil.copyfile(folder.path / SUITE_FILE, dest / SUITE_FILE)
+    return written
+
+
+def _record_emulated(
+    emu: Emulator,
+    registry: Registry,
+    provider: str,
+    scenario: Scenario,
+    target: Path,
+    wall: Clock,
+    provenance: dict[str, Any],
+) -> None:
+    """Record one scenario from ``emu`` into ``target`` and write its sidecar beside it."""
+    script, fields = _emulated_script(emu, scenario)
+    base = emu.base_url(provider)
+    click.echo(f"recording {provider}/{scenario.name} from the emulator at {base}")
+    with Client(
+        registry=registry, clock=emu.clock, api_keys={provider: emu.key},
+        base_urls={provider: base}, environ={},
+    ) as client:
+        info = client.info(provider)
+        rewrites = [
+            (base, info.default_base_url.rstrip("/")),
+            (emu.url, EMULATOR_ROOT),
+            (urlsplit(emu.url).netloc, EMULATOR_HOST),
+        ]
+        secrets = [emu.key, INVALID_KEY]
+        expect = _record_one(
+            client, provider, script, emu.key, target,
+            _scrubbers(secrets, rewrites, (info.auth.header, *info.secret_headers)),
+            keep=_shows(scenario),
+        )
+    recorded_at = wall.now().astimezone(dt.timezone.utc).isoformat()
+    _write_sidecar(
+        scenario.sidecar_path,
+        target.with_name(target.stem + SIDECAR_SUFFIX),
+        {
+            **fields,
+            "provenance": {"source": "emulator", "recorded_at": recorded_at, **provenance},
+            "expect": expect,
+        },
+        secrets,
+        rewrites,
+    )
+
+
+def _misused(given: dict[str, bool]) -> str:
+    return ", ".join(name for name, used in given.items() if used)
 
 
 @click.command("record")
@@ -232,8 +538,8 @@ def _write_sidecar(
 @click.option(
     "--allow-spend",
     type=Decimal,
-    required=True,
-    help="USD the submits may cost, by the plugin's own estimate.",
+    default=None,
+    help="USD the submits may cost, by the plugin's own estimate (live only; required).",
 )
 @cassettes_option
 @click.option("--allow-ci", is_flag=True, help="Record even when CI=true.")
@@ -242,18 +548,55 @@ def _write_sidecar(
     is_flag=True,
     help="Also record submits the plugin cannot price in USD (not counted in the cap).",
 )
+@click.option(
+    "--emulator",
+    "use_emulator",
+    is_flag=True,
+    help="Record from an in-process emulator instead: provenance emulator, no key, no spend.",
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help=f"With --emulator: where the recordings go [default: {DEFAULT_OUT}].",
+)
+@click.option(
+    "--replace",
+    is_flag=True,
+    help="With --emulator: overwrite documentation or live cassettes in --out.",
+)
+@click.option("--seed", type=int, default=None, help="With --emulator: its seed [default: 0].")
 def record(
     provider: str,
     names: tuple[str, ...],
-    allow_spend: Decimal,
+    allow_spend: Decimal | None,
     root: Path,
     allow_ci: bool,
     allow_unpriced: bool,
+    use_emulator: bool,
+    out: Path | None,
+    replace: bool,
+    seed: int | None,
 ) -> None:
-    """Re-record scenarios against the live API (spends real money)."""
+    """Re-record scenarios against the live API (spends real money), or from the emulator."""
+    if use_emulator:
+        live_only = {"--allow-spend": allow_spend is not None, "--allow-ci": allow_ci,
+                     "--allow-unpriced": allow_unpriced}
+        if any(live_only.values()):
+            raise click.UsageError(f"{_misused(live_only)}: live recording only, not --emulator")
+        record_from_emulator(
+            provider, root, out or DEFAULT_OUT, names, replace=replace, seed=seed or 0
+        )
+        return
+    emulator_only = {"--out": out is not None, "--replace": replace, "--seed": seed is not None}
+    if any(emulator_only.values()):
+        raise click.UsageError(f"{_misused(emulator_only)}: only with --emulator")
+    if allow_spend is None:
+        raise click.UsageError("--allow-spend USD is required to record live")
     with Client() as client:
-        for path in record_scenarios(
+        written = record_scenarios(
             client, provider, root, names, allow_spend,
             allow_ci=allow_ci, allow_unpriced=allow_unpriced,
-        ):
-            click.echo(f"wrote {path} and its sidecar")
+        )
+    for path in written:
+        click.echo(f"wrote {path} and its sidecar")

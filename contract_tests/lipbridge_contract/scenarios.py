@@ -15,6 +15,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
+import attrs
 import yaml
 from attrs import field, frozen
 
@@ -37,7 +38,13 @@ CANCEL_SCENARIOS = ("cancel_running", "cancel_after_complete")
 STEPS = ("submit", "poll", "wait", "cancel")
 SIDECAR_SUFFIX = ".sidecar.yaml"
 SUITE_FILE = "suite.yaml"
-SOURCES = ("documentation", "live")
+# Where a scenario's bodies may come from, and what its provenance must then say.
+PROVENANCE_NEEDS = {
+    "documentation": ("url",),
+    "live": ("recorded_at", "plugin_version", "base_url"),
+    "emulator": ("recorded_at", "plugin_version", "base_url", "emulator_version", "emulator_seed"),
+}
+SOURCES = tuple(PROVENANCE_NEEDS)
 # Capabilities whose scenario is any request using them, bypassed under these names;
 # "price" excuses an unknown estimate for a job whose bill was recorded.
 BYPASS_FEATURES = ("tts", "callback", "price")
@@ -59,11 +66,14 @@ def _error_class(name: object, where: str) -> type[LipbridgeError]:
 
 @frozen(kw_only=True)
 class Provenance:
-    source: str  # "documentation" or "live"
+    source: str  # one of SOURCES
     url: str | None = None  # the documentation page the bodies came from
-    recorded_at: str | None = None  # live recordings: when, with which plugin, against what
+    recorded_at: str | None = None  # recordings: when, with which plugin, against what
     plugin_version: str | None = None
     base_url: str | None = None
+    emulator_version: str | None = None  # emulator recordings: which emulator, which seed,
+    emulator_seed: str | None = None  # and whose dialect answered (built in or a plugin's)
+    emulator_dialect: str | None = None
     note: str | None = None
 
 
@@ -135,13 +145,11 @@ def _provenance(data: object, where: str) -> Provenance:
     source = data.get("source")
     if source not in SOURCES:
         raise ScenarioError(f"{where}: provenance.source={source!r}; allowed: {SOURCES}")
-    missing = (
-        ["url"] if source == "documentation" else ["recorded_at", "plugin_version", "base_url"]
-    )
-    absent = [name for name in missing if not data.get(name)]
+    # Absent or empty; a seed of 0 is a value.
+    absent = [name for name in PROVENANCE_NEEDS[source] if data.get(name) in (None, "")]
     if absent:
         raise ScenarioError(f"{where}: {source} provenance needs {', '.join(absent)}")
-    known = {"source", "url", "recorded_at", "plugin_version", "base_url", "note"}
+    known = {a.name for a in attrs.fields(Provenance)}
     extra = sorted(set(data) - known)
     if extra:
         raise ScenarioError(f"{where}: unknown provenance fields {extra}; allowed: {sorted(known)}")
