@@ -42,7 +42,7 @@ def test_the_success_scenario_runs_through_the_client_over_real_http() -> None:
         seen: list[JobState] = []
         handle = client.submit("example", REQUEST)
         result = client.wait(handle, on_progress=lambda s: seen.append(s.state))
-        assert server.done.is_set() and not server.unplayed
+        assert server.done.wait(timeout=10) and not server.unplayed  # set just after the reply
     assert handle.job_id == "ls_8f3k2m9q"
     assert seen == [JobState.QUEUED, JobState.RUNNING, JobState.SUCCEEDED]
     assert result.video_url == "https://cdn.example-lipsync.invalid/out/ls_8f3k2m9q.mp4"
