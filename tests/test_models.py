@@ -531,3 +531,24 @@ def test_terminal_table_covers_every_state() -> None:
 @pytest.mark.parametrize("state", list(JobState), ids=lambda s: s.value)
 def test_job_state_terminal(state: JobState) -> None:
     assert state.terminal is TERMINAL[state]
+
+
+@pytest.mark.parametrize(
+    ("host", "local"),
+    [
+        ("127.0.0.1", True),
+        ("127.8.0.2", True),
+        ("::1", True),
+        ("LocalHost", True),
+        ("10.0.0.1", False),
+        ("example.com", False),
+        ("localhost.example.com", False),
+        (None, False),
+    ],
+)
+def test_is_loopback_knows_addresses_only_this_machine_reaches(
+    host: str | None, local: bool
+) -> None:
+    from lipbridge.models import is_loopback
+
+    assert is_loopback(host) is local

@@ -449,3 +449,20 @@ def test_wrongly_typed_fields_are_invalid_request(field: str, value: object) -> 
         JobRequest(**kw)
     assert caught.value.field == field
     assert_names(caught.value, field, value)
+
+
+@pytest.mark.parametrize(
+    ("uri", "size"),
+    [
+        ("data:video/mp4;base64,AAAA", 3),
+        ("data:video/mp4;base64,AAA=", 2),
+        ("data:audio/wav;base64,AA==", 1),
+        ("data:text/plain,a%20b", 3),
+        ("data:video/mp4;base64", None),
+        ("https://example.com/a.mp4", None),
+    ],
+)
+def test_data_uri_size_is_the_decoded_size_without_decoding(uri: str, size: int | None) -> None:
+    from lipbridge.validation import data_uri_size
+
+    assert data_uri_size(uri) == size

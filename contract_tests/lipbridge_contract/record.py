@@ -17,7 +17,6 @@ import contextlib
 import datetime as dt
 import functools
 import importlib.metadata
-import ipaddress
 import os
 import shutil
 import tempfile
@@ -35,6 +34,7 @@ import yaml
 from lipbridge import Client, LipbridgeError, MediaDurations, Registry
 from lipbridge.context import Clock, SystemClock
 from lipbridge.convert import unstructure
+from lipbridge.models import is_loopback
 from lipbridge_contract.cli import cassettes_option
 from lipbridge_contract.replay import MATCH_ON, Observation, SafeYAML, run_steps
 from lipbridge_contract.scenarios import (
@@ -236,13 +236,8 @@ def _record_one(
 def looks_like_emulator(base_url: str, provider: str) -> bool:
     """A loopback base URL at ``/<provider>``: where ``lipbridge emulator`` mounts it."""
     parts = urlsplit(base_url)
-    host = parts.hostname or ""
-    try:
-        address = ipaddress.ip_address(host)
-        loopback = address.is_loopback or address.is_unspecified  # 0.0.0.0: --host 0.0.0.0
-    except ValueError:
-        loopback = host == "localhost"
-    return loopback and parts.path.rstrip("/") == f"/{provider}"
+    local = is_loopback(parts.hostname) or parts.hostname in ("0.0.0.0", "::")  # --host 0.0.0.0
+    return local and parts.path.rstrip("/") == f"/{provider}"
 
 
 def record_scenarios(

@@ -44,7 +44,6 @@ from lipbridge.errors import (
 from lipbridge.http import ProviderHTTP, RetryPolicy
 from lipbridge.media import probe_seconds
 from lipbridge.models import (
-    LOOPBACK_HOSTS,
     CostEstimate,
     JobHandle,
     JobRequest,
@@ -53,6 +52,7 @@ from lipbridge.models import (
     JobStatus,
     MediaDurations,
     ProviderInfo,
+    is_loopback,
 )
 from lipbridge.polling import PollPolicy, wait_until_done
 from lipbridge.pricing import needed_inputs, output_seconds
@@ -163,7 +163,7 @@ class Client:
             or info.default_base_url
         )
         parts = urlsplit(url)
-        plain_ok = parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS
+        plain_ok = parts.scheme == "http" and is_loopback(parts.hostname)
         if not parts.hostname or not (parts.scheme == "https" or plain_ok):
             raise ConfigurationError(
                 f"base URL {url!r} for {provider} must be https (plain http only on 127.0.0.1 "
@@ -246,7 +246,7 @@ class Client:
         ctx = self.context(provider, info, idempotency_key=key)
         ctx.credentials.require()  # a missing key fails here, before any request
         callback = urlsplit(request.callback_url or "")
-        if callback.scheme == "http" and urlsplit(ctx.http.base_url).hostname not in LOOPBACK_HOSTS:
+        if callback.scheme == "http" and not is_loopback(urlsplit(ctx.http.base_url).hostname):
             raise InvalidRequest(
                 f"callback_url={request.callback_url!r} is plain http, which only a local "
                 f"emulator can call; {provider} at {ctx.http.base_url} needs https",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import ipaddress
 import math
 import os
 from collections.abc import Mapping
@@ -79,7 +80,16 @@ def _check_temperature(_: object, __: object, value: float | None) -> None:
         )
 
 
-LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+def is_loopback(host: str | None) -> bool:
+    """``localhost`` or a loopback address (127.0.0.0/8, ::1): reachable only from here."""
+    if host is None:
+        return False
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def check_callback_url(url: str, max_length: int = CALLBACK_URL_MAX_LENGTH) -> None:
@@ -99,7 +109,7 @@ def check_callback_url(url: str, max_length: int = CALLBACK_URL_MAX_LENGTH) -> N
             field="callback_url",
         )
     parts = urlsplit(url)
-    local_http = parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS
+    local_http = parts.scheme == "http" and is_loopback(parts.hostname)
     if not (parts.scheme == "https" or local_http) or not parts.hostname:
         raise InvalidRequest(
             f"callback_url={shown(url)} is not an https URL; allowed: https://host/path "

@@ -9,7 +9,7 @@ from __future__ import annotations
 import warnings
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote, unquote_to_bytes, urlsplit
 
 import attrs
 
@@ -80,11 +80,21 @@ def _check_media(
         )
 
 
+def data_uri_size(uri: str) -> int | None:
+    """The decoded size of a ``data:`` URI, without decoding it; None when malformed."""
+    header, comma, payload = uri[5:].partition(",")
+    if uri[:5].lower() != "data:" or not comma:
+        return None
+    if header.lower().endswith(";base64"):
+        return len(payload.rstrip("=")) * 3 // 4
+    return len(unquote_to_bytes(payload))
+
+
 def _check_data_uri(
     field: str, ref: str, info: ProviderInfo, caps: ModelCapabilities, max_bytes: int | None
 ) -> None:
     """A data URI given directly gets the checks a local file gets: kind and size."""
-    head, comma, payload = ref[5:].partition(",")
+    head, comma, _ = ref[5:].partition(",")
     media = head.split(";")[0].lower()
     if not comma or not head.endswith(";base64") or not media.startswith(f"{field}/"):
         raise InvalidRequest(
@@ -92,8 +102,8 @@ def _check_data_uri(
             f"data:{field}/<type>;base64,<data>",
             field=field,
         )
-    size = len(payload.rstrip("=")) * 3 // 4
-    if max_bytes is not None and size > max_bytes:
+    size = data_uri_size(ref)
+    if size is not None and max_bytes is not None and size > max_bytes:
         raise InvalidRequest(
             f"{field} data URI holds {size} bytes; allowed: at most {max_bytes} bytes "
             f"for {info.name}/{caps.name}",

@@ -15,9 +15,10 @@ import pytest
 import urllib3
 
 from lipbridge import Client, JobRequest
+from lipbridge.cli.render import money
 from lipbridge.errors import ProviderUnavailable, SubmitOutcomeUnknown
 from lipbridge_contract.emulator import Emulator, Timing, VirtualClock, parse, samples
-from lipbridge_contract.emulator.demo import money, run_demo
+from lipbridge_contract.emulator.demo import run_demo
 from lipbridge_contract.emulator.faults import FaultSpecError, draw
 
 HTTP = urllib3.PoolManager(retries=False)
@@ -200,6 +201,15 @@ def test_control_api_uploads_and_reports_the_ledger_and_credits(
         assert [a["endpoint"] for a in ledger["arrivals"]][:2] == ["upload", "download"]
         unknown = HTTP.request("GET", f"{emu.url}/nowhere/v1")
         assert unknown.status == 404 and b"/foxapi" in unknown.data
+
+
+def test_a_body_too_large_or_unreadable_length_gets_413() -> None:
+    with Emulator() as emu:
+        sock = socket.create_connection(("127.0.0.1", int(emu.url.rsplit(":", 1)[1])))
+        with sock:
+            sock.sendall(b"POST /files HTTP/1.1\r\nHost: x\r\nContent-Length: lots\r\n\r\n")
+            answer = b"".join(iter(lambda: sock.recv(4096), b""))  # it closes the connection
+        assert answer.startswith(b"HTTP/1.1 413") and b"Content-Length 'lots'" in answer
 
 
 def test_callbacks_go_only_to_loopback(media: tuple[bytes, bytes]) -> None:

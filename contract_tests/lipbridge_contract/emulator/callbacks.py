@@ -17,11 +17,11 @@ from urllib.parse import urlsplit
 import urllib3
 
 from lipbridge.context import Clock
+from lipbridge.models import is_loopback
 from lipbridge_contract.emulator.clock import busy
 from lipbridge_contract.emulator.dialect import CallbackPolicy
 from lipbridge_contract.emulator.ledger import CallbackAttempt, Ledger
 
-LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 MAX_NAP = 0.5  # seconds of emulator time between checks, so a newer, earlier job is not late
 
 
@@ -96,7 +96,7 @@ class CallbackSender:
                 )
             )
 
-        if urlsplit(url).hostname not in LOOPBACK:
+        if not is_loopback(urlsplit(url).hostname):
             log(1, None, "refused: the emulator calls back only to 127.0.0.1/localhost")
             return
         payload = json.dumps(body()).encode()

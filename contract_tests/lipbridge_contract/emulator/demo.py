@@ -18,6 +18,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from lipbridge import Client, JobRequest, LipbridgeError, Registry
+from lipbridge.cli.render import money
 from lipbridge.context import Clock
 from lipbridge.media import probe_seconds
 from lipbridge.models import CostEstimate, JobResult, JobStatus
@@ -33,13 +34,6 @@ class Outcome:
     estimate: CostEstimate | None = None
     result: JobResult | None = None
     error: str | None = None
-
-
-def money(amount: object) -> str:
-    if amount is None:
-        return "-"
-    text = f"{amount:f}"
-    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 def estimated(outcome: Outcome) -> str:

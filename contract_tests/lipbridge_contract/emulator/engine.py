@@ -78,6 +78,12 @@ class Incoming:
 
 
 @frozen
+class _ServerError:
+    status: int
+    after_work: bool  # the job was created before the failure (submit only)
+
+
+@frozen
 class FileReply:
     path: Path
     name: str
@@ -257,9 +263,14 @@ class Emulator:
         identity = route.job_id or fingerprint(body)
         arrival.identity = identity
         attempt = self._attempt(endpoint, identity)
-        reply = self._injected(dialect, endpoint, identity, attempt, arrival)
-        if reply is not None:
-            return reply
+        limited = self._rate_limited(dialect, endpoint, identity, attempt, arrival)
+        if limited is not None:
+            return limited
+        error = self._server_error(endpoint, identity, attempt)
+        if error is not None and not error.after_work:
+            arrival.fault = "5xx"
+            reply = dialect.problem(Problem.SERVER_ERROR, "injected fault", status=error.status)
+            return self._answer(arrival, reply)
         if faults.slow and draw(self.seed, endpoint, "slow", identity, attempt) < faults.slow:
             arrival.fault = "slow"
             self.clock.sleep(faults.slow_seconds)
@@ -275,17 +286,17 @@ class Emulator:
                 reply = dialect.status(self._view(job))
             else:
                 reply = dialect.cancel(self._view(job))
-        after = draw(self.seed, endpoint, "reset-after", identity, attempt) < faults.reset_after
-        lost = self._lost_after_accept(endpoint, identity, attempt, job) if job else None
-        if after or lost is not None:
-            if job is not None and route.endpoint is Endpoint.SUBMIT:
-                self.ledger.mark_unanswered(job.id)
-            if after:
-                arrival.fault = "reset-after"
-                return RESET
-            assert lost is not None
+        reset = draw(self.seed, endpoint, "reset-after", identity, attempt) < faults.reset_after
+        lost = error is not None and job is not None  # a gateway failing after the work
+        if (reset or lost) and job is not None and route.endpoint is Endpoint.SUBMIT:
+            self.ledger.mark_unanswered(job.id)
+        if reset:
+            arrival.fault = "reset-after"
+            return RESET
+        if lost:
+            assert error is not None
             arrival.fault = "5xx"
-            reply = dialect.problem(Problem.SERVER_ERROR, "upstream timed out", status=lost)
+            reply = dialect.problem(Problem.SERVER_ERROR, "upstream timed out", status=error.status)
         return self._answer(arrival, reply)
 
     def _attempt(self, endpoint: str, identity: str) -> int:
@@ -293,10 +304,10 @@ class Emulator:
             self._attempts[(endpoint, identity)] += 1
             return self._attempts[(endpoint, identity)]
 
-    def _injected(
+    def _rate_limited(
         self, dialect: Dialect, endpoint: str, identity: str, attempt: int, arrival: Arrival
     ) -> Reply | None:
-        """A 429 (inside or opening a window) or a 5xx that refuses before any work."""
+        """A 429 inside the endpoint's rate-limit window, or one that opens a window."""
         faults = self.faults.for_target(endpoint)
         now = self.clock.monotonic()
         with self._lock:
@@ -305,42 +316,28 @@ class Emulator:
                 faults.rate_limit
             ):
                 window = self._windows[endpoint] = now + faults.rate_limit_seconds
-        if now < window:
-            wait = max(1, math.ceil(window - now))
-            arrival.fault, arrival.retry_after = "429", wait
-            reply = dialect.problem(Problem.RATE_LIMITED, f"rate limited; retry in {wait} s")
-            return self._answer(
-                arrival, Reply(status=reply.status, body=reply.body, headers={
-                    **reply.headers, "Retry-After": str(wait)
-                })
-            )
-        if draw(self.seed, endpoint, "5xx", identity, attempt) < faults.server_error:
-            status = self._server_status(endpoint, identity, attempt)
-            if endpoint == "submit" and status != 503 and draw(
-                self.seed, endpoint, "5xx-after-accept", identity, attempt
-            ) < 0.5:
-                return None  # decided in _lost_after_accept: the job is created first
-            arrival.fault = "5xx"
-            return self._answer(
-                arrival, dialect.problem(Problem.SERVER_ERROR, "injected fault", status=status)
-            )
-        return None
-
-    def _server_status(self, endpoint: str, identity: str, attempt: int) -> int:
-        pick = draw(self.seed, endpoint, "5xx-status", identity, attempt)
-        return SERVER_ERRORS[int(pick * len(SERVER_ERRORS))]
-
-    def _lost_after_accept(
-        self, endpoint: str, identity: str, attempt: int, job: _Job
-    ) -> int | None:
-        """The status of a gateway failure after the provider created the job, if any."""
-        faults = self.faults.for_target(endpoint)
-        if endpoint != "submit" or not faults.server_error:
+        if now >= window:
             return None
+        wait = max(1, math.ceil(window - now))
+        arrival.fault, arrival.retry_after = "429", wait
+        reply = dialect.problem(Problem.RATE_LIMITED, f"rate limited; retry in {wait} s")
+        headers = {**reply.headers, "Retry-After": str(wait)}
+        return self._answer(arrival, attrs.evolve(reply, headers=headers))
+
+    def _server_error(self, endpoint: str, identity: str, attempt: int) -> _ServerError | None:
+        """An injected 5xx, if this request draws one. On submit a 500/502/504 comes after
+        the job was created half the time (a gateway timing out); a 503 never does."""
+        faults = self.faults.for_target(endpoint)
         if draw(self.seed, endpoint, "5xx", identity, attempt) >= faults.server_error:
             return None
-        status = self._server_status(endpoint, identity, attempt)
-        return status if status != 503 else None
+        pick = draw(self.seed, endpoint, "5xx-status", identity, attempt)
+        status = SERVER_ERRORS[int(pick * len(SERVER_ERRORS))]
+        after_work = (
+            endpoint == "submit"
+            and status != 503
+            and draw(self.seed, endpoint, "5xx-after-accept", identity, attempt) < 0.5
+        )
+        return _ServerError(status=status, after_work=after_work)
 
     def _answer(self, arrival: Arrival, reply: Reply) -> Reply:
         arrival.status = reply.status
@@ -579,12 +576,10 @@ class Emulator:
         arrival.endpoint = "control"
         if incoming.method == "GET" and rest == "ledger":
             arrivals, accepted, callbacks = self.ledger.snapshot()
-            from attrs import asdict
-
             return self._answer(arrival, Reply.json(200, {
-                "arrivals": [asdict(a) for a in arrivals],
-                "accepted": [asdict(a) for a in accepted],
-                "callbacks": [asdict(c) for c in callbacks],
+                "arrivals": [attrs.asdict(a) for a in arrivals],
+                "accepted": [attrs.asdict(a) for a in accepted],
+                "callbacks": [attrs.asdict(c) for c in callbacks],
             }))
         if incoming.method == "POST" and rest == "credits":
             try:

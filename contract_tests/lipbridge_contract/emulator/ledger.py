@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 from collections import Counter
 
+import attrs
 from attrs import define, field, frozen
 
 
@@ -63,15 +64,10 @@ class Ledger:
 
     def mark_unanswered(self, job_id: str) -> None:
         with self._lock:
-            for i, entry in enumerate(self.accepted):
-                if entry.job_id == job_id:
-                    self.accepted[i] = Accepted(
-                        at=entry.at,
-                        provider=entry.provider,
-                        job_id=entry.job_id,
-                        fingerprint=entry.fingerprint,
-                        answered=False,
-                    )
+            self.accepted = [
+                attrs.evolve(e, answered=False) if e.job_id == job_id else e
+                for e in self.accepted
+            ]
 
     def callback(self, attempt: CallbackAttempt) -> None:
         with self._lock:

@@ -15,12 +15,16 @@ from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, urlsplit
 
 from lipbridge_contract.emulator.dialect import Reply
-from lipbridge_contract.emulator.engine import RESET, FileReply, Incoming
+from lipbridge_contract.emulator.engine import RESET, FileReply, Incoming, Outcome
 
 if TYPE_CHECKING:
     from lipbridge_contract.emulator.engine import Emulator
 
 MAX_BODY = 200 * 1024 * 1024
+
+
+class _BadLength(Exception):
+    pass
 
 
 class _Server(ThreadingHTTPServer):
@@ -38,10 +42,10 @@ class _Handler(BaseHTTPRequestHandler):
         return
 
     def _read_body(self) -> bytes:
-        length = int(self.headers.get("Content-Length") or 0)
-        if length > MAX_BODY:
-            raise ValueError(f"body of {length} bytes; the emulator takes at most {MAX_BODY}")
-        return self.rfile.read(length) if length else b""
+        length = self.headers.get("Content-Length") or "0"
+        if not length.isdigit() or int(length) > MAX_BODY:
+            raise _BadLength(length)
+        return self.rfile.read(int(length)) if int(length) else b""
 
     def _dispatch(self) -> None:
         parts = urlsplit(self.path)
@@ -53,7 +57,12 @@ class _Handler(BaseHTTPRequestHandler):
             headers={k.lower(): v for k, v in self.headers.items()},
             read_body=self._read_body,
         )
-        outcome = self.server.emulator.handle(incoming)
+        try:
+            outcome: Outcome = self.server.emulator.handle(incoming)
+        except _BadLength as bad:
+            self.close_connection = True  # the unread body would be taken for a request
+            error = f"Content-Length {bad.args[0]!r}; allowed: 0 to {MAX_BODY} bytes"
+            outcome = Reply.json(413, {"error": error})
         if outcome == RESET:
             self._reset()
         elif isinstance(outcome, FileReply):

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 import attrs
 import click
 from attrs import frozen
 
 from lipbridge.cli.app import cli, client_from
-from lipbridge.cli.render import emit_json, print_table, table
+from lipbridge.cli.render import emit_json, money, print_table, table
 from lipbridge.client import Client
 from lipbridge.errors import LipbridgeError
 from lipbridge.models import CostEstimate, JobRequest, ModelCapabilities, SyncMode
@@ -80,10 +78,6 @@ def _estimate_one(
     return client.estimate_cost(provider, request, video_seconds=video, audio_seconds=audio)
 
 
-def _money(value: Decimal | None) -> str:
-    return "-" if value is None else f"{value.normalize():f}"
-
-
 @cli.command()
 @click.argument("provider", required=False)
 @click.option("--all", "all_providers", is_flag=True, help="Compare every installed provider.")
@@ -122,10 +116,10 @@ def estimate(
         if as_json:
             emit_json(result)
         elif result.known:
-            usd = f" (${_money(result.usd)})" if result.usd is not None else ""
+            usd = f" (${money(result.usd)})" if result.usd is not None else ""
             click.echo(
-                f"{provider}/{result.model}: {_money(result.amount)} {result.unit}{usd}, "
-                f"{result.basis} x {_money(result.quantity)}"
+                f"{provider}/{result.model}: {money(result.amount)} {result.unit}{usd}, "
+                f"{result.basis} x {money(result.quantity)}"
             )
             if result.source:
                 click.echo(f"price source: {result.source.url} as of {result.source.as_of}")
@@ -142,9 +136,9 @@ def estimate(
         if est is None:
             out.add_row(row.provider, "-", "-", "-", "-", f"cannot run: {row.reason}")
             continue
-        amount = f"{_money(est.amount)} {est.unit}" if est.known else "unknown"
+        amount = f"{money(est.amount)} {est.unit}" if est.known else "unknown"
         note = "cheapest" if row.cheapest else (est.unknown_reason or "")
-        out.add_row(row.provider, est.model, amount, _money(est.usd), est.basis, note)
+        out.add_row(row.provider, est.model, amount, money(est.usd), est.basis, note)
     print_table(out)
 
 

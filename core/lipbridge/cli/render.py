@@ -6,6 +6,7 @@ import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from decimal import Decimal
 from typing import Any
 
 import click
@@ -15,6 +16,11 @@ from rich.table import Table
 
 from lipbridge.convert import unstructure
 from lipbridge.models import JobStatus
+
+
+def money(value: Decimal | None) -> str:
+    """An amount without exponent or trailing zeros (320000, 0.16); "-" when unknown."""
+    return "-" if value is None else f"{value.normalize():f}"
 
 
 def emit_json(data: Any) -> None:

@@ -30,9 +30,10 @@ import uuid
 from collections.abc import Callable, Mapping
 from decimal import ROUND_CEILING, Decimal
 from typing import Any, ClassVar
-from urllib.parse import unquote_to_bytes, urlsplit
+from urllib.parse import urlsplit
 
 from lipbridge.models import SyncMode
+from lipbridge.validation import data_uri_size
 from lipbridge_contract.emulator.dialect import (
     Dialect,
     Endpoint,
@@ -264,7 +265,7 @@ def _media_issues(field: str, value: object, *, http_host: str | None) -> list[s
     if not isinstance(value, str):
         return [_type_issue(field, value)]
     if value[:5].lower() == "data:":
-        size = _data_size(value)
+        size = data_uri_size(value)
         if size is None:
             return [_url_issue(field, value, http_host)]
         if size > MAX_INLINE_BYTES:
@@ -278,17 +279,6 @@ def _media_issues(field: str, value: object, *, http_host: str | None) -> list[s
         parts.scheme == "http" and http_host in (None, parts.netloc)
     )
     return [] if allowed and parts.netloc else [_url_issue(field, value, http_host)]
-
-
-def _data_size(uri: str) -> int | None:
-    """The decoded size of a data URI without decoding it; None when it is malformed."""
-    header, comma, payload = uri[5:].partition(",")
-    if not comma:
-        return None
-    if header.lower().endswith(";base64"):
-        padding = len(payload[-2:]) - len(payload[-2:].rstrip("="))
-        return (len(payload) - padding) * 3 // 4
-    return len(unquote_to_bytes(payload))
 
 
 def _url_issue(field: str, value: str, http_host: str | None) -> str:

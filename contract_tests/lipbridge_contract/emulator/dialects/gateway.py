@@ -38,14 +38,13 @@ Where the docs are silent or the emulator must differ (each choice is the emulat
 from __future__ import annotations
 
 import datetime as dt
-import ipaddress
 import math
 from collections.abc import Mapping
 from decimal import ROUND_CEILING, Decimal
 from typing import Any, ClassVar
 from urllib.parse import SplitResult, unquote, urlsplit
 
-from lipbridge.models import SyncMode
+from lipbridge.models import SyncMode, is_loopback
 from lipbridge_contract.emulator.dialect import (
     CallbackPolicy,
     Dialect,
@@ -265,7 +264,7 @@ class GatewayDialect(Dialect):
         parts = _split(value)
         host = parts.hostname if parts else None
         secure = parts is not None and parts.scheme == "https"
-        local = parts is not None and parts.scheme == "http" and _loopback(host)
+        local = parts is not None and parts.scheme == "http" and is_loopback(host)
         if not host or not (secure or local):
             raise _Refused(
                 "callback_url must be an HTTPS URL (the emulator also takes http:// to loopback)"
@@ -343,15 +342,6 @@ def _split(value: str) -> SplitResult | None:
         return urlsplit(value)
     except ValueError:  # e.g. an unclosed IPv6 bracket
         return None
-
-
-def _loopback(host: str | None) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return host is not None and ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _media(body: Mapping[str, Any], name: str) -> str:
