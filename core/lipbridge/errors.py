@@ -166,12 +166,18 @@ class ProviderUnavailable(ProviderError):
 
 
 class ProviderProtocolError(ProviderError):
-    """The response was malformed or unexpected. Carries a truncated body excerpt."""
+    """The response was malformed or unexpected. Carries a truncated body excerpt.
 
-    def __init__(self, message: str, *, body_excerpt: str = "", **kw: Any) -> None:
+    ``retryable`` is set where asking again is safe and may help (an oversized poll answer).
+    """
+
+    def __init__(
+        self, message: str, *, body_excerpt: str = "", retryable: bool = False, **kw: Any
+    ) -> None:
         tail = f" (body: {body_excerpt})" if body_excerpt else ""
         super().__init__(message + tail, **kw)
         self.body_excerpt = body_excerpt
+        self.retryable = retryable
 
 
 class JobFailed(ProviderError):
@@ -205,6 +211,15 @@ class DownloadFailed(LipbridgeError):
         super().__init__(message)
         self.http_status = http_status
         self.retryable = retryable
+
+
+class OutputError(LipbridgeError):
+    """The finished video could not be saved locally (a folder, a missing directory, no
+    permission). The job and its result URL are untouched: fetch it again."""
+
+    def __init__(self, message: str, *, path: str) -> None:
+        super().__init__(message)
+        self.path = path
 
 
 # --- waiting ---------------------------------------------------------------------------------
