@@ -18,6 +18,7 @@ from attrs import field, frozen
 
 from lipbridge.errors import ConfigurationError
 from lipbridge.models import JobHandle
+from lipbridge.redact import register
 
 if TYPE_CHECKING:
     from lipbridge.http import ProviderHTTP
@@ -52,6 +53,7 @@ class Secret:
 
     def __init__(self, value: str) -> None:
         self._value = value
+        register(value)
 
     def reveal(self) -> str:
         return self._value

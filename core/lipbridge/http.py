@@ -41,6 +41,7 @@ from lipbridge.errors import (
     SubmitOutcomeUnknown,
 )
 from lipbridge.models import AuthScheme
+from lipbridge.redact import scrub, scrub_bytes
 from lipbridge.transport import Response, Transport, TransportFailure
 
 log = logging.getLogger("lipbridge.http")
@@ -153,12 +154,13 @@ def error_for_status(
     return cls(text, **common)
 
 
-def redact(response: Response, secret: str) -> Response:
-    """The response with any echo of the API key replaced, so no error can quote it."""
-    needle = secret.encode()
-    if not needle or needle not in response.body:
-        return response
-    return attrs.evolve(response, body=response.body.replace(needle, b"[REDACTED]"))
+def redact(response: Response) -> Response:
+    """The response with any echo of a key replaced, so nothing built from it can quote it."""
+    return attrs.evolve(
+        response,
+        body=scrub_bytes(response.body),
+        headers={name: scrub(value) for name, value in response.headers.items()},
+    )
 
 
 def fingerprint(body: bytes | None) -> str:
@@ -272,7 +274,7 @@ class ProviderHTTP:
                     f"{method} {url} failed after {attempt} attempt(s): {failure}",
                     provider=self.provider,
                 ) from None
-            response = redact(response, key)
+            response = redact(response)
             self._record(kind, method, url, response.status, sent=True, body=body)
             log.debug("%s %s -> HTTP %d (attempt %d)", method, url, response.status, attempt)
             if (
