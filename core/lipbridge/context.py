@@ -94,14 +94,45 @@ class Credentials:
         environ: Mapping[str, str],
         explicit: str | None = None,
     ) -> Credentials:
+        """The key from ``explicit`` (``api_keys``) or the first variable set in ``environ``.
+
+        A key that could not go into an HTTP header is refused here, before any request.
+        """
         names = (f"LIPBRIDGE_{env_name(provider)}_API_KEY", *conventional)
-        if explicit:
-            return cls(provider=provider, api_key=Secret(explicit), looked_in=names)
-        for name in names:
-            value = environ.get(name, "").strip()
+        found = [(f"api_keys[{provider!r}]", explicit or "")]
+        found += [(name, environ.get(name, "")) for name in names]
+        for where, value in found:
+            value = value.strip(_SURROUNDING)
             if value:
+                check_key(value, where)
                 return cls(provider=provider, api_key=Secret(value), looked_in=names)
         return cls(provider=provider, api_key=None, looked_in=names)
+
+
+# Stripped from both ends: a trailing newline from a file or a shell is not part of a key.
+_SURROUNDING = " \t\r\n\f\v"
+_NOT_ALLOWED = (
+    (re.compile("[\r\n\x85\u2028\u2029]"), "a line break"),
+    (re.compile(r"\x00"), "a NUL character"),
+    (re.compile(r"[\x01-\x1f\x7f]"), "a control character"),
+    (re.compile(r"\s"), "a space"),
+    (re.compile(r"[^\x21-\x7e]"), "a non-ASCII character"),
+)
+
+
+def check_key(value: str, where: str) -> None:
+    """Refuse a key with any character outside printable ASCII (0x21-0x7E).
+
+    Such a key would be refused by the HTTP client or, worse, split a header; and the
+    error would quote it. The message names ``where`` the key came from, never the key.
+    """
+    for pattern, what in _NOT_ALLOWED:
+        if pattern.search(value):
+            raise ConfigurationError(
+                f"{where} contains {what}, so it cannot be an API key; a key may contain "
+                "only printable ASCII characters (letters, digits and punctuation, "
+                "0x21-0x7E) and no spaces (the value is not shown)"
+            )
 
 
 @frozen(kw_only=True)

@@ -2,14 +2,17 @@
 
 Each class says whether retrying the same call could succeed (``retryable``), so
 callers and the client's own loops decide without parsing messages. Messages
-never contain credentials: anything quoted from a provider goes through
-:func:`excerpt`, and the transport redacts secrets before an error is built.
+never contain credentials: the transport redacts keys from responses before an error
+is built from them, and every error scrubs its own message (and ``details``,
+``body_excerpt``) again, whoever built it, so ``str``, ``repr`` and ``args`` are clean.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
+
+from lipbridge.redact import redact_message, scrub, scrub_data
 
 if TYPE_CHECKING:
     from lipbridge.models import JobHandle, JobStatus
@@ -20,7 +23,7 @@ EXCERPT_LIMIT = 500
 def excerpt(body: bytes | str, limit: int = EXCERPT_LIMIT) -> str:
     """A short, printable slice of a response body for error messages."""
     text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
-    text = " ".join(text.split())
+    text = " ".join(scrub(text).split())  # scrubbed whole: a cut must not halve a key
     return text if len(text) <= limit else text[:limit] + f"... [{len(text) - limit} more chars]"
 
 
@@ -30,6 +33,7 @@ class LipbridgeError(Exception):
     retryable: bool = False
 
     def __init__(self, message: str) -> None:
+        message = redact_message(message)
         super().__init__(message)
         self.message = message
 
@@ -174,6 +178,7 @@ class ProviderProtocolError(ProviderError):
     def __init__(
         self, message: str, *, body_excerpt: str = "", retryable: bool = False, **kw: Any
     ) -> None:
+        body_excerpt = redact_message(body_excerpt)
         tail = f" (body: {body_excerpt})" if body_excerpt else ""
         super().__init__(message + tail, **kw)
         self.body_excerpt = body_excerpt
@@ -201,7 +206,7 @@ class SubmitOutcomeUnknown(ProviderError):
 
     def __init__(self, message: str, *, details: Mapping[str, Any], **kw: Any) -> None:
         super().__init__(message, **kw)
-        self.details = dict(details)
+        self.details: dict[str, Any] = scrub_data(dict(details))
 
 
 class DownloadFailed(LipbridgeError):

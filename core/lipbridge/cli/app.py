@@ -1,4 +1,8 @@
-"""The ``lipbridge`` command group: error reporting, exit codes, the client, extensions."""
+"""The ``lipbridge`` command group: error reporting, exit codes, the client, extensions.
+
+Everything :func:`report` prints and every ``--debug`` log line goes through
+:mod:`lipbridge.redact`, so no key and no signed URL's credentials reach the terminal.
+"""
 
 from __future__ import annotations
 
@@ -21,6 +25,7 @@ from lipbridge.errors import (
     InvalidRequest,
     JobFailed,
     LipbridgeError,
+    OutputError,
     PluginLoadError,
     ProviderConflict,
     ProviderError,
@@ -30,6 +35,7 @@ from lipbridge.errors import (
     WaitTimeout,
 )
 from lipbridge.markers import EXTENSION_GROUP, PROJECT
+from lipbridge.redact import RedactingFilter, redact_message, scrub, scrub_data
 
 
 class ExitCode(enum.IntEnum):
@@ -42,6 +48,7 @@ class ExitCode(enum.IntEnum):
     PROVIDER = 4  # the provider refused, failed or was unreachable; submit outcome unknown
     JOB_FAILED = 5  # the job itself failed or was cancelled
     TIMEOUT = 6  # --wait deadline passed; the job may still finish
+    OUTPUT = 7  # the finished video could not be saved locally; fetch it again
 
 
 def exit_code_for(error: LipbridgeError) -> ExitCode:
@@ -49,6 +56,8 @@ def exit_code_for(error: LipbridgeError) -> ExitCode:
         return ExitCode.JOB_FAILED
     if isinstance(error, WaitTimeout):
         return ExitCode.TIMEOUT
+    if isinstance(error, OutputError):
+        return ExitCode.OUTPUT
     if isinstance(error, (ProviderError, DownloadFailed)):
         return ExitCode.PROVIDER
     if isinstance(error, (ConfigurationError, PluginLoadError, ProviderConflict)):
@@ -59,12 +68,23 @@ def exit_code_for(error: LipbridgeError) -> ExitCode:
 
 
 def report(error: LipbridgeError) -> None:
-    """The one line (plus what is needed to recover a job) a user sees for an error."""
-    click.echo(f"error: {error}", err=True)
+    """The one line (plus what is needed to recover a job) a user sees for an error.
+
+    Redacted here once more, whatever the error holds; the handle only has keys scrubbed,
+    as masking a URL in it would make it useless for resuming.
+    """
+    click.echo(redact_message(f"error: {error}"), err=True)
     if isinstance(error, WaitTimeout):
-        click.echo(f"resume with this handle: {error.handle.to_json()}", err=True)
+        click.echo(scrub(f"resume with this handle: {error.handle.to_json()}"), err=True)
     if isinstance(error, SubmitOutcomeUnknown):
-        click.echo(f"details: {json.dumps(error.details, sort_keys=True)}", err=True)
+        details = json.dumps(scrub_data(error.details), sort_keys=True)
+        click.echo(redact_message(f"details: {details}"), err=True)
+    if isinstance(error, OutputError):
+        click.echo(
+            "the job's result is untouched; fetch it again with: "
+            "lipbridge download PROVIDER JOB_ID PATH",
+            err=True,
+        )
 
 
 class LipbridgeGroup(click.Group):
@@ -87,9 +107,30 @@ class LipbridgeGroup(click.Group):
 def cli(ctx: click.Context, debug: bool) -> None:
     """One interface to hosted lip-sync APIs."""
     if debug:
-        logging.basicConfig(level=logging.DEBUG, stream=sys.stderr)
+        log_to_stderr(ctx)
     if ctx.obj is None:
         ctx.obj = Client
+
+
+def log_to_stderr(ctx: click.Context) -> None:
+    """``--debug``: every log record at DEBUG and above on stderr, redacted, for this command.
+
+    The handler's own filter redacts records of any logger (a plugin's too), on top of the
+    redaction lipbridge's and urllib3's records get when they are created.
+    """
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(RedactingFilter())
+    root = logging.getLogger()
+    level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+
+    def restore() -> None:
+        root.removeHandler(handler)
+        root.setLevel(level)
+
+    ctx.call_on_close(restore)
 
 
 def client_from(ctx: click.Context) -> Client:
