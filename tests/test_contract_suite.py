@@ -38,8 +38,7 @@ def test_the_reference_plugin_passes_every_check_at_high(site: Path) -> None:
             ["success: states queued(pending) -> queued(processing)", "expects queued -> running"],
         ),
         ("wrong_status", "status-map", ["'processing' became queued", "maps it to running"]),
-        ("leaky_key", "secrets-canary", ["auth_invalid: the API key appears in the "
-                                         "AuthenticationError message"]),
+        ("leaky_key", "secrets-canary", ["success: the API key appears in the handle JSON"]),
         ("swallowed_429", "errors", ["rate_limited: raised ProviderError",
                                      "the sidecar expects RateLimited"]),
         ("mutated_body", "encoding", ["success: request 0 (submit): $.video_url: missing",

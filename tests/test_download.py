@@ -53,6 +53,7 @@ def test_streams_to_disk_without_credentials(
     assert "authorization" in server.requests("GET", "/v1/jobs/j1")[0].headers
 
     dest = out / "nested" / "dir" / "video.mp4"
+    dest.parent.mkdir(parents=True)
     returned = client.download(server.url + PATH, dest)
 
     assert returned == dest

@@ -57,11 +57,20 @@ from lipbridge.models import (
 from lipbridge.polling import PollPolicy, wait_until_done
 from lipbridge.pricing import needed_inputs, output_seconds
 from lipbridge.registry import PluginRecord, Registry
+from lipbridge.sockets import is_local_host
 from lipbridge.transport import Transport
 from lipbridge.validation import local_path, validate
 
 T = TypeVar("T")
 log = logging.getLogger("lipbridge")
+PRIVATE_HOSTS_ENV = "LIPBRIDGE_ALLOW_PRIVATE_HOSTS"
+
+
+def _hostname(url: str) -> str | None:
+    try:
+        return urlsplit(url).hostname
+    except ValueError:
+        return None
 
 
 @functools.cache
@@ -121,6 +130,7 @@ class Client:
         retry: RetryPolicy = RetryPolicy(),
         poll_policy: PollPolicy = PollPolicy(),
         rng: random.Random | None = None,
+        allow_private_hosts: bool | None = None,
     ) -> None:
         self._environ = os.environ if environ is None else environ
         self.registry = registry if registry is not None else Registry(environ=self._environ)
@@ -132,6 +142,9 @@ class Client:
         self.retry = retry
         self.poll_policy = poll_policy
         self._rng = rng or random.Random()
+        if allow_private_hosts is None:
+            allow_private_hosts = self._environ.get(PRIVATE_HOSTS_ENV, "") not in ("", "0")
+        self.allow_private_hosts = allow_private_hosts
 
     def __repr__(self) -> str:
         return f"Client(providers={self.registry.names()!r})"
@@ -156,12 +169,27 @@ class Client:
 
     # -- plumbing -----------------------------------------------------------------------------
 
-    def base_url(self, provider: str, info: ProviderInfo) -> str:
-        url = (
-            self._base_urls.get(provider)
-            or self._environ.get(f"LIPBRIDGE_{env_name(provider)}_BASE_URL")
-            or info.default_base_url
+    def _configured_base_url(self, provider: str) -> str | None:
+        return self._base_urls.get(provider) or self._environ.get(
+            f"LIPBRIDGE_{env_name(provider)}_BASE_URL"
         )
+
+    def _private_ok(self, url: str) -> bool:
+        """Whether ``url`` may reach a private address: allowed by the user, or its host is
+        the host of a configured base URL that is local itself (an emulator, a stand-in)."""
+        if self.allow_private_hosts:
+            return True
+        host = _hostname(url)
+        if not is_local_host(host):
+            return False
+        configured = [*self._base_urls.values()] + [
+            value for name, value in self._environ.items()
+            if name.startswith("LIPBRIDGE_") and name.endswith("_BASE_URL")
+        ]
+        return any(_hostname(base) == host for base in configured)
+
+    def base_url(self, provider: str, info: ProviderInfo) -> str:
+        url = self._configured_base_url(provider) or info.default_base_url
         parts = urlsplit(url)
         plain_ok = parts.scheme == "http" and is_loopback(parts.hostname)
         if not parts.hostname or not (parts.scheme == "https" or plain_ok):
@@ -172,9 +200,16 @@ class Client:
         return url
 
     def context(
-        self, provider: str, info: ProviderInfo, idempotency_key: str | None = None
+        self,
+        provider: str,
+        info: ProviderInfo,
+        idempotency_key: str | None = None,
+        deadline: float | None = None,
     ) -> CallContext:
-        """The context this client passes to ``provider``'s hooks (tools call hooks directly)."""
+        """The context this client passes to ``provider``'s hooks (tools call hooks directly).
+
+        ``deadline`` (a ``clock.monotonic()`` time) bounds every request the hook makes.
+        """
         credentials = Credentials.resolve(
             provider, info.api_key_env, self._environ, self._api_keys.get(provider)
         )
@@ -182,9 +217,10 @@ class Client:
         user_agent = f"lipbridge/{_core_version()}"
         if version:
             user_agent += f" {dist}/{version}"
+        base_url = self.base_url(provider, info)
         http = ProviderHTTP(
             provider=provider,
-            base_url=self.base_url(provider, info),
+            base_url=base_url,
             transport=self.transport,
             clock=self.clock,
             credentials=credentials,
@@ -195,6 +231,8 @@ class Client:
             secret_headers=info.secret_headers,
             idempotency_header=info.idempotency_header,
             idempotency_key=idempotency_key,
+            deadline=deadline,
+            allow_private=self.allow_private_hosts,
         )
         return CallContext(
             provider=provider,
@@ -283,8 +321,11 @@ class Client:
         return handle
 
     def poll(self, handle: JobHandle) -> JobStatus:
+        return self._poll(handle, None)
+
+    def _poll(self, handle: JobHandle, deadline: float | None) -> JobStatus:
         info = self.registry.info(handle.provider)
-        ctx = self.context(handle.provider, info)
+        ctx = self.context(handle.provider, info, deadline=deadline)
         return self._call(handle.provider, "lipbridge_poll", JobStatus, ctx, handle=handle)
 
     def cancel(self, handle: JobHandle) -> JobStatus:
@@ -313,7 +354,7 @@ class Client:
         """
         try:
             status = wait_until_done(
-                lambda: self.poll(handle),
+                lambda deadline: self._poll(handle, deadline),
                 handle=handle,
                 clock=self.clock,
                 policy=self.poll_policy,
@@ -341,20 +382,34 @@ class Client:
     def download(self, result: JobResult | str, path: str | os.PathLike[str]) -> Path:
         """Stream the result video to ``path`` (atomically); no credentials are sent.
 
-        A dropped connection or a 5xx/429 is retried with the client's retry policy; an
-        expired URL (403/404/410) is not, as only a fresh poll can fix it.
+        A dropped connection or a 5xx/429 is retried with the client's retry policy,
+        honouring ``Retry-After`` up to ``retry.retry_after_max``; an expired URL
+        (403/404/410) is not, as only a fresh poll can fix it.
         """
         url = result if isinstance(result, str) else result.video_url
         attempt = 0
         while True:
             attempt += 1
             try:
-                return download_file(self.transport, url, path)
+                return download_file(
+                    self.transport, url, path, allow_private=self._private_ok(url)
+                )
             except DownloadFailed as exc:
                 if not exc.retryable or attempt >= self.retry.attempts:
                     raise
+                delay = exc.retry_after
+                if delay is None:
+                    delay = self.retry.delay(attempt, self._rng)
+                elif delay > self.retry.retry_after_max:
+                    raise DownloadFailed(
+                        f"{exc.message}; the server asked to retry after {delay:g} s: "
+                        "download again later",
+                        http_status=exc.http_status,
+                        retryable=True,
+                        retry_after=delay,
+                    ) from None
                 log.debug("download attempt %d failed: %s", attempt, exc)
-                self.clock.sleep(self.retry.delay(attempt, self._rng))
+                self.clock.sleep(delay)
 
     # -- cost ---------------------------------------------------------------------------------
 

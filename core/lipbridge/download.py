@@ -1,7 +1,10 @@
 """Streaming a result file to disk: constant memory, verified length, atomic rename.
 
 Downloads go through the shared pool but never carry provider credentials: the result
-URL usually points at a CDN or object store, not at the provider's API.
+URL usually points at a CDN or object store, not at the provider's API. The video is
+paid for by now, so every local failure says where the file was going and that it can
+be fetched again; no partial file is left behind, not even by a killed process (the next
+download to the same target removes a dead process's leftovers).
 """
 
 from __future__ import annotations
@@ -10,62 +13,133 @@ import contextlib
 import os
 import secrets
 from pathlib import Path
+from typing import BinaryIO
 from urllib.parse import urlsplit
 
-from lipbridge.errors import DownloadFailed, InvalidRequest
-from lipbridge.models import shown
-from lipbridge.transport import Transport, TransportFailure
+from lipbridge.context import Clock
+from lipbridge.errors import DownloadFailed, InvalidRequest, OutputError
+from lipbridge.http import retry_after_seconds
+from lipbridge.redact import mask_url
+from lipbridge.sockets import Deadline
+from lipbridge.transport import DECODABLE, Stream, Transport, TransportFailure
 
 CHUNK_SIZE = 1 << 20
+PART_SUFFIX = ".part"
+ALLOW_PRIVATE_HINT = (
+    "set LIPBRIDGE_ALLOW_PRIVATE_HOSTS=1 or Client(allow_private_hosts=True) if this "
+    "address is meant"
+)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists, owned by someone else
+        return True
+    return True
+
+
+def remove_stale_parts(target: Path) -> None:
+    """Delete ``.<name>.<pid>.<random>.part`` files of ``target`` left by dead processes."""
+    for part in target.parent.glob(f".{target.name}.*{PART_SUFFIX}"):
+        pid = part.name[len(target.name) + 2 :].split(".")[0]
+        if pid.isdigit() and int(pid) != os.getpid() and not _pid_alive(int(pid)):
+            with contextlib.suppress(OSError):
+                part.unlink()
+
+
+def _failed_status(url: str, stream: Stream, clock: Clock) -> DownloadFailed:
+    status = stream.status
+    gone = status in (403, 404, 410)
+    retryable = status >= 500 or status == 429
+    return DownloadFailed(
+        f"GET {mask_url(url)} answered HTTP {status}"
+        + ("; the result URL may have expired: poll the job for a fresh one" if gone else ""),
+        http_status=status,
+        retryable=retryable,
+        retry_after=(
+            retry_after_seconds(stream.headers.get("retry-after"), clock)
+            if retryable
+            else None
+        ),
+    )
+
+
+def _write(stream: Stream, url: str, out: BinaryIO, chunk_size: int) -> None:
+    undecodable = [e for e in stream.encodings if e not in DECODABLE]
+    if undecodable:
+        raise DownloadFailed(
+            f"GET {mask_url(url)} answered with Content-Encoding {', '.join(undecodable)}, "
+            "which lipbridge cannot decode; the encoded bytes were not saved"
+        )
+    for chunk in stream.chunks(chunk_size):
+        out.write(chunk)
+    expected = stream.headers.get("content-length")
+    if expected is not None and expected.isdigit() and stream.wire_bytes != int(expected):
+        raise DownloadFailed(
+            f"GET {mask_url(url)} sent {stream.wire_bytes} bytes but announced {expected}",
+            retryable=True,
+        )
 
 
 def download(
-    transport: Transport, url: str, dest: str | os.PathLike[str], *, chunk_size: int = CHUNK_SIZE
+    transport: Transport,
+    url: str,
+    dest: str | os.PathLike[str],
+    *,
+    chunk_size: int = CHUNK_SIZE,
+    deadline: Deadline | None = None,
+    allow_private: bool = False,
 ) -> Path:
     """Fetch ``url`` into ``dest``. On failure ``dest`` is untouched and no temp file remains."""
     if urlsplit(url).scheme not in ("http", "https"):
-        raise InvalidRequest(f"url={shown(url)} is not an http(s) URL", field="url")
+        raise InvalidRequest(f"url={mask_url(url)} is not an http(s) URL", field="url")
     target = Path(dest)
-    target.parent.mkdir(parents=True, exist_ok=True)
     # Beside the target, so the final rename is atomic; mode 0666 minus the umask, like any
     # file the user creates (mkstemp's 0600 would stick to the finished video).
-    tmp_name = str(target.parent / f".{target.name}.{secrets.token_hex(6)}.part")
-    fd = os.open(tmp_name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    tmp_name = str(
+        target.parent / f".{target.name}.{os.getpid()}.{secrets.token_hex(6)}{PART_SUFFIX}"
+    )
+    try:
+        remove_stale_parts(target)
+        fd = os.open(tmp_name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    except OSError as exc:
+        raise _output_error(target, exc) from None
     try:
         with os.fdopen(fd, "wb") as out:
-            with transport.stream(url) as response:
-                status = response.status
-                if status != 200:
-                    gone = status in (403, 404, 410)
-                    raise DownloadFailed(
-                        f"GET {shown(url)} answered HTTP {status}"
-                        + (
-                            "; the result URL may have expired: poll the job for a fresh one"
-                            if gone
-                            else ""
-                        ),
-                        http_status=status,
-                        retryable=status >= 500 or status == 429,
-                    )
-                expected = response.headers.get("content-length")
-                written = 0
-                for chunk in response.chunks(chunk_size):
-                    out.write(chunk)
-                    written += len(chunk)
-                if expected is not None and expected.isdigit() and written != int(expected):
-                    raise DownloadFailed(
-                        f"GET {shown(url)} sent {written} bytes but announced {expected}",
-                        retryable=True,
-                    )
+            with transport.stream(url, deadline=deadline, allow_private=allow_private) as stream:
+                if stream.status != 200:
+                    raise _failed_status(url, stream, transport.clock)
+                _write(stream, url, out, chunk_size)
             out.flush()
             os.fsync(out.fileno())
         os.replace(tmp_name, target)
     except TransportFailure as failure:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp_name)
-        raise DownloadFailed(f"GET {shown(url)} failed: {failure}", retryable=True) from None
+        _unlink(tmp_name)
+        if failure.refused_address:
+            raise DownloadFailed(
+                f"GET {mask_url(url)}: {failure.cause}; {ALLOW_PRIVATE_HINT}"
+            ) from None
+        raise DownloadFailed(f"GET {mask_url(url)} failed: {failure}", retryable=True) from None
+    except OSError as exc:
+        _unlink(tmp_name)
+        raise _output_error(target, exc) from None
     except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp_name)
+        _unlink(tmp_name)
         raise
     return target
+
+
+def _unlink(name: str) -> None:
+    with contextlib.suppress(OSError):
+        os.unlink(name)
+
+
+def _output_error(target: Path, exc: OSError) -> OutputError:
+    return OutputError(
+        f"cannot save the video to {str(target)!r}: {exc.strerror or exc}; the job's result "
+        "is still at the provider: fetch it again (lipbridge download PROVIDER JOB_ID PATH)",
+        path=str(target),
+    )

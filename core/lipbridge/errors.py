@@ -212,10 +212,18 @@ class SubmitOutcomeUnknown(ProviderError):
 class DownloadFailed(LipbridgeError):
     """The result file could not be fetched (expired URL, short read, HTTP error)."""
 
-    def __init__(self, message: str, *, http_status: int | None = None, retryable: bool = False):
+    def __init__(
+        self,
+        message: str,
+        *,
+        http_status: int | None = None,
+        retryable: bool = False,
+        retry_after: float | None = None,
+    ):
         super().__init__(message)
         self.http_status = http_status
         self.retryable = retryable
+        self.retry_after = retry_after
 
 
 class OutputError(LipbridgeError):

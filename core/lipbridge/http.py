@@ -5,7 +5,9 @@ module adds the base URL, credentials and User-Agent, retries what is safe to re
 and turns transport failures into lipbridge errors. What is safe:
 
 * poll, cancel and estimate calls are retried on 429/502/503/504 and connection
-  errors, with exponential backoff, jitter and ``Retry-After`` (capped);
+  errors, with exponential backoff, jitter and ``Retry-After``; a wait longer than
+  ``retry_after_max`` or past the caller's deadline ends the call instead, with the
+  hint in the error, so the caller decides;
 * a submit is retried only when the request surely never left (connect errors),
   unless the provider declares an idempotency-key header, in which case the same
   key is sent on every attempt. A submit that may have been received and then lost
@@ -19,6 +21,7 @@ import enum
 import hashlib
 import json as jsonlib
 import logging
+import math
 import random
 from collections.abc import Mapping
 from typing import Any
@@ -30,8 +33,10 @@ from attrs import frozen
 from lipbridge.context import Clock, Credentials
 from lipbridge.errors import (
     AuthenticationError,
+    ConfigurationError,
     InsufficientCredits,
     JobNotFound,
+    LipbridgeError,
     PluginContractError,
     ProviderError,
     ProviderProtocolError,
@@ -42,6 +47,7 @@ from lipbridge.errors import (
 )
 from lipbridge.models import AuthScheme
 from lipbridge.redact import scrub, scrub_bytes
+from lipbridge.sockets import Deadline, is_local_host
 from lipbridge.transport import Response, Transport, TransportFailure
 
 log = logging.getLogger("lipbridge.http")
@@ -96,9 +102,11 @@ def retry_after_seconds(value: str | None, clock: Clock) -> float | None:
         return None
     value = value.strip()
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
         pass
+    else:  # inf, nan, 1e999 and negative numbers are garbled, not instructions
+        return seconds if math.isfinite(seconds) and seconds >= 0 else None
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
@@ -185,6 +193,8 @@ class ProviderHTTP:
         secret_headers: tuple[str, ...] = (),
         idempotency_header: str | None = None,
         idempotency_key: str | None = None,
+        deadline: float | None = None,
+        allow_private: bool = False,
     ) -> None:
         self.provider = provider
         self.base_url = base_url.rstrip("/") + "/"
@@ -199,6 +209,10 @@ class ProviderHTTP:
         self.idempotency_header = idempotency_header
         self.idempotency_key = idempotency_key if idempotency_header else None
         self.exchanges: list[Exchange] = []
+        # The caller's deadline (a ``clock.monotonic()`` time): no attempt or retry sleep
+        # goes past it. Private addresses: where the base URL itself is one, or if allowed.
+        self.deadline = deadline
+        self.allow_private = allow_private or is_local_host(urlsplit(self.base_url).hostname)
 
     def __repr__(self) -> str:
         return f"ProviderHTTP(provider={self.provider!r}, base_url={self.base_url!r})"
@@ -221,6 +235,21 @@ class ProviderHTTP:
 
     def post(self, path: str, *, kind: CallKind, json: Any = None) -> Response:
         return self.request("POST", path, kind=kind, json=json)
+
+    def _deadline(self, kind: CallKind) -> Deadline:
+        """This attempt's deadline: the call kind's total, or the caller's if sooner."""
+        timeouts = self.transport.timeouts
+        submit = kind is CallKind.SUBMIT
+        return Deadline.within(
+            self.clock,
+            timeouts.submit if submit else timeouts.request,
+            read=timeouts.submit_read if submit else timeouts.read,
+            cap=self.deadline,
+        )
+
+    def _time_for(self, delay: float) -> bool:
+        """Whether sleeping ``delay`` still leaves time before the caller's deadline."""
+        return self.deadline is None or self.clock.monotonic() + delay < self.deadline
 
     def request(
         self,
@@ -257,16 +286,22 @@ class ProviderHTTP:
                     url,
                     headers=all_headers,
                     body=body,
-                    read_timeout=(
-                        self.transport.timeouts.submit_read if kind is CallKind.SUBMIT else None
-                    ),
                     secret_headers=self.secret_headers,
+                    deadline=self._deadline(kind),
+                    allow_private=self.allow_private,
                 )
             except TransportFailure as failure:
                 self._record(kind, method, url, None, sent=failure.sent, body=body)
                 log.debug("%s %s attempt %d failed: %s", method, url, attempt, failure)
-                if (retryable or not failure.sent) and attempt < self.retry.attempts:
-                    self.clock.sleep(self.retry.delay(attempt, self.rng))
+                if failure.refused_address:
+                    raise self._refused(method, url, failure, kind) from None
+                delay = self.retry.delay(attempt, self.rng)
+                if (
+                    (retryable or not failure.sent)
+                    and attempt < self.retry.attempts
+                    and self._time_for(delay)
+                ):
+                    self.clock.sleep(delay)
                     continue
                 if kind is CallKind.SUBMIT and failure.sent:
                     raise self._outcome_unknown(method, url, body, str(failure), None) from None
@@ -277,17 +312,26 @@ class ProviderHTTP:
             response = redact(response)
             self._record(kind, method, url, response.status, sent=True, body=body)
             log.debug("%s %s -> HTTP %d (attempt %d)", method, url, response.status, attempt)
+            if response.truncated and response.ok:
+                what = f"an answer over the {self.transport.max_body}-byte limit"
+                if kind is CallKind.SUBMIT:
+                    raise self._outcome_unknown(method, url, body, what, response)
+                raise ProviderProtocolError(
+                    f"{method} {url} answered HTTP {response.status} with {what}",
+                    provider=self.provider,
+                    http_status=response.status,
+                    retryable=kind.idempotent,
+                )
             if (
                 retryable
                 and response.status in self.retry.statuses
                 and attempt < self.retry.attempts
             ):
                 hinted = retry_after_seconds(response.header("retry-after"), self.clock)
-                if hinted is not None and hinted > self.retry.retry_after_max:
+                delay = hinted if hinted is not None else self.retry.delay(attempt, self.rng)
+                if delay > self.retry.retry_after_max or not self._time_for(delay):
                     return response  # too long to wait inside one call: the caller decides
-                self.clock.sleep(
-                    hinted if hinted is not None else self.retry.delay(attempt, self.rng)
-                )
+                self.clock.sleep(delay)
                 continue
             if (
                 kind is CallKind.SUBMIT
@@ -296,6 +340,23 @@ class ProviderHTTP:
             ):
                 raise self._outcome_unknown(method, url, body, f"HTTP {response.status}", response)
             return response
+
+    def _refused(
+        self, method: str, url: str, failure: TransportFailure, kind: CallKind
+    ) -> LipbridgeError:
+        """A hop reached a private address: the base URL's own host, or a redirect's."""
+        where = f"{method} {url}: {failure.cause}"
+        hint = (
+            "; set LIPBRIDGE_ALLOW_PRIVATE_HOSTS=1 or Client(allow_private_hosts=True) if "
+            "this address is meant"
+        )
+        if not failure.sent:
+            return ConfigurationError(f"{self.provider}: {where}{hint}")
+        if kind is CallKind.SUBMIT:
+            return self._outcome_unknown(method, url, None, f"redirected: {failure.cause}", None)
+        return ProviderProtocolError(
+            f"{where}, reached by a redirect{hint}", provider=self.provider
+        )
 
     def _record(
         self,

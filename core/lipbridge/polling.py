@@ -23,8 +23,9 @@ log = logging.getLogger("lipbridge.wait")
 class PollPolicy:
     """First poll after ``first`` s, then x``factor`` up to ``cap``, each ±``jitter``.
 
-    A provider hint (``JobStatus.poll_after`` or ``Retry-After``) replaces the computed
-    interval, clamped to [``hint_min``, ``hint_max``].
+    A ``JobStatus.poll_after`` suggestion replaces the computed interval, clamped to
+    [``hint_min``, ``hint_max``]; a ``Retry-After`` is an instruction, kept in full (at
+    least ``hint_min``).
     """
 
     first: float = 2.0
@@ -45,7 +46,7 @@ class PollPolicy:
 
 
 def wait_until_done(
-    poll: Callable[[], JobStatus],
+    poll: Callable[[float | None], JobStatus],
     *,
     handle: JobHandle,
     clock: Clock,
@@ -56,34 +57,48 @@ def wait_until_done(
 ) -> JobStatus:
     """Poll until a terminal status and return it; raise :class:`WaitTimeout` at the deadline.
 
-    Retryable provider errors (5xx, 429) while polling do not end the wait: the job is
-    still running at the provider, so polling continues, honouring ``retry_after``.
+    ``poll`` gets the deadline (a ``clock.monotonic()`` time, or None) so that no request
+    outlives it. Retryable provider errors (5xx, 429, an oversized answer) do not end the
+    wait: the job is still running at the provider, so polling continues. A
+    ``Retry-After`` is honoured in full; one that reaches past the deadline ends the wait
+    at once, saying so, instead of sleeping into it.
     """
     deadline = None if timeout is None else clock.monotonic() + timeout
     schedule = policy.intervals(rng)
     delay = next(schedule)
     last: JobStatus | None = None
+
+    def timed_out(why: str) -> WaitTimeout:
+        return WaitTimeout(
+            f"{handle.provider} job {handle.job_id} did not finish within {timeout:g} s"
+            f"{why}; last status: {last.raw_status if last else 'none'}. The job may still "
+            "finish: resume with the handle",
+            handle=handle,
+            last_status=last,
+        )
+
     while True:
         if deadline is not None:
             remaining = deadline - clock.monotonic()
             if remaining <= 0:
-                raise WaitTimeout(
-                    f"{handle.provider} job {handle.job_id} did not finish within {timeout:g} s; "
-                    f"last status: {last.raw_status if last else 'none'}. The job may still "
-                    "finish: resume with the handle",
-                    handle=handle,
-                    last_status=last,
-                )
+                raise timed_out("")
             delay = min(delay, remaining)
         clock.sleep(delay)
         try:
-            status = poll()
+            status = poll(deadline)
         except ProviderError as exc:
             if not exc.retryable:
                 raise
             log.warning("polling %s: %s; will retry", handle.job_id, exc)
             hint = getattr(exc, "retry_after", None)
-            delay = policy.hinted(hint) if hint is not None else next(schedule)
+            if hint is None:
+                delay = next(schedule)
+                continue
+            if deadline is not None and clock.monotonic() + hint >= deadline:
+                raise timed_out(
+                    f" (the provider asked to retry after {hint:g} s, past the deadline)"
+                ) from None
+            delay = max(policy.hint_min, hint)
             continue
         last = status
         if on_progress is not None:

@@ -13,7 +13,6 @@ from typing import Any
 import attrs
 
 from lipbridge import (
-    AuthenticationError,
     CallContext,
     CallKind,
     InvalidRequest,
@@ -41,17 +40,15 @@ class WrongStatus(ExampleLipsync):
 
 
 class LeakyKey(ExampleLipsync):
-    """Helpfully quotes the key it sent when the provider refuses it."""
+    """Keeps the key in the handle "for later polls", where every saved handle shows it.
+
+    (Quoting it in an error message no longer leaks: the core redacts every message.)
+    """
 
     @hookimpl
     def lipbridge_submit(self, request: JobRequest, ctx: CallContext) -> JobHandle:
-        try:
-            return super().lipbridge_submit(request, ctx)
-        except AuthenticationError as exc:
-            raise AuthenticationError(
-                f"key {ctx.credentials.require()} was refused", provider="example",
-                http_status=exc.http_status,
-            ) from None
+        handle = super().lipbridge_submit(request, ctx)
+        return attrs.evolve(handle, resume={**handle.resume, "key": ctx.credentials.require()})
 
 
 class Swallowed429(ExampleLipsync):
