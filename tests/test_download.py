@@ -5,13 +5,14 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import os
+import subprocess
 import tracemalloc
 from pathlib import Path
 
 import pytest
 from scripted_server import Reply, ScriptedServer
 
-from lipbridge import Client, DownloadFailed, InvalidRequest, JobHandle, JobResult
+from lipbridge import Client, DownloadFailed, InvalidRequest, JobHandle, JobResult, OutputError
 
 MIB = 1 << 20
 PATH = "/results/out.mp4"
@@ -238,3 +239,68 @@ def test_downloaded_file_gets_ordinary_permissions(
     finally:
         os.umask(umask)
     assert saved.stat().st_mode & 0o777 == 0o644
+
+
+# -- local failures after paying: a lipbridge error naming the path, nothing left behind --------
+
+
+@pytest.mark.parametrize("kind", ["folder", "missing_parent", "parent_is_a_file"])
+def test_local_write_failure_is_an_output_error_naming_the_path(
+    client: Client, server: ScriptedServer, out: Path, kind: str
+) -> None:
+    server.script("GET", PATH, Reply(status=200, body=b"video"))
+    (out / "notes.txt").write_text("")
+    dest = {
+        "folder": out,
+        "missing_parent": out / "gone" / "v.mp4",
+        "parent_is_a_file": out / "notes.txt" / "v.mp4",
+    }[kind]
+    with pytest.raises(OutputError) as info:
+        client.download(server.url + PATH, dest)
+    assert info.value.path == str(dest)
+    assert str(dest) in str(info.value)
+    assert "lipbridge download" in str(info.value)  # how to fetch it again
+    assert leftovers(out) == []
+
+
+def test_failure_while_writing_leaves_no_part_file(
+    client: Client, server: ScriptedServer, out: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server.script("GET", PATH, Reply(status=200, body=pattern(3 * MIB)))
+    real_fsync = os.fsync
+
+    def disk_full(fd: int) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", disk_full)
+    with pytest.raises(OutputError) as info:
+        client.download(server.url + PATH, out / "video.mp4")
+    monkeypatch.setattr(os, "fsync", real_fsync)
+    assert "No space left on device" in str(info.value)
+    assert list(out.iterdir()) == []
+
+
+def test_a_dead_process_part_file_is_removed_by_the_next_download(
+    client: Client, server: ScriptedServer, out: Path
+) -> None:
+    server.script("GET", PATH, Reply(status=200, body=b"video"))
+    gone_pid = exited_pid()
+    stale = out / f".video.mp4.{gone_pid}.0a1b2c3d4e5f.part"
+    stale.write_bytes(b"half a video")
+    mine = out / f".video.mp4.{os.getpid()}.ffffffffffff.part"  # a live writer's: kept
+    mine.write_bytes(b"in progress")
+    other = out / f".other.mp4.{gone_pid}.0a1b2c3d4e5f.part"  # another target's: kept
+    other.write_bytes(b"not ours")
+
+    client.download(server.url + PATH, out / "video.mp4")
+
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        ["video.mp4", mine.name, other.name]
+    )
+
+
+def exited_pid() -> int:
+    """The pid of a child that has exited and been reaped: no process has it now."""
+    child = subprocess.Popen(["true"])
+    child.wait()
+    return child.pid
