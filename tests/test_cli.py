@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -11,10 +12,10 @@ from pathlib import Path
 import click
 import pytest
 from click.testing import CliRunner
-from conftest import KEY, make_registry, write_dist
+from conftest import KEY, FakeClock, make_registry, write_dist
 from scripted_server import Reply, ScriptedServer
 
-from lipbridge import Client
+from lipbridge import Client, Registry
 from lipbridge.cli import ExitCode, cli
 from lipbridge.cli.app import add_extensions
 
@@ -245,3 +246,111 @@ def test_a_result_is_described_with_every_field_it_has() -> None:
     assert describe(JobResult(video_url="https://cdn.invalid/o.mp4")) == (
         "video: https://cdn.invalid/o.mp4"
     )
+
+
+# --- a job shown again keeps what its handle carries (issue 11, section 6) -------------------
+
+GENERATIONS = "/v2/video/generations"
+
+
+def aimlapi_client(server: ScriptedServer, clock: FakeClock) -> Client:
+    """The AI/ML API plugin keeps what the submit was billed in the handle's resume data."""
+    environ = {"LIPBRIDGE_AIMLAPI_API_KEY": KEY, "LIPBRIDGE_AIMLAPI_BASE_URL": server.url}
+    return Client(registry=Registry(environ={}), environ=environ, clock=clock)
+
+
+def script_generation(server: ScriptedServer) -> None:
+    billed = {"x-aimlapi-credits-used": "320000", "x-aimlapi-usd-spent": "0.16"}
+    server.script("POST", GENERATIONS, Reply.json({"id": "gen-1", "status": "queued"}, **billed))
+    done = {"id": "gen-1", "status": "completed", "video": {"url": f"{server.url}/o.mp4"}}
+    server.script("GET", f"{GENERATIONS}?generation_id=gen-1", Reply.json(done))
+
+
+def follow_up(output: str) -> list[str]:
+    """The arguments of the ``follow it with: lipbridge ...`` line, as a shell splits them."""
+    line = next(x for x in output.splitlines() if x.startswith("follow it with: "))
+    return shlex.split(line.removeprefix("follow it with: lipbridge "))
+
+
+def test_the_follow_up_of_a_submit_shows_what_was_billed_again(
+    server: ScriptedServer, clock: FakeClock, tmp_path: Path
+) -> None:
+    script_generation(server)
+    with aimlapi_client(server, clock) as client:
+        submitted = run(client, "submit", "aimlapi", *MEDIA)
+        assert submitted.exit_code == 0, submitted.output
+        command, provider, handle = follow_up(submitted.output)
+        assert (command, provider) == ("wait", "aimlapi")
+        assert json.loads(handle)["resume"] == {"credits_used": "320000", "usd_spent": "0.16"}
+        for command in ("status", "wait"):
+            shown_again = run(client, command, "aimlapi", handle)
+            assert shown_again.exit_code == 0, shown_again.output
+            assert "billed: 320000 credits ($0.16)" in shown_again.output
+        server.script("GET", "/o.mp4", Reply(body=b"video"))
+        saved = run(client, "download", "aimlapi", handle, str(tmp_path / "o.mp4"), "--json")
+        assert saved.exit_code == 0, saved.output
+        assert json.loads(saved.stdout)["result"]["billed"]["usd"] == "0.16"
+        bare = run(client, "status", "aimlapi", "gen-1")  # what a bare id loses
+        assert bare.exit_code == 0 and "billed" not in bare.output
+
+
+def test_submit_wait_gives_the_handle_first_where_it_carries_resume_data(
+    server: ScriptedServer, clock: FakeClock
+) -> None:
+    script_generation(server)
+    with aimlapi_client(server, clock) as client:
+        waited = run(client, "submit", "aimlapi", *MEDIA, "--wait")
+    assert waited.exit_code == 0, waited.output
+    assert json.loads(follow_up(waited.stderr)[2])["job_id"] == "gen-1"
+    assert "billed: 320000 credits ($0.16)" in waited.stdout
+
+
+def test_a_handle_without_resume_data_is_followed_by_its_id(
+    client: Client, server: ScriptedServer
+) -> None:
+    script_job(server)
+    assert follow_up(run(client, "submit", "acme", *MEDIA).output) == ["wait", "acme", "j9"]
+    waited = run(client, "submit", "acme", *MEDIA, "--wait")
+    assert "follow it with" not in waited.output  # the id on stderr is all there is
+
+
+def test_the_handle_printed_at_a_timeout_resumes_the_job(
+    client: Client, server: ScriptedServer
+) -> None:
+    script_job(server)
+    server.script("GET", "/v1/jobs/j9", Reply.json({"id": "j9", "status": "processing"}))
+    timed_out = run(client, "wait", "acme", "j9", "--timeout", "30")
+    assert timed_out.exit_code == ExitCode.TIMEOUT
+    handle = timed_out.stderr.split("resume with this handle: ", 1)[1].strip()
+    script_job(server)
+    server.script("GET", "/v1/jobs/j9", Reply.json({"id": "j9", "status": "done", "output": {
+        "url": f"{server.url}/files/out.mp4"}, "cost": {"credits": "18"}}))
+    resumed = run(client, "wait", "acme", handle)
+    assert resumed.exit_code == 0, resumed.output
+    assert "billed: 18 credits" in resumed.output
+
+
+def handle_json(provider: str, job_id: str = "j9") -> str:
+    return json.dumps({"provider": provider, "job_id": job_id, "model": "acme-1",
+                       "created_at": "2026-11-21T12:00:00+00:00", "resume": {}})
+
+
+@pytest.mark.parametrize(
+    ("job_id", "extra", "says"),
+    [
+        ('{"job_id": "j9"', [], "neither a job id nor a job handle"),
+        ('{"job_id": "j9"}', [], "neither a job id nor a job handle"),
+        (handle_json("globex"), [], "is the handle of a job on globex, not on acme"),
+        (handle_json("acme"), ["--model", "acme-lite"], "the handle's model acme-1"),
+        (handle_json("acme", job_id=" "), [], "empty job id"),
+    ],
+    ids=["broken-json", "not-a-handle", "other-provider", "other-model", "empty-id"],
+)
+def test_a_handle_that_does_not_fit_the_command_is_refused(
+    client: Client, server: ScriptedServer, job_id: str, extra: list[str], says: str
+) -> None:
+    for command in ("status", "wait", "cancel"):
+        result = run(client, command, "acme", job_id, *extra)
+        assert result.exit_code == ExitCode.USAGE, result.output
+        assert says in result.output and "Traceback" not in result.output
+    assert server.requests() == []

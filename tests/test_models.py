@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import subprocess
 import sys
 from decimal import Decimal
@@ -247,6 +248,15 @@ def test_job_request_round_trip(request_: JobRequest) -> None:
     back = round_trip(request_)
     assert back.options == request_.options
     assert back.sync_mode is request_.sync_mode  # an enum member again, not a bare string
+
+
+@FEW
+@given(json_values, st.sampled_from([math.nan, math.inf, -math.inf]))
+def test_options_with_a_non_finite_number_anywhere_are_refused(value: Any, bad: float) -> None:
+    """JSON has no NaN or Infinity: json.dumps would send a body the provider cannot parse."""
+    with pytest.raises(InvalidRequest) as caught:
+        JobRequest(video="v.mp4", audio="a.wav", options={"k": {"kept": value, "x": [bad]}})
+    assert caught.value.field == "options.k.x[0]"
 
 
 @FEW

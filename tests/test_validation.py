@@ -17,6 +17,7 @@ import attrs
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from lipbridge_testprov import AcmeLike
 
 from lipbridge import (
     Client,
@@ -119,6 +120,26 @@ CASES = {
         lambda d: one(audio="javascript:alert(1)"),
         InvalidRequest, "audio", lambda d: "javascript:alert(1)", ("http(s)",),
     ),
+    "video-unbalanced-bracket": Case(
+        lambda d: one(video="https://[cdn.example/face.mp4"),
+        InvalidRequest, "video", lambda d: "https://[cdn.example/face.mp4", ("unbalanced",),
+    ),
+    "audio-port-out-of-range": Case(
+        lambda d: one(audio="https://cdn.example:70000/voice.wav"),
+        InvalidRequest, "audio", lambda d: "https://cdn.example:70000/voice.wav", ("port",),
+    ),
+    "video-port-not-a-number": Case(
+        lambda d: lite(video="http://cdn.example:mp4/face.mp4"),
+        InvalidRequest, "video", lambda d: "http://cdn.example:mp4/face.mp4", ("port",),
+    ),
+    "audio-whitespace": Case(
+        lambda d: one(audio="https://cdn.example/my voice.wav"),
+        InvalidRequest, "audio", lambda d: "https://cdn.example/my voice.wav", ("whitespace",),
+    ),
+    "video-control-character": Case(
+        lambda d: one(video="https://cdn.example/face.mp4\x1b[0m"),
+        InvalidRequest, "video", lambda d: "https://cdn.example/face.mp4\x1b[0m", ("control",),
+    ),
     "video-ftp-on-lite": Case(
         lambda d: lite(video="ftp://files.example/face.mp4"),
         InvalidRequest, "video", lambda d: "ftp://files.example/face.mp4", ("http(s)",),
@@ -170,6 +191,14 @@ CASES = {
         InvalidRequest, "audio", lambda d: str(d / "big.wav"), ("1001", "1000"),
     ),
     # -- callback_url --
+    "callback-unbalanced-bracket": Case(
+        lambda d: one(callback_url="https://hooks.example]/cb"),
+        InvalidRequest, "callback_url", lambda d: "https://hooks.example]/cb", ("unbalanced",),
+    ),
+    "callback-port-not-a-number": Case(
+        lambda d: one(callback_url="https://hooks.example:443x/cb"),
+        InvalidRequest, "callback_url", lambda d: "https://hooks.example:443x/cb", ("port",),
+    ),
     "callback-ftp": Case(
         lambda d: one(callback_url="ftp://hooks.example/cb"),
         InvalidRequest, "callback_url", lambda d: "ftp://hooks.example/cb", ("https",),
@@ -420,6 +449,30 @@ def test_invalid_temperature_always_refused_at_construction(value: float) -> Non
 @given(st.floats(min_value=0.0, max_value=1.0))
 def test_valid_temperature_always_accepted(value: float) -> None:
     assert JobRequest(video=VIDEO, audio=AUDIO, temperature=value).temperature == value
+
+
+any_reference = st.text(alphabet=st.sampled_from("htps:/[]@.:0-9 \n\x00a%"), max_size=24)
+ACME = AcmeLike("acme").lipbridge_provider_info()
+
+
+def refusal(build: Callable[[], object]) -> InvalidRequest | None:
+    try:
+        build()
+    except InvalidRequest as exc:
+        return exc
+    return None
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.sampled_from(["https://", "http://", "", "file://", "data:"]), any_reference)
+def test_any_media_or_callback_text_is_valid_or_an_invalid_request(prefix: str, rest: str) -> None:
+    """Never a bare ValueError from urllib.parse, whatever the user typed."""
+    for model in ("acme-1", "acme-lite"):
+        request = {"video": prefix + rest, "audio": AUDIO, "model": model}
+        refused = refusal(lambda: validate(ACME, JobRequest(**request)))  # noqa: B023 - run now
+        assert refused is None or refused.field == "video"
+    refused = refusal(lambda: JobRequest(video=VIDEO, audio=AUDIO, callback_url=prefix + rest))
+    assert refused is None or refused.field == "callback_url"
 
 
 def test_forbidden_transport_guard_is_live(offline_client: Client) -> None:

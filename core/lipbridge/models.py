@@ -15,13 +15,14 @@ import os
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
-from urllib.parse import urlsplit
 
 from attrs import field, frozen
 
 from lipbridge.errors import InvalidRequest, UnsupportedOption
 
 CALLBACK_URL_MAX_LENGTH = 2048
+# Options are sent as JSON; deeper nesting is a mistake (or a cycle), not a real option.
+OPTION_MAX_DEPTH = 32
 
 
 def shown(value: object, limit: int = 80) -> str:
@@ -98,24 +99,14 @@ def check_callback_url(url: str, max_length: int = CALLBACK_URL_MAX_LENGTH) -> N
     Plain http is let through for loopback hosts, which only a local emulator can reach;
     the client refuses such a URL for a provider whose base URL is not local too.
     """
-    if not isinstance(url, str):
-        raise InvalidRequest(
-            f"callback_url={shown(url)} is not a URL; allowed: https://host/path",
-            field="callback_url",
-        )
-    if len(url) > max_length:
+    from lipbridge.urls import parse_url  # urls builds on this module
+
+    if isinstance(url, str) and len(url) > max_length:
         raise InvalidRequest(
             f"callback_url is {len(url)} characters long; allowed: at most {max_length}",
             field="callback_url",
         )
-    parts = urlsplit(url)
-    local_http = parts.scheme == "http" and is_loopback(parts.hostname)
-    if not (parts.scheme == "https" or local_http) or not parts.hostname:
-        raise InvalidRequest(
-            f"callback_url={shown(url)} is not an https URL; allowed: https://host/path "
-            "(http://127.0.0.1 only with a local emulator)",
-            field="callback_url",
-        )
+    parts = parse_url(url, field="callback_url", local_http_only=True)
     if parts.username or parts.password:
         raise InvalidRequest(
             "callback_url must not contain user:password credentials", field="callback_url"
@@ -166,20 +157,68 @@ class TextToSpeech:
     voice: str = field(validator=_non_empty)
 
 
+def _check_tts(_: object, __: object, value: TextToSpeech | None) -> None:
+    if value is not None and not isinstance(value, TextToSpeech):
+        raise InvalidRequest(
+            f"tts={shown(value)} is not a TextToSpeech; allowed: TextToSpeech(text=..., voice=...)",
+            field="tts",
+        )
+
+
+def _check_json(value: object, path: str, depth: int) -> None:
+    """``value`` is what ``json.dumps`` sends faithfully: finite, string-keyed, not too deep."""
+    if depth > OPTION_MAX_DEPTH and isinstance(value, (dict, list, tuple)):
+        raise InvalidRequest(
+            f"{path} is nested more than {OPTION_MAX_DEPTH} levels deep; allowed: JSON values "
+            f"up to {OPTION_MAX_DEPTH} levels",
+            field=path,
+        )
+    if isinstance(value, float) and not math.isfinite(value):
+        raise InvalidRequest(
+            f"{path}={value!r} is not a finite number; allowed: JSON numbers (no NaN or Infinity)",
+            field=path,
+        )
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise InvalidRequest(
+                    f"{path} has the key {shown(key)}; allowed: string keys", field=path
+                )
+            _check_json(item, f"{path}.{key}", depth + 1)
+    elif isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            _check_json(item, f"{path}[{index}]", depth + 1)
+    elif value is not None and not isinstance(value, (str, int, float)):
+        raise InvalidRequest(
+            f"{path}={shown(value)} is a {type(value).__name__}; allowed: JSON values (null, "
+            "true, false, numbers, strings, lists and dicts with string keys)",
+            field=path,
+        )
+
+
+def _check_options(_: object, __: object, value: object) -> None:
+    if not isinstance(value, Mapping):
+        raise InvalidRequest(
+            f"options={shown(value)} is not a mapping; allowed: a dict of JSON values",
+            field="options",
+        )
+    _check_json(dict(value), "options", 0)  # any mapping on top; json.dumps sends it as a dict
+
+
 @frozen(kw_only=True)
 class JobRequest:
     """What the user asks for, in canonical terms; plugins translate it to the wire."""
 
     video: str = field(converter=_media_ref, validator=_non_empty)
     audio: str | None = field(default=None, converter=_media_ref, validator=_check_audio)
-    tts: TextToSpeech | None = None
+    tts: TextToSpeech | None = field(default=None, validator=_check_tts)
     model: str | None = None
     sync_mode: SyncMode | None = field(default=None, converter=_sync_mode)
     temperature: float | None = field(default=None, validator=_check_temperature)
     active_speaker: bool | None = field(default=None, validator=_check_bool)
     callback_url: str | None = field(default=None, validator=_check_callback)
     # Provider-native fields, sent as they are. Not part of the hash: dicts are unhashable.
-    options: Mapping[str, Any] = field(factory=dict, hash=False)
+    options: Mapping[str, Any] = field(factory=dict, hash=False, validator=_check_options)
 
     def __attrs_post_init__(self) -> None:
         if (self.audio is None) == (self.tts is None):

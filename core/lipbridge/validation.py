@@ -15,6 +15,7 @@ import attrs
 
 from lipbridge.errors import InvalidRequest, OptionDropped, UnsupportedOption
 from lipbridge.models import JobRequest, ModelCapabilities, ProviderInfo, shown
+from lipbridge.urls import HTTP, parse_url, try_split
 
 
 def local_path(ref: str) -> Path | None:
@@ -30,11 +31,10 @@ def local_path(ref: str) -> Path | None:
 def _check_media(
     field: str, ref: str, info: ProviderInfo, caps: ModelCapabilities, max_bytes: int | None
 ) -> None:
-    parts = urlsplit(ref)
+    parts = try_split(ref)
     formats = caps.video_formats if field == "video" else caps.audio_formats
-    if parts.scheme in ("http", "https"):
-        if not parts.hostname:
-            raise InvalidRequest(f"{field}={shown(ref)} has no host", field=field)
+    if parts is None or parts.scheme in HTTP:  # unsplittable: a URL with a broken host
+        parse_url(ref, field=field)
         return
     inline_hint = (
         f"{info.name}/{caps.name} accepts only http(s) URLs; upload the file somewhere "

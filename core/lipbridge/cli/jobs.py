@@ -3,15 +3,42 @@
 from __future__ import annotations
 
 import json
+import math
+import shlex
 from pathlib import Path
 from typing import Any
 
+import attrs
 import click
 
 from lipbridge.cli.app import cli, client_from
 from lipbridge.cli.render import emit_json, progress
 from lipbridge.client import Client, result_of
-from lipbridge.models import JobHandle, JobRequest, JobResult, SyncMode, TextToSpeech
+from lipbridge.errors import InvalidRequest
+from lipbridge.models import JobHandle, JobRequest, JobResult, SyncMode, TextToSpeech, shown
+from lipbridge.urls import check_output_path, check_timeout
+
+
+def positive_seconds(_: click.Context, __: click.Parameter, value: float) -> float:
+    """``--timeout``: -1 would give up on a paid job at once, and nan would never give up.
+
+    A callback rather than a ParamType, which is generic only in newer click releases.
+    """
+    try:
+        return check_timeout(value)
+    except InvalidRequest as exc:
+        raise click.BadParameter(exc.message) from None
+
+
+def _finite(literal: str) -> float:
+    """A JSON number; NaN, Infinity and overflowing literals such as 1e999 have no JSON meaning."""
+    value = float(literal)
+    if not math.isfinite(value):
+        raise click.BadParameter(
+            f"{literal} is not a finite number; to send it as text, quote it: '\"{literal}\"'",
+            param_hint="--option",
+        )
+    return value
 
 
 def parse_option(text: str) -> tuple[str, Any]:
@@ -20,14 +47,58 @@ def parse_option(text: str) -> tuple[str, Any]:
     if not sep or not key:
         raise click.BadParameter(f"{text!r} is not key=value", param_hint="--option")
     try:
-        return key, json.loads(raw)
+        return key, json.loads(raw, parse_constant=_finite, parse_float=_finite)
+    except RecursionError:
+        raise click.BadParameter(
+            f"{key}={shown(raw)} is nested too deeply to be an option", param_hint="--option"
+        ) from None
     except ValueError:
         return key, raw
 
 
 def handle_for(client: Client, provider: str, job_id: str, model: str | None) -> JobHandle:
-    """A handle for a job known only by id (what a user types on the command line)."""
-    return JobHandle(provider=provider, job_id=job_id, created_at=client.clock.now(), model=model)
+    """The handle JOB_ID names: a bare job id, or a whole handle as printed.
+
+    A handle (``submit --json``, ``follow it with:``, a timeout's ``resume with this
+    handle:``) keeps the plugin's resume data, such as what the submit was billed, which
+    a bare id cannot bring back.
+    """
+    if not job_id.strip():
+        raise click.BadParameter("is empty; allowed: a job id or a job handle", param_hint="JOB_ID")
+    if not job_id.lstrip().startswith("{"):
+        return JobHandle(
+            provider=provider, job_id=job_id, created_at=client.clock.now(), model=model
+        )
+    try:
+        handle = JobHandle.from_json(job_id)
+    except InvalidRequest as exc:
+        raise click.BadParameter(
+            f"is neither a job id nor a job handle: {exc.message}", param_hint="JOB_ID"
+        ) from None
+    if handle.provider != provider:
+        raise click.BadParameter(
+            f"is the handle of a job on {handle.provider}, not on {provider}", param_hint="JOB_ID"
+        )
+    if not handle.job_id.strip():
+        raise click.BadParameter("is a handle with an empty job id", param_hint="JOB_ID")
+    if model and handle.model and model != handle.model:
+        raise click.BadParameter(
+            f"does not match the handle's model {handle.model}", param_hint="--model"
+        )
+    return attrs.evolve(handle, model=handle.model or model)
+
+
+def announce(provider: str, handle: JobHandle, *, waiting: bool) -> None:
+    """The job id as soon as the provider accepts it, and how to follow the job up.
+
+    When waiting this goes to stderr first, so an interrupted wait never loses the job.
+    Where the handle carries resume data (such as what was billed), the follow-up
+    passes the whole handle, since a bare id would lose it.
+    """
+    click.echo(f"submitted {provider} job {handle.job_id}", err=waiting)
+    if handle.resume or not waiting:
+        ref = handle.to_json() if handle.resume else handle.job_id
+        click.echo(f"follow it with: lipbridge wait {provider} {shlex.quote(ref)}", err=waiting)
 
 
 def describe(result: JobResult) -> str:
@@ -74,6 +145,7 @@ wait_options = [
     click.option(
         "--timeout",
         type=float,
+        callback=positive_seconds,
         default=1800.0,
         show_default=True,
         help="Seconds to wait before giving up (the job keeps running).",
@@ -154,17 +226,17 @@ def submit(
         callback_url=callback_url,
         options=dict(parse_option(o) for o in options),
     )
+    if output:
+        check_output_path(output)  # before the submit: the job is paid for from then on
     client = client_from(ctx)
     handle = client.submit(provider, request, drop_unsupported=drop_unsupported)
-    if not (wait_ or output):
-        if as_json:
-            emit_json(handle)
-        else:
-            click.echo(f"submitted {provider} job {handle.job_id}")
-            click.echo(f"follow it with: lipbridge wait {provider} {handle.job_id}")
+    waiting = bool(wait_ or output)
+    if as_json and not waiting:
+        emit_json(handle)
         return
-    # The id is on stderr before any waiting, so an interrupted wait never loses the job.
-    click.echo(f"submitted {provider} job {handle.job_id}", err=True)
+    announce(provider, handle, waiting=waiting)
+    if not waiting:
+        return
     wait_and_fetch(
         client,
         handle,
@@ -227,6 +299,8 @@ def wait(
     as_json: bool,
 ) -> None:
     """Wait for a job to finish, showing progress; optionally download the video."""
+    if output:
+        check_output_path(output)
     client = client_from(ctx)
     wait_and_fetch(
         client,
@@ -263,6 +337,7 @@ def download(
     ctx: click.Context, provider: str, job_id: str, model: str | None, path: str, as_json: bool
 ) -> None:
     """Download a finished job's video to PATH (atomically)."""
+    check_output_path(path)
     client = client_from(ctx)
     handle = handle_for(client, provider, job_id, model)
     result = result_of(handle, client.poll(handle))  # not finished yet: use `wait --output`
