@@ -12,7 +12,16 @@ from pathlib import Path
 import pytest
 from scripted_server import Reply, ScriptedServer
 
-from lipbridge import Client, DownloadFailed, InvalidRequest, JobHandle, JobResult, OutputError
+from lipbridge import (
+    Client,
+    DownloadFailed,
+    InvalidRequest,
+    JobHandle,
+    JobResult,
+    OutputError,
+    Transport,
+)
+from lipbridge.download import download
 
 MIB = 1 << 20
 PATH = "/results/out.mp4"
@@ -244,19 +253,41 @@ def test_downloaded_file_gets_ordinary_permissions(
 # -- local failures after paying: a lipbridge error naming the path, nothing left behind --------
 
 
-@pytest.mark.parametrize("kind", ["folder", "missing_parent", "parent_is_a_file"])
-def test_local_write_failure_is_an_output_error_naming_the_path(
-    client: Client, server: ScriptedServer, out: Path, kind: str
-) -> None:
-    server.script("GET", PATH, Reply(status=200, body=b"video"))
+def unusable_target(out: Path, kind: str) -> Path:
     (out / "notes.txt").write_text("")
-    dest = {
+    return {
         "folder": out,
         "missing_parent": out / "gone" / "v.mp4",
         "parent_is_a_file": out / "notes.txt" / "v.mp4",
     }[kind]
-    with pytest.raises(OutputError) as info:
-        client.download(server.url + PATH, dest)
+
+
+KINDS = ["folder", "missing_parent", "parent_is_a_file"]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_unusable_output_path_is_refused_before_any_request(
+    client: Client, server: ScriptedServer, out: Path, kind: str
+) -> None:
+    with pytest.raises(InvalidRequest) as info:
+        client.download(server.url + PATH, unusable_target(out, kind))
+    assert info.value.field == "output"
+    assert server.requests() == []
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_local_write_failure_after_fetching_is_an_output_error_naming_the_path(
+    server: ScriptedServer, out: Path, kind: str
+) -> None:
+    """The folder can change between the check and the write: still a lipbridge error."""
+    server.script("GET", PATH, Reply(status=200, body=b"video"))
+    dest = unusable_target(out, kind)
+    transport = Transport()
+    try:
+        with pytest.raises(OutputError) as info:
+            download(transport, server.url + PATH, dest, allow_private=True)
+    finally:
+        transport.close()
     assert info.value.path == str(dest)
     assert str(dest) in str(info.value)
     assert "lipbridge download" in str(info.value)  # how to fetch it again

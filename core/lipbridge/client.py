@@ -59,11 +59,19 @@ from lipbridge.pricing import needed_inputs, output_seconds
 from lipbridge.registry import PluginRecord, Registry
 from lipbridge.sockets import is_local_host
 from lipbridge.transport import Transport
+from lipbridge.urls import check_output_path, check_timeout, parse_url
 from lipbridge.validation import local_path, validate
 
 T = TypeVar("T")
 log = logging.getLogger("lipbridge")
 PRIVATE_HOSTS_ENV = "LIPBRIDGE_ALLOW_PRIVATE_HOSTS"
+
+
+def _check_job_id(handle: JobHandle) -> None:
+    if not isinstance(handle.job_id, str) or not handle.job_id.strip():
+        raise InvalidRequest(
+            f"job_id={handle.job_id!r} is empty; allowed: the provider's job id", field="job_id"
+        )
 
 
 def _hostname(url: str) -> str | None:
@@ -190,13 +198,12 @@ class Client:
 
     def base_url(self, provider: str, info: ProviderInfo) -> str:
         url = self._configured_base_url(provider) or info.default_base_url
-        parts = urlsplit(url)
-        plain_ok = parts.scheme == "http" and is_loopback(parts.hostname)
-        if not parts.hostname or not (parts.scheme == "https" or plain_ok):
-            raise ConfigurationError(
-                f"base URL {url!r} for {provider} must be https (plain http only on 127.0.0.1 "
-                f"or localhost); set LIPBRIDGE_{env_name(provider)}_BASE_URL"
-            )
+        parse_url(
+            url,
+            field=f"LIPBRIDGE_{env_name(provider)}_BASE_URL",
+            local_http_only=True,
+            error=ConfigurationError,
+        )
         return url
 
     def context(
@@ -324,11 +331,13 @@ class Client:
         return self._poll(handle, None)
 
     def _poll(self, handle: JobHandle, deadline: float | None) -> JobStatus:
+        _check_job_id(handle)
         info = self.registry.info(handle.provider)
         ctx = self.context(handle.provider, info, deadline=deadline)
         return self._call(handle.provider, "lipbridge_poll", JobStatus, ctx, handle=handle)
 
     def cancel(self, handle: JobHandle) -> JobStatus:
+        _check_job_id(handle)
         info = self.registry.info(handle.provider)
         caps = info.model(handle.model)
         if not caps.cancel:
@@ -352,6 +361,9 @@ class Client:
         At the deadline, :class:`WaitTimeout` carries the handle so the job is not lost;
         with ``cancel_on_timeout`` the job is cancelled first where the model can.
         """
+        if timeout is not None:
+            timeout = check_timeout(timeout, "timeout")
+        _check_job_id(handle)
         try:
             status = wait_until_done(
                 lambda deadline: self._poll(handle, deadline),
@@ -387,6 +399,8 @@ class Client:
         (403/404/410) is not, as only a fresh poll can fix it.
         """
         url = result if isinstance(result, str) else result.video_url
+        parse_url(url, field="url")
+        path = check_output_path(path)
         attempt = 0
         while True:
             attempt += 1

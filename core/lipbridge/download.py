@@ -14,14 +14,14 @@ import os
 import secrets
 from pathlib import Path
 from typing import BinaryIO
-from urllib.parse import urlsplit
 
 from lipbridge.context import Clock
-from lipbridge.errors import DownloadFailed, InvalidRequest, OutputError
+from lipbridge.errors import DownloadFailed, OutputError
 from lipbridge.http import retry_after_seconds
 from lipbridge.redact import mask_url
 from lipbridge.sockets import Deadline
 from lipbridge.transport import DECODABLE, Stream, Transport, TransportFailure
+from lipbridge.urls import parse_url
 
 CHUNK_SIZE = 1 << 20
 PART_SUFFIX = ".part"
@@ -94,8 +94,7 @@ def download(
     allow_private: bool = False,
 ) -> Path:
     """Fetch ``url`` into ``dest``. On failure ``dest`` is untouched and no temp file remains."""
-    if urlsplit(url).scheme not in ("http", "https"):
-        raise InvalidRequest(f"url={mask_url(url)} is not an http(s) URL", field="url")
+    parse_url(url, field="url")
     target = Path(dest)
     # Beside the target, so the final rename is atomic; mode 0666 minus the umask, like any
     # file the user creates (mkstemp's 0600 would stick to the finished video).
