@@ -11,6 +11,7 @@ import datetime as dt
 import gzip
 import json
 import random
+import socket
 import threading
 import tracemalloc
 import zlib
@@ -399,3 +400,24 @@ def test_base_url_resolving_to_a_private_address_is_a_configuration_error(
     assert "10.0.0.7" in str(info.value)
     assert "LIPBRIDGE_ALLOW_PRIVATE_HOSTS" in str(info.value)
     assert clock.sleeps == []  # not retried
+
+
+def test_both_ways_a_submit_ends_unknown_give_the_same_details(make) -> None:  # type: ignore[no-untyped-def]
+    """Lost on the wire (the core sees it) or accepted but unreadable (the plugin chokes
+    on the answer): one builder, the same keys, the request's fingerprint in both."""
+    def cut_short(server: HostileServer, conn, request: bytes) -> None:  # type: ignore[no-untyped-def]
+        conn.sendall(b"HTTP/1.1 201 Created\r\nContent-Length: 50\r\n\r\n{")
+        conn.shutdown(socket.SHUT_WR)
+
+    found = []
+    for behaviour in (cut_short, send_all(answer(201, b"{}"))):
+        with (
+            HostileServer(behaviour) as server,
+            pytest.raises(SubmitOutcomeUnknown) as info,
+        ):
+            make(server.url).submit("acme", REQUEST)
+        found.append(info.value.details)
+    lost, unreadable = found
+    assert set(lost) == set(unreadable)
+    assert lost["request_fingerprint"] == unreadable["request_fingerprint"]
+    assert unreadable["http_status"] == 201

@@ -37,7 +37,6 @@ from lipbridge.errors import (
     LipbridgeError,
     PluginContractError,
     ProviderProtocolError,
-    SubmitOutcomeUnknown,
     UnsupportedCapability,
     WaitTimeout,
 )
@@ -305,25 +304,10 @@ class Client:
                     f"{handle.provider!r} with job id {handle.job_id!r}"
                 )
         except (ProviderProtocolError, PluginContractError) as exc:
-            accepted = ctx.http.accepted_submit()
-            if accepted is None:
+            unknown = ctx.http.unreadable_submit(exc.message)
+            if unknown is None:
                 raise
-            raise SubmitOutcomeUnknown(
-                f"the provider accepted the submit (HTTP {accepted.status}) but its answer "
-                f"could not be read ({exc.message}); the job probably exists and is billed: "
-                "look it up before resubmitting",
-                details={
-                    "provider": provider,
-                    "method": accepted.method,
-                    "url": accepted.url,
-                    "http_status": accepted.status,
-                    "idempotency_key": key,
-                    "request_fingerprint": accepted.fingerprint,
-                    "at": self.clock.now().isoformat(),
-                },
-                provider=provider,
-                http_status=accepted.status,
-            ) from exc
+            raise unknown from exc
         log.info("submitted %s job %s", provider, handle.job_id)
         return handle
 

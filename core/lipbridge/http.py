@@ -209,6 +209,8 @@ class ProviderHTTP:
         self.idempotency_header = idempotency_header
         self.idempotency_key = idempotency_key if idempotency_header else None
         self.exchanges: list[Exchange] = []
+        self._last_submit_body: bytes | None = None
+        self._last_submit_response: Response | None = None
         # The caller's deadline (a ``clock.monotonic()`` time): no attempt or retry sleep
         # goes past it. Private addresses: where the base URL itself is one, or if allowed.
         self.deadline = deadline
@@ -294,7 +296,7 @@ class ProviderHTTP:
                 self._record(kind, method, url, None, sent=failure.sent, body=body)
                 log.debug("%s %s attempt %d failed: %s", method, url, attempt, failure)
                 if failure.refused_address:
-                    raise self._refused(method, url, failure, kind) from None
+                    raise self._refused(method, url, failure, kind, body) from None
                 delay = self.retry.delay(attempt, self.rng)
                 if (
                     (retryable or not failure.sent)
@@ -311,6 +313,8 @@ class ProviderHTTP:
                 ) from None
             response = redact(response)
             self._record(kind, method, url, response.status, sent=True, body=body)
+            if kind is CallKind.SUBMIT:
+                self._last_submit_body, self._last_submit_response = body, response
             log.debug("%s %s -> HTTP %d (attempt %d)", method, url, response.status, attempt)
             if response.truncated and response.ok:
                 what = f"an answer over the {self.transport.max_body}-byte limit"
@@ -342,7 +346,12 @@ class ProviderHTTP:
             return response
 
     def _refused(
-        self, method: str, url: str, failure: TransportFailure, kind: CallKind
+        self,
+        method: str,
+        url: str,
+        failure: TransportFailure,
+        kind: CallKind,
+        body: bytes | None,
     ) -> LipbridgeError:
         """A hop reached a private address: the base URL's own host, or a redirect's."""
         where = f"{method} {url}: {failure.cause}"
@@ -353,7 +362,7 @@ class ProviderHTTP:
         if not failure.sent:
             return ConfigurationError(f"{self.provider}: {where}{hint}")
         if kind is CallKind.SUBMIT:
-            return self._outcome_unknown(method, url, None, f"redirected: {failure.cause}", None)
+            return self._outcome_unknown(method, url, body, f"redirected: {failure.cause}", None)
         return ProviderProtocolError(
             f"{where}, reached by a redirect{hint}", provider=self.provider
         )
@@ -380,8 +389,17 @@ class ProviderHTTP:
         )
 
     def _outcome_unknown(
-        self, method: str, url: str, body: bytes | None, what: str, response: Response | None
+        self,
+        method: str,
+        url: str,
+        body: bytes | None,
+        what: str,
+        response: Response | None,
+        *,
+        message: str | None = None,
     ) -> SubmitOutcomeUnknown:
+        """The one place a :class:`SubmitOutcomeUnknown` and its ``details`` are built."""
+        status = response.status if response else None
         details: dict[str, Any] = {
             "provider": self.provider,
             "method": method,
@@ -389,15 +407,36 @@ class ProviderHTTP:
             "request_fingerprint": fingerprint(body),
             "idempotency_key": self.idempotency_key,
             "at": self.clock.now().isoformat(),
-            "http_status": response.status if response else None,
+            "http_status": status,
             "body_excerpt": response.excerpt() if response else None,
         }
         return SubmitOutcomeUnknown(
-            f"the submit may have been accepted ({what}); check the provider's dashboard or "
-            "job list before resubmitting, or you may pay twice",
+            message
+            or f"the submit may have been accepted ({what}); check the provider's dashboard "
+            "or job list before resubmitting, or you may pay twice",
             details=details,
             provider=self.provider,
-            http_status=response.status if response else None,
+            http_status=status,
+        )
+
+    def unreadable_submit(self, why: str) -> SubmitOutcomeUnknown | None:
+        """For a submit the provider accepted (a 2xx) but whose answer the plugin could not
+        read: the error saying the job probably exists; None if no submit was accepted."""
+        accepted = self.accepted_submit()
+        if accepted is None:
+            return None
+        response = self._last_submit_response
+        return self._outcome_unknown(
+            accepted.method,
+            accepted.url,
+            self._last_submit_body,
+            why,
+            response,
+            message=(
+                f"the provider accepted the submit (HTTP {accepted.status}) but its answer "
+                f"could not be read ({why}); the job probably exists and is billed: look it "
+                "up before resubmitting"
+            ),
         )
 
     def accepted_submit(self) -> Exchange | None:
