@@ -79,10 +79,13 @@ def test_virtual_clock_wakes_sleepers_in_order_without_real_waiting() -> None:
         woke.append((name, clock.monotonic()))
 
     threads = [threading.Thread(target=nap, args=(n, s)) for n, s in [("a", 300), ("b", 60)]]
+    token = clock.hold()  # else time may jump to a's wake-up before b is asleep
     for thread in threads:
         thread.start()
+    clock.wait_for_sleepers(2)
+    clock.release(token)
     for thread in threads:
-        thread.join(timeout=10)
+        thread.join(timeout=60)
     assert woke == [("b", 60.0), ("a", 300.0)]
 
 
@@ -91,10 +94,11 @@ def test_virtual_clock_does_not_jump_while_work_is_held() -> None:
     token = clock.hold()
     sleeper = threading.Thread(target=clock.sleep, args=(5.0,))
     sleeper.start()
-    sleeper.join(timeout=0.05)
+    clock.wait_for_sleepers(1)
+    sleeper.join(timeout=0.05)  # the clock's chance to jump wrongly; never a false failure
     assert sleeper.is_alive() and clock.monotonic() == 0.0
     clock.release(token)
-    sleeper.join(timeout=10)
+    sleeper.join(timeout=60)
     assert not sleeper.is_alive() and clock.monotonic() == 5.0
 
 
@@ -110,6 +114,26 @@ def _jogg_client(emu: Emulator, clock: VirtualClock, **kw: object) -> Client:
     return Client(
         clock=clock, api_keys={"jogg": emu.key}, base_urls={"jogg": emu.base_url("jogg")}, **kw
     )
+
+
+def test_a_render_holds_time_until_a_poll_can_see_it_done(
+    media: tuple[bytes, bytes], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Released any earlier, time could pass the job's end while polls still saw it running."""
+    clock = VirtualClock()
+    renders_done: list[bool] = []
+    with Emulator(clock=clock, timing=Timing(job_seconds=5)) as emu:
+        release = clock.release
+
+        def checked_release(token: object) -> None:
+            renders_done.append(all(f.done() for f in emu._renders.values()))
+            release(token)
+
+        monkeypatch.setattr(clock, "release", checked_release)
+        video, audio = emu.upload(media[0], "v.mp4"), emu.upload(media[1], "a.wav")
+        client = _jogg_client(emu, clock)
+        client.wait(client.submit("jogg", JobRequest(video=video, audio=audio, sync_mode="bounce")))
+    assert renders_done == [True]
 
 
 def test_a_reset_after_the_body_was_read_loses_an_accepted_submit(
@@ -256,12 +280,9 @@ def test_demo_prints_amounts_without_losing_digits(amount: Decimal | None, text:
 
 
 def test_emulator_command_prints_base_urls_and_serves() -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
     command = "from lipbridge.cli import main; main()"
-    proc = subprocess.Popen(
-        [sys.executable, "-c", command, "emulator", f"--port={port}"],
+    proc = subprocess.Popen(  # port 0: a port picked here could be taken before it binds
+        [sys.executable, "-c", command, "emulator", "--port=0"],
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -269,7 +290,9 @@ def test_emulator_command_prints_base_urls_and_serves() -> None:
         assert proc.stdout is not None
         lines = [proc.stdout.readline() for _ in range(8)]
         text = "".join(lines)
-        assert f"http://127.0.0.1:{port}/foxapi" in text
+        url = lines[0].split(" on ", 1)[1].split()[0]
+        assert url.startswith("http://127.0.0.1:") and not url.endswith(":0")
+        assert f"{url}/foxapi" in text
         assert "LIPBRIDGE_JOGG_BASE_URL" in text
         sample = next(line.split(": ", 1)[1].strip() for line in lines if "sample video" in line)
         assert HTTP.request("GET", sample).status == 200

@@ -18,7 +18,7 @@ import urllib3
 
 from lipbridge.context import Clock
 from lipbridge.models import is_loopback
-from lipbridge_contract.emulator.clock import busy
+from lipbridge_contract.emulator.clock import busy, hold, release
 from lipbridge_contract.emulator.dialect import CallbackPolicy
 from lipbridge_contract.emulator.ledger import CallbackAttempt, Ledger
 
@@ -31,10 +31,10 @@ class CallbackSender:
         self._ledger = ledger
         self._due: list[tuple[float, int, Callable[[], None]]] = []
         self._ids = itertools.count()
-        self._cond = threading.Condition()
+        self._lock = threading.Lock()
         self._closed = False
         self._http = urllib3.PoolManager(retries=False)
-        self._thread: threading.Thread | None = None
+        self._running = False  # a thread is running _run
 
     def schedule(
         self,
@@ -48,27 +48,35 @@ class CallbackSender:
         def deliver() -> None:
             self._deliver(provider, job_id, url, policy, body)
 
-        with self._cond:
+        with self._lock:
             heapq.heappush(self._due, (at, next(self._ids), deliver))
-            if self._thread is None:
-                self._thread = threading.Thread(
-                    target=self._run, name="emulator-callbacks", daemon=True
-                )
-                self._thread.start()
-            self._cond.notify_all()
+            if not self._running:
+                self._running = True
+                self._start(self._run, "emulator-callbacks")
 
     def close(self) -> None:
-        with self._cond:
+        with self._lock:
             self._closed = True
-            self._cond.notify_all()
         self._http.clear()
 
+    def _start(self, work: Callable[[], None], name: str) -> None:
+        """Run ``work`` on a new thread that a virtual clock counts as busy from now on:
+        until it sleeps on the clock or ends, time cannot move past what it is doing."""
+        token = hold(self._clock)
+
+        def run() -> None:
+            with busy(self._clock):
+                release(self._clock, token)
+                work()
+
+        threading.Thread(target=run, name=name, daemon=True).start()
+
     def _run(self) -> None:
+        """Start each callback when it is due; end when none is left (schedule restarts)."""
         while True:
-            with self._cond:
-                while not self._due and not self._closed:
-                    self._cond.wait()
-                if self._closed:
+            with self._lock:
+                if self._closed or not self._due:
+                    self._running = False
                     return
                 at = self._due[0][0]
                 now = self._clock.monotonic()
@@ -76,7 +84,7 @@ class CallbackSender:
                 if ready:
                     _, _, deliver = heapq.heappop(self._due)
             if ready:
-                threading.Thread(target=deliver, name="emulator-callback", daemon=True).start()
+                self._start(deliver, "emulator-callback")
             else:
                 self._clock.sleep(min(at - now, MAX_NAP))
 

@@ -123,6 +123,14 @@ class VirtualClock:
                 self._busy[me] = held
             self._events += 1
 
+    def wait_for_sleepers(self, count: int, timeout: float = 60.0) -> None:
+        """Block until ``count`` threads sleep on this clock. A test that starts sleepers
+        and holds the clock (``hold``) knows every one is counted before time moves;
+        ``timeout`` (real seconds) only stops a broken test from hanging."""
+        with self._cond:
+            if not self._cond.wait_for(lambda: len(self._sleepers) >= count, timeout):
+                raise TimeoutError(f"{len(self._sleepers)} of {count} threads asleep")
+
     def close(self) -> None:
         """Wake every sleeper and stop the advancer thread."""
         with self._cond:

@@ -490,16 +490,16 @@ class Emulator:
             if known is not None:
                 return known
             out = self._outputs / f"{key[0][:16]}-{key[1][:16]}-{key[2]}.mp4"
-            token = hold(self.clock)
 
             def work() -> Path:
-                try:
-                    media.render(video, audio, spec.sync_mode, out)
-                    return out
-                finally:
-                    release(self.clock, token)
+                media.render(video, audio, spec.sync_mode, out)
+                return out
 
+            token = hold(self.clock)
             future = self._renders[key] = self._pool.submit(work)
+            # Released once the future is done, not when work() returns: in between, virtual
+            # time could move on while a poll still saw the render unfinished.
+            future.add_done_callback(lambda _: release(self.clock, token))
             return future
 
     def _view(self, job: _Job) -> JobView:
