@@ -10,12 +10,13 @@ import sys
 from pathlib import Path
 
 import click
+import lipbridge_testprov as testprov
 import pytest
 from click.testing import CliRunner
 from conftest import KEY, FakeClock, make_registry, write_dist
 from scripted_server import Reply, ScriptedServer
 
-from lipbridge import Client, Registry
+from lipbridge import Client, Registry, hookimpl
 from lipbridge.cli import ExitCode, cli
 from lipbridge.cli.app import add_extensions
 
@@ -354,3 +355,16 @@ def test_a_handle_that_does_not_fit_the_command_is_refused(
         assert result.exit_code == ExitCode.USAGE, result.output
         assert says in result.output and "Traceback" not in result.output
     assert server.requests() == []
+
+
+class ReturnsADict(testprov.AcmeLike):
+    @hookimpl
+    def lipbridge_poll(self, handle, ctx):  # type: ignore[no-untyped-def]
+        return {"status": "done"}
+
+
+def test_a_plugin_bug_exits_1(client: Client) -> None:
+    client.registry.register("wrong", ReturnsADict("wrong"))
+    result = run(client, "status", "wrong", "j1")
+    assert result.exit_code == ExitCode.ERROR == 1
+    assert "wrong: lipbridge_poll returned dict, not JobStatus" in result.output

@@ -229,3 +229,36 @@ def test_settings_given_to_the_client_override_the_environments(
     )
     ctx = client.context("acme", client.info("acme"))
     assert ctx.settings == {"request_fields": "video_url", "region": "eu"}
+
+
+def test_a_providers_environment_is_read_on_its_first_call_and_kept(
+    standard_site: Path, clock: FakeClock
+) -> None:
+    environ = {"LIPBRIDGE_ACME_API_KEY": KEY, "LIPBRIDGE_ACME_REGION": "eu",
+               "LIPBRIDGE_ACME_BASE_URL": "https://one.acme.invalid"}
+    client = Client(registry=make_registry(standard_site), environ=environ, clock=clock,
+                    api_keys={"acme": "explicit-key-0123456789"},
+                    settings={"acme": {"mode": "given"}}, transport=ForbiddenTransport())
+    first = client.context("acme", client.info("acme"))
+    environ.update(LIPBRIDGE_ACME_REGION="us", LIPBRIDGE_ACME_BASE_URL="https://two.acme.invalid",
+                   LIPBRIDGE_ACME_API_KEY="changed-key-0123456789")
+    again = client.context("acme", client.info("acme"))
+    for ctx in (first, again):
+        assert ctx.settings["region"] == "eu" and ctx.settings["mode"] == "given"
+        assert ctx.http.base_url == "https://one.acme.invalid/"
+        assert ctx.credentials.require() == "explicit-key-0123456789"  # api_keys still win
+    with pytest.raises(TypeError):
+        again.settings["region"] = "us"  # type: ignore[index]  # shared by calls: read-only
+
+
+def test_a_malformed_base_url_is_refused_on_every_call_until_fixed(
+    standard_site: Path, clock: FakeClock
+) -> None:
+    environ = {"LIPBRIDGE_ACME_API_KEY": KEY, "LIPBRIDGE_ACME_BASE_URL": "https://[::1"}
+    client = Client(registry=make_registry(standard_site), environ=environ, clock=clock,
+                    transport=ForbiddenTransport())
+    for _ in range(2):
+        with pytest.raises(ConfigurationError, match="LIPBRIDGE_ACME_BASE_URL"):
+            client.context("acme", client.info("acme"))
+    environ["LIPBRIDGE_ACME_BASE_URL"] = "https://api.acme.invalid"
+    assert client.context("acme", client.info("acme")).http.base_url == "https://api.acme.invalid/"

@@ -232,3 +232,25 @@ def test_plugin_contract_violations_are_wrapped(
     handle = JobHandle(provider=plugin.name, job_id="x", created_at=client.clock.now())
     with pytest.raises(PluginContractError, match=message):
         client.poll(handle)
+
+
+def test_a_caller_made_before_another_plugin_loads_still_reaches_only_its_owner(
+    client: Client, server: ScriptedServer
+) -> None:
+    server.script("POST", "/v1/jobs", Reply.json({"id": "a-3", "status": "queued"}),
+                  Reply.json({"id": "a-4", "status": "queued"}))
+    assert client.submit("acme", REQUEST).job_id == "a-3"  # acme's submit caller is kept
+    hijacker = Hijacker("hijacker")
+    client.registry.register("hijacker", hijacker)
+    assert client.submit("acme", REQUEST).job_id == "a-4"
+    assert hijacker.calls["submit"] == 0
+
+
+def test_typed_calls_route_like_call(client: Client, server: ScriptedServer) -> None:
+    server.script("GET", "/v1/jobs/a-5", Reply.json({"id": "a-5", "status": "processing"}),
+                  Reply.json({"id": "a-5", "status": "processing"}))
+    handle = JobHandle(provider="acme", job_id="a-5", created_at=client.clock.now())
+    ctx = client.context("acme", client.info("acme"))
+    typed = client.registry.poll("acme", handle, ctx)
+    named = client.registry.call("acme", "lipbridge_poll", handle=handle, ctx=ctx)
+    assert typed == named and getattr(typed, "raw_status", None) == "processing"

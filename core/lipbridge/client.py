@@ -16,15 +16,18 @@ import secrets
 from collections.abc import Callable, Mapping
 from importlib import metadata
 from pathlib import Path
-from typing import Any, TypeVar
+from types import MappingProxyType
+from typing import TypeVar
 from urllib.parse import urlsplit
+
+from attrs import frozen
 
 from lipbridge.context import (
     CallContext,
     Clock,
     Credentials,
     SystemClock,
-    env_name,
+    env_var,
     provider_settings,
 )
 from lipbridge.download import download as download_file
@@ -116,12 +119,29 @@ def result_of(handle: JobHandle, status: JobStatus) -> JobResult:
     )
 
 
+@frozen(kw_only=True)
+class ProviderSetup:
+    """What a client reads once per provider, on its first call there: key, base URL,
+    settings. Scanning the environment and checking the URL on every poll cost a third
+    of lipbridge's time per call."""
+
+    credentials: Credentials
+    base_url: str
+    local: bool  # the base URL names a local stand-in, so its private address is allowed
+    user_agent: str
+    settings: Mapping[str, str]
+
+
 class Client:
     """Submit, poll, cancel, wait for, download and price lip-sync jobs on any provider.
 
     Everything with side effects is injectable: the registry (which plugins exist),
     the transport (the HTTP pool), the clock (time and sleep) and the environment
     (API keys, base URLs). A client is safe to share between threads.
+
+    A provider's key, base URL and settings are read (from the arguments, else the
+    environment) the first time the client calls that provider, and kept: a later change
+    to the environment needs a new client.
     """
 
     def __init__(
@@ -146,6 +166,7 @@ class Client:
         self._api_keys = dict(api_keys or {})
         self._base_urls = dict(base_urls or {})
         self._settings = {name: dict(values) for name, values in (settings or {}).items()}
+        self._setups: dict[str, ProviderSetup] = {}
         self.retry = retry
         self.poll_policy = poll_policy
         self._rng = rng or random.Random()
@@ -177,9 +198,7 @@ class Client:
     # -- plumbing -----------------------------------------------------------------------------
 
     def _configured_base_url(self, provider: str) -> str | None:
-        return self._base_urls.get(provider) or self._environ.get(
-            f"LIPBRIDGE_{env_name(provider)}_BASE_URL"
-        )
+        return self._base_urls.get(provider) or self._environ.get(env_var(provider, "BASE_URL"))
 
     def _private_ok(self, url: str) -> bool:
         """Whether ``url`` may reach a private address: allowed by the user, or its host is
@@ -198,12 +217,37 @@ class Client:
     def base_url(self, provider: str, info: ProviderInfo) -> str:
         url = self._configured_base_url(provider) or info.default_base_url
         parse_url(
-            url,
-            field=f"LIPBRIDGE_{env_name(provider)}_BASE_URL",
-            local_http_only=True,
-            error=ConfigurationError,
+            url, field=env_var(provider, "BASE_URL"), local_http_only=True, error=ConfigurationError
         )
         return url
+
+    def _setup(self, provider: str, info: ProviderInfo) -> ProviderSetup:
+        """``provider``'s key, base URL and settings, read on the first call and kept.
+
+        ``api_keys``, ``base_urls`` and ``settings`` win over the environment. Nothing that
+        failed (a malformed key or URL) is kept: the next call reads and fails again.
+        """
+        setup = self._setups.get(provider)
+        if setup is not None:
+            return setup
+        credentials = Credentials.resolve(
+            provider, info.api_key_env, self._environ, self._api_keys.get(provider)
+        )
+        base_url = self.base_url(provider, info)
+        dist, version = self.registry.distribution(provider)
+        user_agent = f"lipbridge/{_core_version()}"
+        if version:
+            user_agent += f" {dist}/{version}"
+        setup = ProviderSetup(
+            credentials=credentials,
+            base_url=base_url,
+            local=is_local_host(_hostname(base_url)),
+            user_agent=user_agent,
+            settings=MappingProxyType(
+                {**provider_settings(provider, self._environ), **self._settings.get(provider, {})}
+            ),
+        )
+        return self._setups.setdefault(provider, setup)  # another thread's, if it was quicker
 
     def context(
         self,
@@ -216,46 +260,38 @@ class Client:
 
         ``deadline`` (a ``clock.monotonic()`` time) bounds every request the hook makes.
         """
-        credentials = Credentials.resolve(
-            provider, info.api_key_env, self._environ, self._api_keys.get(provider)
-        )
-        dist, version = self.registry.distribution(provider)
-        user_agent = f"lipbridge/{_core_version()}"
-        if version:
-            user_agent += f" {dist}/{version}"
-        base_url = self.base_url(provider, info)
+        setup = self._setup(provider, info)
         http = ProviderHTTP(
             provider=provider,
-            base_url=base_url,
+            base_url=setup.base_url,
             transport=self.transport,
             clock=self.clock,
-            credentials=credentials,
+            credentials=setup.credentials,
             auth=info.auth,
-            user_agent=user_agent,
+            user_agent=setup.user_agent,
             retry=self.retry,
             rng=self._rng,
             secret_headers=info.secret_headers,
             idempotency_header=info.idempotency_header,
             idempotency_key=idempotency_key,
             deadline=deadline,
-            allow_private=self.allow_private_hosts,
+            allow_private=self.allow_private_hosts or setup.local,
         )
         return CallContext(
             provider=provider,
             http=http,
-            credentials=credentials,
+            credentials=setup.credentials,
             clock=self.clock,
-            settings={
-                **provider_settings(provider, self._environ),
-                **self._settings.get(provider, {}),
-            },
+            settings=setup.settings,
         )
 
     def _call(
-        self, provider: str, hook: str, expected: type[T], ctx: CallContext, **kwargs: Any
+        self, ctx: CallContext, hook: str, expected: type[T], call: Callable[[], object]
     ) -> T:
+        """``call`` (the registry's routed call of ``hook``), its failures and result checked."""
+        provider = ctx.provider
         try:
-            result = self.registry.call(provider, hook, ctx=ctx, **kwargs)
+            result = call()
         except LipbridgeError:
             raise
         except Exception as exc:
@@ -297,7 +333,12 @@ class Client:
                 field="callback_url",
             )
         try:
-            handle = self._call(provider, "lipbridge_submit", JobHandle, ctx, request=request)
+            handle = self._call(
+                ctx,
+                "lipbridge_submit",
+                JobHandle,
+                lambda: self.registry.submit(provider, request, ctx),
+            )
             if handle.provider != provider or not handle.job_id:
                 raise PluginContractError(
                     f"{provider}: lipbridge_submit returned a handle for "
@@ -318,7 +359,12 @@ class Client:
         _check_job_id(handle)
         info = self.registry.info(handle.provider)
         ctx = self.context(handle.provider, info, deadline=deadline)
-        return self._call(handle.provider, "lipbridge_poll", JobStatus, ctx, handle=handle)
+        return self._call(
+            ctx,
+            "lipbridge_poll",
+            JobStatus,
+            lambda: self.registry.poll(handle.provider, handle, ctx),
+        )
 
     def cancel(self, handle: JobHandle) -> JobStatus:
         _check_job_id(handle)
@@ -330,7 +376,12 @@ class Client:
                 "(and is billed)"
             )
         ctx = self.context(handle.provider, info)
-        return self._call(handle.provider, "lipbridge_cancel", JobStatus, ctx, handle=handle)
+        return self._call(
+            ctx,
+            "lipbridge_cancel",
+            JobStatus,
+            lambda: self.registry.cancel(handle.provider, handle, ctx),
+        )
 
     def wait(
         self,
@@ -472,12 +523,10 @@ class Client:
         durations = self.durations(request, info, video_seconds, audio_seconds)
         ctx = self.context(provider, info)
         estimate = self._call(
-            provider,
+            ctx,
             "lipbridge_estimate_cost",
             CostEstimate,
-            ctx,
-            request=request,
-            durations=durations,
+            lambda: self.registry.estimate_cost(provider, request, durations, ctx),
         )
         if ctx.http.exchanges:
             raise PluginContractError(f"{provider}: lipbridge_estimate_cost used the network")

@@ -69,6 +69,11 @@ def env_name(provider: str) -> str:
     return re.sub(r"[^A-Za-z0-9]", "_", provider).upper()
 
 
+def env_var(provider: str, suffix: str) -> str:
+    """``LIPBRIDGE_<PROVIDER>_<SUFFIX>``; every such name is composed here, so none drifts."""
+    return f"LIPBRIDGE_{env_name(provider)}_{suffix}"
+
+
 @frozen(kw_only=True)
 class Credentials:
     """An API key (maybe absent) and the places it was looked for, for a useful error."""
@@ -79,7 +84,7 @@ class Credentials:
 
     def require(self) -> str:
         if self.api_key is None:
-            names = " or ".join(self.looked_in) or f"LIPBRIDGE_{env_name(self.provider)}_API_KEY"
+            names = " or ".join(self.looked_in) or env_var(self.provider, "API_KEY")
             raise ConfigurationError(
                 f"no API key for provider {self.provider!r}: set {names}, "
                 "or pass api_keys={...} to Client"
@@ -98,7 +103,7 @@ class Credentials:
 
         A key that could not go into an HTTP header is refused here, before any request.
         """
-        names = (f"LIPBRIDGE_{env_name(provider)}_API_KEY", *conventional)
+        names = (env_var(provider, "API_KEY"), *conventional)
         found = [(f"api_keys[{provider!r}]", explicit or "")]
         found += [(name, environ.get(name, "")) for name in names]
         for where, value in found:
@@ -165,10 +170,13 @@ class CallContext:
 
 
 def provider_settings(provider: str, environ: Mapping[str, str] = os.environ) -> dict[str, str]:
-    """``LIPBRIDGE_<PROVIDER>_<KEY>`` variables (other than the API key), keyed by ``key``."""
-    prefix = f"LIPBRIDGE_{env_name(provider)}_"
+    """``LIPBRIDGE_<PROVIDER>_<KEY>`` variables (other than the API key), keyed by ``key``.
+
+    This scans the whole environment: the client calls it once per provider, not per call.
+    """
+    prefix, key = env_var(provider, ""), env_var(provider, "API_KEY")
     return {
         name[len(prefix) :].lower(): value
         for name, value in environ.items()
-        if name.startswith(prefix) and name != prefix + "API_KEY"
+        if name.startswith(prefix) and name != key
     }

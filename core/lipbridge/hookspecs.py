@@ -94,8 +94,11 @@ def lipbridge_emulator_dialect(provider: str) -> object | None:
 
 @hookspec
 def lipbridge_add_commands(cli: click.Group) -> None:
-    """Add subcommands to the ``lipbridge`` CLI (for example ``lipbridge contract``).
+    """Deprecated: add subcommands to the ``lipbridge`` CLI.
 
-    Implemented by packages in the ``lipbridge.extensions`` entry-point group, which
-    the CLI loads at start-up. Not routed: every extension is called.
+    Declare each command as an entry point in the ``lipbridge.commands`` group instead
+    (``name = "module:command"``): it is then imported only when it runs or is listed.
+    This hook is still called, on packages in the ``lipbridge.extensions`` group, but
+    only when the CLI lists its commands or meets a name it finds nowhere else, and each
+    such package gets a ``DeprecationWarning``. Not routed: every extension is called.
     """

@@ -6,7 +6,8 @@ import pluggy
 
 PROJECT = "lipbridge"
 PROVIDER_GROUP = "lipbridge.providers"
-EXTENSION_GROUP = "lipbridge.extensions"
+COMMAND_GROUP = "lipbridge.commands"  # one entry point per extension command, imported on use
+EXTENSION_GROUP = "lipbridge.extensions"  # deprecated: lipbridge_add_commands, imported to list
 
 hookspec = pluggy.HookspecMarker(PROJECT)
 hookimpl = pluggy.HookimplMarker(PROJECT)

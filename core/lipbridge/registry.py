@@ -1,9 +1,11 @@
 """Which plugin owns which provider name, loading each only when it is first needed.
 
-Discovery reads entry points in the ``lipbridge.providers`` group from package
-metadata without importing anything; the entry-point name is the provider name.
-A call for provider X goes through :meth:`Registry.call`, whose hook caller has
-every other plugin removed, so no plugin can answer for another.
+Discovery reads the ``lipbridge.providers`` entry points (``entry_points(group=...)``:
+one small file per installed distribution, no other metadata parsed and nothing
+imported); the entry-point name is the provider name. A call for provider X goes through
+:meth:`Registry.submit` (``poll``, ``cancel``, ``estimate_cost``; :meth:`Registry.call` for
+other hooks), whose hook caller has every other plugin removed, so no plugin can answer
+for another.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import os
 import threading
 from collections.abc import Iterable, Mapping
 from importlib import metadata
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import pluggy
@@ -28,6 +30,10 @@ from lipbridge.errors import (
 )
 from lipbridge.markers import PROJECT, PROVIDER_GROUP
 from lipbridge.models import ProviderInfo
+
+if TYPE_CHECKING:
+    from lipbridge.context import CallContext
+    from lipbridge.models import JobHandle, JobRequest, MediaDurations
 
 REQUIRED_HOOKS = ("lipbridge_provider_info", "lipbridge_submit", "lipbridge_poll")
 IN_PROCESS = "(registered in-process)"
@@ -83,25 +89,33 @@ def _env_list(environ: Mapping[str, str], name: str) -> frozenset[str] | None:
 
 
 def discover(path: list[str] | None = None) -> list[Candidate]:
-    """Provider entry points from installed metadata; nothing is imported."""
-    seen: set[str] = set()
+    """Provider entry points of the installed distributions (or those on ``path``).
+
+    Only the entry-point files are read, plus the name and version of a distribution
+    that declares a provider; nothing is imported.
+    """
+    if path is None:  # the standard library keeps the first of a distribution found twice
+        points: Iterable[metadata.EntryPoint] = metadata.entry_points(group=PROVIDER_GROUP)
+    else:
+        dists = metadata.distributions(path=path)
+        points = [ep for dist in dists for ep in dist.entry_points.select(group=PROVIDER_GROUP)]
+    first: dict[str, metadata.Distribution] = {}
     found = []
-    for dist in metadata.distributions(path=path) if path is not None else metadata.distributions():
-        dist_name = dist.metadata["Name"] or "unknown"
-        key = dist_name.lower().replace("_", "-")
-        if key in seen:  # the same distribution twice on the path: first one wins, as in Python
-            continue
-        seen.add(key)
-        for ep in dist.entry_points.select(group=PROVIDER_GROUP):
-            found.append(
-                Candidate(
-                    name=ep.name, distribution=dist_name, version=dist.version, entry_point=ep
-                )
-            )
+    for ep in points:
+        dist = ep.dist
+        assert dist is not None  # set on every entry point read from a distribution
+        meta = dist.metadata  # parsed for the few distributions that declare a provider
+        dist_name = meta["Name"] or "unknown"
+        if first.setdefault(dist_name.lower().replace("_", "-"), dist) is not dist:
+            continue  # the same distribution twice on ``path``: the first one wins, as in Python
+        found.append(
+            Candidate(name=ep.name, distribution=dist_name, version=meta["Version"], entry_point=ep)
+        )
     return found
 
 
 def make_plugin_manager() -> pluggy.PluginManager:
+    """The one way a plugin manager is made: providers' and CLI extensions' hooks alike."""
     pm = pluggy.PluginManager(PROJECT)
     pm.add_hookspecs(hookspecs)
     return pm
@@ -126,6 +140,9 @@ class Registry:
         self._plugins: dict[str, object] = {}
         self._infos: dict[str, ProviderInfo] = {}
         self._broken: dict[str, PluginLoadError] = {}
+        # Owned hook callers by (provider, hook). Emptied whenever a plugin registers: a
+        # caller only leaves out the plugins that were registered when it was made.
+        self._callers: dict[tuple[str, str], Any] = {}
         self._lock = threading.RLock()
 
     # -- names --------------------------------------------------------------------------------
@@ -178,6 +195,7 @@ class Registry:
                 assert candidate.entry_point is not None
                 plugin = candidate.entry_point.load()
             self._pm.register(plugin, name=name)
+            self._callers.clear()
         except Exception as exc:  # a broken plugin must not break the others
             self._broken[name] = PluginLoadError(name, dist, f"{type(exc).__name__}: {exc}")
             return
@@ -240,8 +258,11 @@ class Registry:
     # -- use ----------------------------------------------------------------------------------
 
     def info(self, name: str) -> ProviderInfo:
-        self._ensure(name)
-        return self._infos[name]
+        info = self._infos.get(name)  # a loaded provider stays loaded: no lock needed
+        if info is None:
+            self._ensure(name)
+            info = self._infos[name]
+        return info
 
     def plugin(self, name: str) -> object:
         """The plugin object that owns ``name`` (the contract suite inspects its code)."""
@@ -251,10 +272,35 @@ class Registry:
         candidate = self._candidates[name][0]
         return candidate.distribution, candidate.version
 
+    def _caller(self, name: str, hook: str) -> Any:
+        caller = self._callers.get((name, hook))
+        if caller is None:
+            with self._lock:
+                owner = self._ensure(name)
+                caller = self._callers.setdefault((name, hook), self._owned_caller(owner, hook))
+        return caller
+
     def call(self, name: str, hook: str, **kwargs: Any) -> Any:
         """Call ``hook`` on the plugin that owns ``name`` and on no other plugin."""
-        owner = self._ensure(name)
-        return self._owned_caller(owner, hook)(provider=name, **kwargs)
+        return self._caller(name, hook)(provider=name, **kwargs)
+
+    # Typed routed calls. Results are whatever the plugin returned: the client checks them.
+
+    def submit(self, name: str, request: JobRequest, ctx: CallContext) -> object:
+        return self._caller(name, "lipbridge_submit")(provider=name, request=request, ctx=ctx)
+
+    def poll(self, name: str, handle: JobHandle, ctx: CallContext) -> object:
+        return self._caller(name, "lipbridge_poll")(provider=name, handle=handle, ctx=ctx)
+
+    def cancel(self, name: str, handle: JobHandle, ctx: CallContext) -> object:
+        return self._caller(name, "lipbridge_cancel")(provider=name, handle=handle, ctx=ctx)
+
+    def estimate_cost(
+        self, name: str, request: JobRequest, durations: MediaDurations, ctx: CallContext
+    ) -> object:
+        return self._caller(name, "lipbridge_estimate_cost")(
+            provider=name, request=request, durations=durations, ctx=ctx
+        )
 
     def records(self) -> list[PluginRecord]:
         """Every provider found, loading each enabled one; never raises for a bad plugin."""

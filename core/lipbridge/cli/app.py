@@ -1,5 +1,9 @@
 """The ``lipbridge`` command group: error reporting, exit codes, the client, extensions.
 
+Extension commands are found by name in the ``lipbridge.commands`` entry points and
+imported only when one is run or ``--help`` lists them, so ``lipbridge providers`` does
+not pay for the contract suite or the emulator.
+
 Everything :func:`report` prints and every ``--debug`` log line goes through
 :mod:`lipbridge.redact`, so no key and no signed URL's credentials reach the terminal.
 """
@@ -10,14 +14,13 @@ import enum
 import json
 import logging
 import sys
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Iterable
 from importlib import metadata
 from typing import Any
 
 import click
-import pluggy
 
-from lipbridge import hookspecs
 from lipbridge.client import Client
 from lipbridge.errors import (
     ConfigurationError,
@@ -26,6 +29,7 @@ from lipbridge.errors import (
     JobFailed,
     LipbridgeError,
     OutputError,
+    PluginContractError,
     PluginLoadError,
     ProviderConflict,
     ProviderError,
@@ -34,15 +38,16 @@ from lipbridge.errors import (
     UnsupportedCapability,
     WaitTimeout,
 )
-from lipbridge.markers import EXTENSION_GROUP, PROJECT
+from lipbridge.markers import COMMAND_GROUP, EXTENSION_GROUP
 from lipbridge.redact import RedactingFilter, redact_message, scrub, scrub_data
+from lipbridge.registry import make_plugin_manager
 
 
 class ExitCode(enum.IntEnum):
     """Process exit codes; documented in docs/cli.md."""
 
     OK = 0
-    ERROR = 1  # a bug or an unexpected failure
+    ERROR = 1  # a bug or an unexpected failure, a plugin's bug (PluginContractError) included
     USAGE = 2  # bad arguments, invalid request, unknown provider, unsupported operation
     CONFIGURATION = 3  # missing key, bad base URL, broken or conflicting plugin
     PROVIDER = 4  # the provider refused, failed or was unreachable; submit outcome unknown
@@ -52,6 +57,8 @@ class ExitCode(enum.IntEnum):
 
 
 def exit_code_for(error: LipbridgeError) -> ExitCode:
+    if isinstance(error, PluginContractError):
+        return ExitCode.ERROR
     if isinstance(error, JobFailed):
         return ExitCode.JOB_FAILED
     if isinstance(error, WaitTimeout):
@@ -88,7 +95,18 @@ def report(error: LipbridgeError) -> None:
 
 
 class LipbridgeGroup(click.Group):
-    """Turns lipbridge errors into one stderr line and an exit code."""
+    """Turns lipbridge errors into one stderr line and an exit code; finds extensions' commands.
+
+    A name that is not one of the group's own commands is looked up in the
+    ``lipbridge.commands`` entry points and only that command is imported; extensions
+    using the deprecated ``lipbridge_add_commands`` hook are imported when a name is found
+    nowhere else, or when the commands are listed.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._entry_points: metadata.EntryPoints | None = None
+        self._hooks_called = False
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -98,6 +116,57 @@ class LipbridgeGroup(click.Group):
                 raise
             report(error)
             ctx.exit(exit_code_for(error))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        command = super().get_command(ctx, cmd_name)
+        if command is None:
+            command = self._load_command(cmd_name)
+        if command is None:
+            self._call_add_commands()
+            command = super().get_command(ctx, cmd_name)
+        return command
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        for ep in self._points().select(group=COMMAND_GROUP):
+            if ep.name not in self.commands:
+                self._load_command(ep.name)
+        self._call_add_commands()
+        return super().list_commands(ctx)
+
+    def _points(self) -> metadata.EntryPoints:
+        """Both extension groups' entry points, read once: one pass over the installed files."""
+        if self._entry_points is None:
+            found = metadata.entry_points()
+            self._entry_points = metadata.EntryPoints(
+                [*found.select(group=COMMAND_GROUP), *found.select(group=EXTENSION_GROUP)]
+            )
+        return self._entry_points
+
+    def _load_command(self, name: str) -> click.Command | None:
+        """The command the ``lipbridge.commands`` entry point ``name`` names; a broken one warns."""
+        points = self._points().select(group=COMMAND_GROUP, name=name)
+        for ep in points:
+            try:
+                command = ep.load()
+                if not isinstance(command, click.Command):
+                    what = type(command).__name__
+                    raise TypeError(f"{ep.value} is a {what}, not a click command")
+            except Exception as exc:
+                warn(f"command {name!r} not loaded: {type(exc).__name__}: {exc}")
+                return None
+            self.add_command(command, name)
+            return command
+        return None
+
+    def _call_add_commands(self) -> None:
+        if not self._hooks_called:
+            self._hooks_called = True
+            for problem in add_extensions(self, self._points().select(group=EXTENSION_GROUP)):
+                warn(problem)
+
+
+def warn(problem: str) -> None:
+    click.echo(f"warning: {problem}", err=True)
 
 
 @click.group(cls=LipbridgeGroup)
@@ -141,16 +210,30 @@ def client_from(ctx: click.Context) -> Client:
     return client
 
 
-def add_extensions(group: click.Group) -> list[str]:
-    """Let extension packages add subcommands; a broken extension only warns."""
-    pm = pluggy.PluginManager(PROJECT)
-    pm.add_hookspecs(hookspecs)
+def add_extensions(
+    group: click.Group, points: Iterable[metadata.EntryPoint] | None = None
+) -> list[str]:
+    """Let extensions add subcommands through the deprecated ``lipbridge_add_commands`` hook.
+
+    ``points`` are the ``lipbridge.extensions`` entry points (default: the installed ones).
+    A broken extension only gives a problem to warn about.
+    """
+    if points is None:
+        points = metadata.entry_points(group=EXTENSION_GROUP)
+    pm = make_plugin_manager()
     problems = []
-    for ep in metadata.entry_points(group=EXTENSION_GROUP):
+    for ep in points:
         try:
             pm.register(ep.load(), name=ep.name)
         except Exception as exc:
             problems.append(f"extension {ep.name!r} not loaded: {type(exc).__name__}: {exc}")
+            continue
+        warnings.warn(
+            f"extension {ep.name!r} adds commands through lipbridge_add_commands, which is "
+            f"deprecated: declare each command in the {COMMAND_GROUP!r} entry-point group",
+            DeprecationWarning,
+            stacklevel=2,
+        )
     try:
         pm.hook.lipbridge_add_commands(cli=group)
     except Exception as exc:
