@@ -12,7 +12,7 @@ import email.utils
 import logging
 import random
 import socket
-import time
+import threading
 from collections.abc import Iterator
 from importlib import metadata
 from pathlib import Path
@@ -623,9 +623,12 @@ def test_default_timeouts() -> None:
         transport.close()
 
 
-def slow(reply: Reply, seconds: float = 0.6):  # type: ignore[no-untyped-def]
+def held(reply: Reply, until: threading.Event):  # type: ignore[no-untyped-def]
+    """Answer only once the test says the client has given up (at most 10 s later): the
+    client's read timeout must fire however slowly a loaded machine runs it."""
+
     def answer(seen: Seen) -> Reply:
-        time.sleep(seconds)  # server side only: the client gives up well before
+        until.wait(10)  # server side only
         return reply
 
     return answer
@@ -634,15 +637,17 @@ def slow(reply: Reply, seconds: float = 0.6):  # type: ignore[no-untyped-def]
 def test_submit_read_timeout_is_outcome_unknown(
     standard_site: Path, server: ScriptedServer, clock: FakeClock
 ) -> None:
-    # read=30 but submit_read=0.2, and the server answers after 0.6 s: had the submit used
-    # the read timeout it would have succeeded. No clock is read: the outcome is the proof.
+    # read=30 but submit_read=0.2, and the server holds its answer back: had the submit used
+    # the read timeout it would have got the answer. No clock is read: the outcome is proof.
     transport = Transport(timeouts=Timeouts(connect=0.5, read=30.0, submit_read=0.2))
-    server.script("POST", SUBMIT, slow(Reply.json({"id": "j1", "status": "queued"})))
+    given_up = threading.Event()
+    server.script("POST", SUBMIT, held(Reply.json({"id": "j1", "status": "queued"}), given_up))
     with (
         make_client(standard_site, clock, server.url, transport) as c,
         pytest.raises(SubmitOutcomeUnknown) as info,
     ):
         c.submit("acme", REQUEST)
+    given_up.set()
     assert len(server.requests("POST", SUBMIT)) == 1
     assert info.value.details["http_status"] is None
     assert clock.sleeps == []
@@ -652,9 +657,11 @@ def test_poll_read_timeout_is_retried(
     standard_site: Path, server: ScriptedServer, clock: FakeClock
 ) -> None:
     transport = Transport(timeouts=Timeouts(connect=0.5, read=0.2, submit_read=5.0))
-    server.script("GET", JOB, slow(Reply.json(RUNNING)), Reply.json(RUNNING))
+    given_up = threading.Event()
+    server.script("GET", JOB, held(Reply.json(RUNNING), given_up), Reply.json(RUNNING))
     with make_client(standard_site, clock, server.url, transport) as c:
         assert c.poll(handle()).state is JobState.RUNNING
+    given_up.set()
     assert len(server.requests("GET", JOB)) == 2
     assert len(clock.sleeps) == 1
     assert_backoff(clock.sleeps)
