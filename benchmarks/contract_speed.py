@@ -3,7 +3,7 @@
     python benchmarks/contract_speed.py [PROVIDER ...] [--cassettes DIR]
                                         [--strictness low|high] [--repeat N]
 
-Without arguments it measures the example plugin against tests/example_plugin/cassettes.
+Without arguments it measures the example plugin against examples/example_plugin/cassettes.
 Each figure is the median of ``--repeat`` runs, with its ratio to the ``hygiene`` check:
 a scan of the cassette files that needs neither the plugin nor a replay, so it is a
 fixed yardstick for one cassette directory.
@@ -30,7 +30,7 @@ from lipbridge_contract import CHECKS, Check, SuiteRun, Verdict, certify, run_ch
 from lipbridge_contract.replay import replay
 
 ROOT = Path(__file__).resolve().parent.parent
-EXAMPLE_CASSETTES = ROOT / "tests" / "example_plugin" / "cassettes"
+EXAMPLE_CASSETTES = ROOT / "examples" / "example_plugin" / "cassettes"
 BASELINE = "hygiene"
 TIMES = "\N{MULTIPLICATION SIGN}"
 

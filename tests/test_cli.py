@@ -204,7 +204,8 @@ def test_hook_lipbridge_add_commands(site: Path, monkeypatch: pytest.MonkeyPatch
     )
     monkeypatch.syspath_prepend(str(site))
     group = click.Group("lipbridge")
-    problems = add_extensions(group)
+    with pytest.warns(DeprecationWarning, match="'hello' adds commands through"):
+        problems = add_extensions(group)
     assert "hello" in group.commands
     assert len(problems) == 1 and "'bad' not loaded" in problems[0]
     assert CliRunner().invoke(group, ["hello"]).output == "hello from an extension\n"

@@ -27,7 +27,7 @@ from lipbridge_contract.report import run_check
 
 LIVE_KEY = "live-key-0123456789abcdefXYZ"
 SIGNED = "https://cdn.example-lipsync.invalid/out/ls_live.mp4?X-Amz-Signature=abc123def456"
-SOURCE = Path(__file__).parent / "example_plugin" / "cassettes" / "example"
+SOURCE = Path(__file__).parent.parent / "examples" / "example_plugin" / "cassettes" / "example"
 
 
 @pytest.fixture

@@ -23,7 +23,6 @@ from lipbridge import Client, Registry
 from lipbridge.registry import discover
 from lipbridge_contract import SuiteRun, certify
 from lipbridge_contract.checks import FAIL
-from lipbridge_contract.emulator import DEFAULT_KEY
 from lipbridge_contract.record import (
     EMULATOR_HOST,
     RecordRefused,
@@ -33,6 +32,7 @@ from lipbridge_contract.record import (
     record_scenarios,
 )
 from lipbridge_contract.scenarios import ScenarioError, parse_sidecar
+from lipbridge_emulator import DEFAULT_KEY
 
 DOCUMENTED = Path(__file__).parents[1] / "cassettes" / "foxapi"
 FOXAPI_BASE = "https://api.foxapi.cc/v1"
@@ -72,13 +72,13 @@ def test_a_recording_has_emulator_provenance_and_no_port_or_key(
     sidecar = yaml.safe_load((out / "foxapi" / "success.sidecar.yaml").read_text())
     provenance = sidecar["provenance"]
     assert provenance.pop("recorded_at")
-    assert provenance.pop("emulator_version").startswith("lipbridge-contract ")
+    assert provenance.pop("emulator_version").startswith("lipbridge-emulator ")
     assert provenance.pop("plugin_version").startswith("lipbridge-foxapi ")
     assert provenance == {
         "source": "emulator",
         "base_url": f"http://{EMULATOR_HOST}/foxapi",
         "emulator_seed": 0,
-        "emulator_dialect": "lipbridge_contract.emulator.dialects.gateway.FoxApiDialect",
+        "emulator_dialect": "lipbridge_emulator.dialects.gateway.FoxApiDialect",
     }
     for path in [*cassettes, *(c.with_name(c.stem + ".sidecar.yaml") for c in cassettes)]:
         text = path.read_text()

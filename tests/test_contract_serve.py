@@ -12,11 +12,10 @@ from conftest import FakeClock
 
 from lipbridge import Client, JobNotFound, JobRequest, JobState, Transport
 from lipbridge.cli.app import cli
-from lipbridge_contract.cli import lipbridge_add_commands
 from lipbridge_contract.recorded import load_interactions
 from lipbridge_contract.serve import CassetteServer
 
-EXAMPLE = Path(__file__).parent / "example_plugin" / "cassettes"
+EXAMPLE = Path(__file__).parent.parent / "examples" / "example_plugin" / "cassettes"
 REQUEST = JobRequest(
     video="https://cdn.example-lipsync.invalid/in/face.mp4",
     audio="https://cdn.example-lipsync.invalid/in/speech.wav",
@@ -68,8 +67,6 @@ def test_a_request_the_recording_lacks_gets_a_404_and_a_different_body_is_report
 def test_the_command_prints_where_to_point_the_plugin_and_exits_when_all_is_played(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(cli, "commands", dict(cli.commands))
-    lipbridge_add_commands(cli)
     started = threading.Event()
     urls: list[str] = []
     original = CassetteServer.__enter__
@@ -99,8 +96,6 @@ def test_the_command_prints_where_to_point_the_plugin_and_exits_when_all_is_play
 
 
 def test_a_missing_cassette_is_a_usage_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(cli, "commands", dict(cli.commands))
-    lipbridge_add_commands(cli)
     result = CliRunner().invoke(cli, ["contract", "serve", "example", "nope",
                                       "--cassettes", str(EXAMPLE)])
     assert result.exit_code == 2 and "cannot serve" in result.output

@@ -14,7 +14,7 @@ from conftest import make_registry, write_dist
 
 from lipbridge_contract import CHECKS, SuiteRun, certify, run_check
 
-EXAMPLE = Path(__file__).parent / "example_plugin"
+EXAMPLE = Path(__file__).parent.parent / "examples" / "example_plugin"
 CASSETTES = EXAMPLE / "cassettes"
 
 

@@ -23,9 +23,9 @@ from attrs import define, field, frozen
 from lipbridge import Client, Registry
 from lipbridge.context import env_name
 from lipbridge.media import probe_seconds
-from lipbridge_contract.emulator import Emulator, Timing, VirtualClock, media, samples
-from lipbridge_contract.emulator.dialects import installed_dialects
-from lipbridge_contract.emulator.ledger import Accepted, Arrival, CallbackAttempt
+from lipbridge_emulator import Emulator, Timing, VirtualClock, media, samples
+from lipbridge_emulator.dialects import installed_dialects
+from lipbridge_emulator.ledger import Accepted, Arrival, CallbackAttempt
 
 # The plugins that ship with lipbridge; a test fails if one of them is not exercised.
 FIRST_PARTY = frozenset({"aihubmax", "aimlapi", "foxapi", "jogg"})

@@ -1,0 +1,46 @@
+"""A local stand-in for the providers' APIs: real HTTP, real media, injectable faults.
+
+See docs/emulator.md. The engine is shared; each provider is a small :class:`Dialect`.
+Names are imported on first use, so ``lipbridge --help`` listing the emulator's commands
+does not load the engine, PyAV or the HTTP server.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from lipbridge_emulator.clock import VirtualClock
+    from lipbridge_emulator.dialect import DIALECT_VERSION, Dialect
+    from lipbridge_emulator.engine import DEFAULT_KEY, Emulator, Timing
+    from lipbridge_emulator.faults import FaultSpec, parse
+
+_HOMES = {
+    "VirtualClock": "clock",
+    "DIALECT_VERSION": "dialect",
+    "Dialect": "dialect",
+    "DEFAULT_KEY": "engine",
+    "Emulator": "engine",
+    "Timing": "engine",
+    "FaultSpec": "faults",
+    "parse": "faults",
+}
+
+__all__ = [
+    "DEFAULT_KEY",
+    "DIALECT_VERSION",
+    "Dialect",
+    "Emulator",
+    "FaultSpec",
+    "Timing",
+    "VirtualClock",
+    "parse",
+]
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'lipbridge_emulator' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"lipbridge_emulator.{home}"), name)

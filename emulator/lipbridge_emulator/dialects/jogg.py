@@ -1,0 +1,196 @@
+"""JoggAI lip sync (seed 002) as an emulator dialect.
+
+Wire facts are from docs.jogg.ai (providers.md section 3) and match the cassettes in
+``cassettes/jogg``. Every answer is the envelope ``{"code", "msg", "data"}``; a non-zero
+``code`` is the error. The docs give no HTTP status for business errors, so they are
+sent under HTTP 200 like the documentation-derived cassettes (``auth_invalid`` included;
+its 401 twin is only an alternative the plugin also accepts). Only a rate limit is
+HTTP 429 (as ``rate_limited``) and a server fault its own 5xx.
+
+Where the docs are silent, the emulator assumes:
+
+* ``playback_type`` only applies when the video is shorter than the audio. ``normal``
+  ("play the source video normally"; "use it when the durations already match") does
+  not extend the video, so it is rendered as ``cut_off``. Both reverse types ("alternate
+  forward and reverse playback to extend the video", "extend playback dynamically based
+  on source audio duration") are rendered as ``bounce``.
+* Result URLs live 24 hours: JoggAI documents no lifetime, and a short one is the safe
+  assumption for a client (FoxAPI and AIHubMax document 24 h).
+* An unknown route gets the not-found envelope (code 10104) under HTTP 404.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Mapping
+from decimal import ROUND_CEILING, Decimal
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from lipbridge.models import SyncMode
+from lipbridge_emulator.dialect import (
+    Dialect,
+    Endpoint,
+    JobSpec,
+    JobView,
+    Problem,
+    Reply,
+    Request,
+    Route,
+    State,
+)
+
+# The rendered API pages use /open/v2, the OpenAPI files and JoggAI's own client /v2.
+PREFIXES = ("/v2", "/open/v2")
+CREATE = "/create_lip_sync_video"
+TASK = "/lip_sync_video/"
+
+MODEL = "lipsync"  # JoggAI names no model; the plugin calls its one endpoint this
+PLAYBACK_MODES: Mapping[str, SyncMode] = {
+    "normal": SyncMode.CUT_OFF,
+    "normal_reverse": SyncMode.BOUNCE,
+    "normal_reverse_by_audio": SyncMode.BOUNCE,
+}
+DEFAULT_PLAYBACK = "normal"
+
+STATUS_WORDS: Mapping[State, str] = {
+    State.QUEUED: "pending",
+    State.RUNNING: "processing",
+    State.SUCCEEDED: "success",
+    State.FAILED: "failed",
+}
+
+SECONDS_PER_CREDIT = Decimal(125)  # "1 credit per 125 seconds" of output
+CENT = Decimal("0.01")  # "round up and keep 2 decimal places"
+
+# HTTP status, business code and the ErrorHandling page's message for each problem.
+PROBLEMS: Mapping[Problem, tuple[int, int, str]] = {
+    Problem.UNAUTHORIZED: (200, 10105, "Invalid API key"),
+    Problem.NOT_FOUND: (200, 10104, "Record not found"),
+    Problem.INSUFFICIENT_CREDITS: (200, 18020, "Insufficient credit"),
+    Problem.RATE_LIMITED: (429, 429, "Rate limit exceeded. Please try again later."),
+    Problem.SERVER_ERROR: (500, 50000, "System error"),
+    Problem.UNSUPPORTED: (404, 10104, "Record not found"),
+}
+
+
+def envelope(status: int, code: int, msg: str, data: Any = None) -> Reply:
+    return Reply.json(status, {"code": code, "msg": msg, "data": data})
+
+
+def refusal(detail: str) -> Reply:
+    """Code 40000, worded like the docs' example ("Parameter error: avatar_id is required")."""
+    return envelope(200, 40000, f"Parameter error: {detail}")
+
+
+def is_http_url(value: object) -> bool:
+    if not isinstance(value, str):
+        return False
+    parts = urlsplit(value)
+    return parts.scheme in ("http", "https") and bool(parts.netloc)
+
+
+def unix(moment: dt.datetime | None) -> int:
+    """Unix seconds, and 0 for "not yet" (the zero value the cassettes assume)."""
+    return int(moment.timestamp()) if moment is not None else 0
+
+
+class JoggDialect(Dialect):
+    provider = "jogg"
+    url_lifetime = dt.timedelta(hours=24)
+
+    def api_key(self, request: Request) -> str | None:
+        return request.headers.get("x-api-key") or None
+
+    def route(self, request: Request) -> Route | None:
+        for prefix in PREFIXES:
+            if request.path.startswith(prefix + "/"):
+                return self._route(request.method, request.path[len(prefix) :])
+        return None
+
+    def parse_submit(self, request: Request) -> JobSpec | Reply:
+        try:
+            body = request.json()
+        except ValueError:
+            return refusal("the body is not JSON")
+        if not isinstance(body, dict):
+            return refusal("the body must be a JSON object")
+        for name in ("video_url", "audio_url"):
+            if body.get(name) in (None, ""):
+                return refusal(f"{name} is required")
+            if not is_http_url(body[name]):
+                return refusal(f"{name} must be an http or https URL")
+        playback = body.get("playback_type", DEFAULT_PLAYBACK)
+        if not isinstance(playback, str) or playback not in PLAYBACK_MODES:
+            return refusal("playback_type must be one of " + ", ".join(PLAYBACK_MODES))
+        return JobSpec(
+            model=MODEL,
+            video=body["video_url"],
+            audio=body["audio_url"],
+            sync_mode=PLAYBACK_MODES[playback],
+        )
+
+    def job_id(self, created: dt.datetime, token: str) -> str:
+        """A UUID like the docs' task ids; ``token`` is 32 hex digits from the engine
+        (ValueError otherwise). ``created`` plays no part: JoggAI's ids carry no time."""
+        return str(uuid.UUID(hex=token, version=4))
+
+    def charge(self, spec: JobSpec, output_seconds: float) -> Decimal:
+        """Credits for the output's length, rounded up to the cent as JoggAI displays them."""
+        credits = Decimal(str(output_seconds)) / SECONDS_PER_CREDIT
+        return credits.quantize(CENT, rounding=ROUND_CEILING)
+
+    def accepted(self, job: JobView) -> Reply:
+        task = {"task_id": job.id, "status": self._word(job)}
+        return envelope(200, 0, "Success", task)
+
+    def status(self, job: JobView) -> Reply:
+        """Every field in every state, with zero values until they apply, as the
+        cassettes assume; ``error`` is only filled for a failed task."""
+        word = self._word(job)
+        result: dict[str, Any] = {"result_url": "", "cover_url": "", "duration_seconds": 0}
+        if word == "success":
+            result = {
+                "result_url": job.output_url,
+                "cover_url": job.cover_url or "",
+                "duration_seconds": job.output_seconds or 0,
+            }
+        failure = job.failure.message if word == "failed" and job.failure is not None else ""
+        task = {
+            "task_id": job.id,
+            "status": word,
+            "created_at": unix(job.created),
+            "completed_at": unix(job.completed) if word in ("success", "failed") else 0,
+            "data": result,
+            "error": {"message": failure},
+        }
+        return envelope(200, 0, "Success", task)
+
+    def problem(self, problem: Problem, message: str, status: int | None = None) -> Reply:
+        """The documented message for each code; only an unsupported route says more,
+        since "Record not found" alone would not tell a developer what is missing."""
+        http, code, msg = PROBLEMS[problem]
+        if problem is Problem.SERVER_ERROR and status is not None:
+            http = status
+        if problem is Problem.UNSUPPORTED:
+            msg = f"{msg}: {message}"
+        return envelope(http, code, msg)
+
+    @staticmethod
+    def _route(method: str, rest: str) -> Route | None:
+        """The route for a path below one of the prefixes."""
+        if method == "POST" and rest == CREATE:
+            return Route(Endpoint.SUBMIT)
+        task_id = rest.removeprefix(TASK)
+        if method == "GET" and rest.startswith(TASK) and task_id and "/" not in task_id:
+            return Route(Endpoint.POLL, unquote(task_id))
+        return None
+
+    @staticmethod
+    def _word(job: JobView) -> str:
+        """The status word; JoggAI documents no success without ``result_url``, so a
+        job whose output is not attached yet still reads as processing."""
+        if job.state is State.SUCCEEDED and job.output_url is None:
+            return STATUS_WORDS[State.RUNNING]
+        return STATUS_WORDS[job.state]
