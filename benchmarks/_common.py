@@ -10,7 +10,7 @@ import statistics
 from collections.abc import Sequence
 
 from lipbridge import Registry
-from lipbridge_contract.emulator import Emulator, samples
+from lipbridge_emulator import Emulator, samples
 
 TIMES = "\N{MULTIPLICATION SIGN}"
 

@@ -101,7 +101,7 @@ def main() -> None:
     # whose memory is no part of a download's.
     from _common import TIMES, median, table
 
-    from lipbridge_contract.emulator import Emulator
+    from lipbridge_emulator import Emulator
 
     sides = [*PYTHON_SIDES, *(["curl"] if shutil.which("curl") else [])]
     baseline = "curl" if "curl" in sides else "urllib3"

@@ -28,7 +28,7 @@ from attrs import frozen
 from lipbridge import Client, JobRequest, LipbridgeError
 from lipbridge.polling import PollPolicy
 from lipbridge.transport import Transport
-from lipbridge_contract.emulator import Emulator, Timing
+from lipbridge_emulator import Emulator, Timing
 
 
 @frozen(kw_only=True)

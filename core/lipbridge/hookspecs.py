@@ -84,7 +84,7 @@ def lipbridge_estimate_cost(
 
 @hookspec(firstresult=True)
 def lipbridge_emulator_dialect(provider: str) -> object | None:
-    """Optional: a ``lipbridge_contract.emulator.Dialect`` that speaks this provider's API.
+    """Optional: a ``lipbridge_emulator.Dialect`` that speaks this provider's API.
 
     Lets ``lipbridge emulator`` stand in for a third-party provider too. Import
     ``lipbridge_contract`` inside the implementation, so the plugin does not depend on
