@@ -87,8 +87,8 @@ def lipbridge_emulator_dialect(provider: str) -> object | None:
     """Optional: a ``lipbridge_emulator.Dialect`` that speaks this provider's API.
 
     Lets ``lipbridge emulator`` stand in for a third-party provider too. Import
-    ``lipbridge_contract`` inside the implementation, so the plugin does not depend on
-    the contract suite at run time. Must not do I/O.
+    ``lipbridge_emulator`` inside the implementation, so the plugin does not depend on
+    the emulator at run time. Must not do I/O.
     """
 
 
