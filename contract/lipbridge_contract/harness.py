@@ -21,10 +21,7 @@ from typing import Any, SupportsIndex
 from attrs import frozen
 
 from lipbridge import Response, Transport
-
-# Every replay starts at the same instant, so expiry times and Retry-After dates computed
-# from the clock are the same on every run.
-EPOCH = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+from lipbridge.context import EPOCH
 
 
 def canary_key() -> str:

@@ -12,9 +12,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from lipbridge import Client, JobHandle, ProviderInfo, Registry, Response
+from lipbridge.context import EPOCH
 from lipbridge.registry import discover
 from lipbridge_contract.harness import (
-    EPOCH,
     ClockWatch,
     NetworkBlocked,
     ScriptedTransport,

@@ -24,6 +24,11 @@ if TYPE_CHECKING:
     from lipbridge.http import ProviderHTTP
 
 
+# Where every virtual clock starts (the contract suite's and the emulator's), so that
+# expiry times and Retry-After dates computed from one are the same on every run.
+EPOCH = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+
+
 class Clock(Protocol):
     """Wall time for timestamps, monotonic time for deadlines, and the only way to sleep."""
 

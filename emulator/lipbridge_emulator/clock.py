@@ -15,9 +15,7 @@ import itertools
 import threading
 from collections.abc import Iterator
 
-from lipbridge.context import Clock
-
-EPOCH = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+from lipbridge.context import EPOCH, Clock
 
 
 def busy(clock: Clock) -> contextlib.AbstractContextManager[None]:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from lipbridge import JobHandle, JobState, ProviderError, UnsupportedCapability
+from lipbridge.context import EPOCH
 from lipbridge_contract.checks.base import Check, Verdict, file_gate, needs_scenario
 from lipbridge_contract.checks.lifecycle import replay_problems
-from lipbridge_contract.harness import EPOCH
 
 if TYPE_CHECKING:
     from lipbridge_contract.run import SuiteRun

@@ -35,7 +35,8 @@ from lipbridge import (
     SubmitOutcomeUnknown,
     UnsupportedOption,
 )
-from lipbridge_contract.harness import EPOCH, ScriptedTransport, VirtualClock
+from lipbridge.context import EPOCH
+from lipbridge_contract.harness import ScriptedTransport, VirtualClock
 from lipbridge_gateway import Gateway, sync_lipsync_models
 
 NAME = "testgate"
