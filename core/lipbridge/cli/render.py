@@ -1,4 +1,8 @@
-"""Output: JSON for machines, rich tables for people, progress that suits the terminal."""
+"""Output: JSON for machines, rich tables for people, progress that suits the terminal.
+
+rich and the cattrs converter are imported where they are used: every command imports
+this module, and ``lipbridge --help`` needs neither.
+"""
 
 from __future__ import annotations
 
@@ -7,15 +11,15 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from rich.console import Console
-from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
-from lipbridge.convert import unstructure
-from lipbridge.models import JobStatus
+if TYPE_CHECKING:
+    from rich.progress import Progress
+    from rich.table import Table
+
+    from lipbridge.models import JobStatus
 
 
 def money(value: Decimal | None) -> str:
@@ -24,14 +28,20 @@ def money(value: Decimal | None) -> str:
 
 
 def emit_json(data: Any) -> None:
+    from lipbridge.convert import unstructure
+
     click.echo(json.dumps(unstructure(data), indent=2, sort_keys=True))
 
 
 def print_table(table: Table) -> None:
+    from rich.console import Console
+
     Console(soft_wrap=True).print(table)
 
 
 def table(*columns: str, title: str | None = None) -> Table:
+    from rich.table import Table
+
     t = Table(title=title, title_justify="left")
     for column in columns:
         t.add_column(column)
@@ -71,6 +81,9 @@ def progress(enabled: bool = True) -> Iterator[StepReporter]:
     if not enabled or not sys.stderr.isatty():
         yield StepReporter(None, quiet=not enabled)
         return
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
     with Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),
