@@ -11,6 +11,7 @@ import json
 import shutil
 import subprocess
 import sys
+import types
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,7 @@ from conftest import make_registry, write_dist
 
 from lipbridge import Registry
 from lipbridge.cli.app import cli
-from lipbridge_contract.checks import CHECKS, FAIL, PASS, SKIP, Verdict
+from lipbridge_contract.checks import CHECKS, FAIL, PASS, SKIP, Verdict, VerdictStatus
 from lipbridge_contract.checks.base import EXAMPLES
 from lipbridge_contract.harness import VirtualClock
 from lipbridge_contract.replay import new_client
@@ -95,6 +96,21 @@ def test_the_untouched_copy_passes_every_check_exercised_here(cassettes: Path) -
     assert {c: v.status for c, v in results.items() if v.status != PASS} == {}
     assert results["hygiene"].detail == "11 cassettes, 23 files"
     assert "scenarios replayed as recorded" in results["lifecycle"].detail
+
+
+def test_a_verdict_status_is_an_enum_and_a_plain_word_still_converts() -> None:
+    assert Verdict("fail", "x") == Verdict(VerdictStatus.FAIL, "x")  # a third party's own check
+    assert Verdict("skip").status is SKIP
+    with pytest.raises(ValueError, match="'flaky' is not a valid VerdictStatus"):
+        Verdict("flaky")
+
+
+def test_no_check_object_hides_its_submodule() -> None:
+    import lipbridge_contract.checks as checks
+
+    for name in ("cancel", "cost", "errors", "lifecycle", "load", "preflight", "timing"):
+        assert isinstance(getattr(checks, name), types.ModuleType), name
+    assert checks.cancel.CANCEL in CHECKS
 
 
 # --------------------------------------------------------------- 1. sidecar parsing
@@ -196,7 +212,7 @@ def test_a_bypass_needs_a_written_reason(cassettes: Path, reason: str) -> None:
 def test_a_bypass_for_no_known_scenario_is_reported(cassettes: Path) -> None:
     write_suite(cassettes, "bypass:\n  rate_limted: the API has no rate limit\n")
     found = verdict(cassettes, "hygiene")
-    assert found.status == "fail"
+    assert found.status is FAIL
     assert "bypass.rate_limted names no scenario or feature" in found.detail
 
 

@@ -21,7 +21,7 @@ from scripted_server import Reply, ScriptedServer
 from lipbridge import Client, Registry
 from lipbridge.registry import discover
 from lipbridge_contract import SuiteRun
-from lipbridge_contract.checks import CHECKS
+from lipbridge_contract.checks import CHECKS, PASS
 from lipbridge_contract.record import INVALID_KEY, RecordRefused, record, record_scenarios
 from lipbridge_contract.report import run_check
 
@@ -102,7 +102,7 @@ def test_a_recording_is_scrubbed_rewritten_and_replays(
     run = SuiteRun("example", root, "high")
     for check in ("lifecycle", "encoding", "secrets-static", "hygiene", "cost"):
         verdict = run_check(run, next(c for c in CHECKS if c.id == check))
-        assert verdict.status == "pass", (check, verdict.detail)
+        assert verdict.status is PASS, (check, verdict.detail)
 
 
 def test_auth_invalid_is_recorded_with_a_key_that_must_be_refused(

@@ -22,7 +22,7 @@ from conftest import FakeClock
 from lipbridge import Client, Registry
 from lipbridge.registry import discover
 from lipbridge_contract import SuiteRun, certify
-from lipbridge_contract.checks import FAIL
+from lipbridge_contract.checks import FAIL, PASS
 from lipbridge_contract.record import (
     EMULATOR_HOST,
     RecordRefused,
@@ -121,7 +121,7 @@ def test_the_staged_scenarios_show_their_meaning_and_replay_green(
     report = certify(SuiteRun("foxapi", out, "low"))
     failed = {r.check: r.detail for r in report.results if r.status == FAIL}
     assert failed == {}
-    passed = {r.check for r in report.results if r.status == "pass"}
+    passed = {r.check for r in report.results if r.status is PASS}
     assert {"lifecycle", "encoding", "errors", "secrets-static", "secrets-canary",
             "hygiene", "timing", "output"} <= passed
 

@@ -16,7 +16,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from lipbridge_contract.checks import CHECKS, Check, Verdict
+    from lipbridge_contract.checks import CHECKS, Check, Verdict, VerdictStatus
     from lipbridge_contract.report import CheckResult, ProviderReport, certify, run_check
     from lipbridge_contract.run import Strictness, SuiteRun
     from lipbridge_contract.scenarios import STANDARD_SCENARIOS
@@ -27,6 +27,7 @@ _HOMES = {
     "CHECKS": "checks",
     "Check": "checks",
     "Verdict": "checks",
+    "VerdictStatus": "checks",
     "CheckResult": "report",
     "ProviderReport": "report",
     "certify": "report",
@@ -52,6 +53,7 @@ __all__ = [
     "Strictness",
     "SuiteRun",
     "Verdict",
+    "VerdictStatus",
     "certify",
     "run_check",
 ]

@@ -9,7 +9,7 @@ from attrs import frozen
 from rich.console import Console
 from rich.table import Table
 
-from lipbridge_contract.checks import CHECKS, FAIL, PASS, Check, Verdict
+from lipbridge_contract.checks import CHECKS, FAIL, PASS, SKIP, Check, Verdict, VerdictStatus
 from lipbridge_contract.harness import NetworkBlocked, UnrecordedRequest
 from lipbridge_contract.run import SuiteRun
 
@@ -19,7 +19,7 @@ _STYLE = {PASS: "[green]pass[/]", FAIL: "[bold red]FAIL[/]"}
 @frozen
 class CheckResult:
     check: str
-    status: str
+    status: VerdictStatus
     detail: str
 
 
@@ -32,7 +32,7 @@ class ProviderReport:
 
     @property
     def ok(self) -> bool:
-        return all(r.status != FAIL for r in self.results)
+        return all(r.status is not FAIL for r in self.results)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -40,14 +40,16 @@ class ProviderReport:
             "strictness": self.strictness,
             "cassettes": self.cassettes,
             "ok": self.ok,
-            "checks": {r.check: {"status": r.status, "detail": r.detail} for r in self.results},
+            "checks": {
+                r.check: {"status": r.status.value, "detail": r.detail} for r in self.results
+            },
         }
 
 
 def run_check(run: SuiteRun, check: Check) -> Verdict:
     """One check's verdict; a check that crashes is a failure, not an abort."""
     if check.needs_plugin and run.info is None:
-        return Verdict("skip", "the plugin does not load (see load)")
+        return Verdict(SKIP, "the plugin does not load (see load)")
     try:
         with run.watch.watching(profile=False):  # a plugin that sleeps never slows the suite
             return check.run(run)
@@ -74,14 +76,15 @@ def render(reports: Sequence[ProviderReport], console: Console) -> None:
         table.add_column(report.provider, justify="center")
     for row in zip(*(report.results for report in reports), strict=True):
         cells = [result.status for result in row]
-        table.add_row(row[0].check, *(_STYLE.get(c, f"[yellow]{c}[/]") for c in cells))
+        table.add_row(row[0].check, *(_STYLE.get(c, f"[yellow]{c.value}[/]") for c in cells))
     console.print(table)
     for report in reports:
         for result in report.results:
-            if result.status == PASS:
+            if result.status is PASS:
                 continue
             console.print(
-                f"[bold]{report.provider} / {result.check}[/] ({result.status}):", highlight=False
+                f"[bold]{report.provider} / {result.check}[/] ({result.status.value}):",
+                highlight=False,
             )
             for line in result.detail.splitlines():
                 console.print(f"  {line}", highlight=False, markup=False)

@@ -1,36 +1,40 @@
-"""Every contract check, in report order. Ids are documented in docs/contract.md."""
+"""Every contract check, in report order. Ids are documented in docs/contract.md.
+
+Check objects are named in capitals (``CANCEL`` in ``checks.cancel``), so importing one
+here never hides its submodule: ``lipbridge_contract.checks.cancel`` stays the module.
+"""
 
 from __future__ import annotations
 
-from lipbridge_contract.checks.base import FAIL, PASS, SKIP, Check, Verdict
-from lipbridge_contract.checks.cancel import cancel
-from lipbridge_contract.checks.cost import cost
-from lipbridge_contract.checks.errors import error_fuzz, errors
-from lipbridge_contract.checks.lifecycle import lifecycle, output, resume
-from lipbridge_contract.checks.load import capabilities, load
-from lipbridge_contract.checks.preflight import preflight
-from lipbridge_contract.checks.secrets import secrets_canary
-from lipbridge_contract.checks.static import hygiene, secrets_static
-from lipbridge_contract.checks.timing import timing
-from lipbridge_contract.checks.wire import encoding, status_map
+from lipbridge_contract.checks.base import FAIL, PASS, SKIP, Check, Verdict, VerdictStatus
+from lipbridge_contract.checks.cancel import CANCEL
+from lipbridge_contract.checks.cost import COST
+from lipbridge_contract.checks.errors import ERROR_FUZZ, ERRORS
+from lipbridge_contract.checks.lifecycle import LIFECYCLE, OUTPUT, RESUME
+from lipbridge_contract.checks.load import CAPABILITIES, LOAD
+from lipbridge_contract.checks.preflight import PREFLIGHT
+from lipbridge_contract.checks.secrets import SECRETS_CANARY
+from lipbridge_contract.checks.static import HYGIENE, SECRETS_STATIC
+from lipbridge_contract.checks.timing import TIMING
+from lipbridge_contract.checks.wire import ENCODING, STATUS_MAP
 
 CHECKS: tuple[Check, ...] = (
-    load,
-    capabilities,
-    preflight,
-    encoding,
-    status_map,
-    lifecycle,
-    errors,
-    error_fuzz,
-    cancel,
-    cost,
-    secrets_static,
-    secrets_canary,
-    timing,
-    resume,
-    output,
-    hygiene,
+    LOAD,
+    CAPABILITIES,
+    PREFLIGHT,
+    ENCODING,
+    STATUS_MAP,
+    LIFECYCLE,
+    ERRORS,
+    ERROR_FUZZ,
+    CANCEL,
+    COST,
+    SECRETS_STATIC,
+    SECRETS_CANARY,
+    TIMING,
+    RESUME,
+    OUTPUT,
+    HYGIENE,
 )
 
-__all__ = ["CHECKS", "FAIL", "PASS", "SKIP", "Check", "Verdict"]
+__all__ = ["CHECKS", "FAIL", "PASS", "SKIP", "Check", "Verdict", "VerdictStatus"]

@@ -7,22 +7,31 @@ scenario and what differed, so one run shows everything wrong at once.
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
-from attrs import frozen
+from attrs import field, frozen
 
 from lipbridge_contract.run import Strictness
 
 if TYPE_CHECKING:
     from lipbridge_contract.run import SuiteRun
 
-PASS, FAIL, SKIP = "pass", "fail", "skip"
+class VerdictStatus(str, enum.Enum):
+    """A check's outcome; the values are what the table and the JSON show."""
+
+    PASS = "pass"
+    FAIL = "fail"  # a run with a failed check is not ok
+    SKIP = "skip"  # the check could not judge (a missing scenario at low, a bypass)
+
+
+PASS, FAIL, SKIP = VerdictStatus.PASS, VerdictStatus.FAIL, VerdictStatus.SKIP
 
 
 @frozen
 class Verdict:
-    status: str  # pass, fail or skip
+    status: VerdictStatus = field(converter=VerdictStatus)  # a plugin's own check may say "pass"
     detail: str = ""
 
     @classmethod

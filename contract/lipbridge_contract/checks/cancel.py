@@ -63,4 +63,4 @@ def _cancel(run: SuiteRun) -> Verdict:
     return Verdict.of(problems, "; ".join(notes) or f"cancel declared by {declared or 'no model'}")
 
 
-cancel = Check("cancel", "Cancel semantics", _cancel)
+CANCEL = Check("cancel", "Cancel semantics", _cancel)

@@ -127,4 +127,4 @@ def _cost(run: SuiteRun) -> Verdict:
     return Verdict.of(problems + billed, detail)
 
 
-cost = Check("cost", "Cost estimate", _cost)
+COST = Check("cost", "Cost estimate", _cost)

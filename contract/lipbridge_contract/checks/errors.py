@@ -248,5 +248,5 @@ def _fuzz(run: SuiteRun) -> Verdict:
     return Verdict.of(problems, "; ".join([f"{' and '.join(counts)} responses generated", *notes]))
 
 
-errors = Check("errors", "Error mapping of recorded scenarios", _errors)
-error_fuzz = Check("error-fuzz", "Error mapping of generated responses", _fuzz)
+ERRORS = Check("errors", "Error mapping of recorded scenarios", _errors)
+ERROR_FUZZ = Check("error-fuzz", "Error mapping of generated responses", _fuzz)

@@ -197,6 +197,6 @@ def foreign_cause(exc: BaseException | None) -> BaseException | None:
     return next((e for e in error_chain(exc) if not isinstance(e, LipbridgeError)), None)
 
 
-lifecycle = Check("lifecycle", "Lifecycle and outcome as recorded", _lifecycle)
-resume = Check("resume", "Resume from a serialised handle", _resume)
-output = Check("output", "Output contract", _output)
+LIFECYCLE = Check("lifecycle", "Lifecycle and outcome as recorded", _lifecycle)
+RESUME = Check("resume", "Resume from a serialised handle", _resume)
+OUTPUT = Check("output", "Output contract", _output)

@@ -120,5 +120,5 @@ def _capabilities(run: SuiteRun) -> Verdict:
 
 
 # Not gated on the plugin loading: reporting why it does not is this check's job.
-load = Check("load", "Loads offline; provider info well formed", _load, needs_plugin=False)
-capabilities = Check("capabilities", "Capabilities match scenarios and results", _capabilities)
+LOAD = Check("load", "Loads offline; provider info well formed", _load, needs_plugin=False)
+CAPABILITIES = Check("capabilities", "Capabilities match scenarios and results", _capabilities)

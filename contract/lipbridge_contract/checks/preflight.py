@@ -133,4 +133,4 @@ def _preflight(run: SuiteRun) -> Verdict:
     return Verdict.of([problem] if problem else [], detail)
 
 
-preflight = Check("preflight", "Pre-flight validation", _preflight)
+PREFLIGHT = Check("preflight", "Pre-flight validation", _preflight)

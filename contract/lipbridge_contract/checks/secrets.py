@@ -74,4 +74,4 @@ def _canary(run: SuiteRun) -> Verdict:
     return Verdict.of(problems, f"canary key sent in {used} requests, found nowhere else")
 
 
-secrets_canary = Check("secrets-canary", "Canary key never leaks", _canary)
+SECRETS_CANARY = Check("secrets-canary", "Canary key never leaks", _canary)

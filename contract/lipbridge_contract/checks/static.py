@@ -106,7 +106,7 @@ def _secrets_static(run: SuiteRun) -> Verdict:
     return Verdict.of(problems, f"{len(paths)} files scanned")
 
 
-hygiene = Check("hygiene", "Cassette hygiene", _hygiene, needs_plugin=False)
-secrets_static = Check(
+HYGIENE = Check("hygiene", "Cassette hygiene", _hygiene, needs_plugin=False)
+SECRETS_STATIC = Check(
     "secrets-static", "No secrets in recorded files", _secrets_static, needs_plugin=False
 )

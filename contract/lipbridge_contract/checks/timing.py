@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from lipbridge import RateLimited
 from lipbridge.http import RetryPolicy, retry_after_seconds
-from lipbridge_contract.checks.base import Check, Verdict, needs_scenario
+from lipbridge_contract.checks.base import FAIL, Check, Verdict, needs_scenario
 from lipbridge_contract.harness import ClockWatch, VirtualClock, plugin_modules
 from lipbridge_contract.recorded import Interaction
 
@@ -66,7 +66,7 @@ def _timing(run: SuiteRun) -> Verdict:
         problems += [f"{name}: {call}" for call in dict.fromkeys(obs.clock_calls)]
     problems += [f"generated inputs: {call}" for call in dict.fromkeys(run.watch.calls)]
     gate = needs_scenario(run, "rate_limited", "the Retry-After timing check")
-    if gate is not None and gate.status == "fail":
+    if gate is not None and gate.status is FAIL:
         problems.append(gate.detail)
     if gate is None and _limited(run) is None:
         problems.append("rate_limited: no recorded 429 answer carries a Retry-After header")
@@ -77,4 +77,4 @@ def _timing(run: SuiteRun) -> Verdict:
     return Verdict.of(problems, f"no wall clock or sleep in plugin code; {honoured}")
 
 
-timing = Check("timing", "Timing independence", _timing)
+TIMING = Check("timing", "Timing independence", _timing)

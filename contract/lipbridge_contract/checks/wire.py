@@ -147,5 +147,5 @@ def _status_map(run: SuiteRun) -> Verdict:
     return Verdict.of(problems, f"{len(declared)} declared words, {seen} statuses observed")
 
 
-encoding = Check("encoding", "Request encoding", _encoding)
-status_map = Check("status-map", "Status mapping totality", _status_map)
+ENCODING = Check("encoding", "Request encoding", _encoding)
+STATUS_MAP = Check("status-map", "Status mapping totality", _status_map)
