@@ -1,88 +1,188 @@
-"""lipbridge: one Python interface to every hosted lip-sync video API."""
+"""lipbridge: one Python interface to every hosted lip-sync video API.
+
+This namespace is the application's: the client, requests, handles, results, errors and
+policies. Plugin authors import from :mod:`lipbridge.plugin`. Names are imported on first
+use, so the CLI's start-up loads only the modules it runs; the plugin names once exported
+here still resolve, with a ``DeprecationWarning`` naming their new home.
+"""
 
 from __future__ import annotations
 
-from lipbridge.client import Client
-from lipbridge.context import CallContext, Clock, Credentials, SystemClock
-from lipbridge.errors import (
-    AuthenticationError,
-    ConfigurationError,
-    DownloadFailed,
-    InsufficientCredits,
-    InvalidRequest,
-    JobCancelled,
-    JobFailed,
-    JobNotFound,
-    LipbridgeError,
-    OptionDropped,
-    OutputError,
-    PluginContractError,
-    PluginLoadError,
-    ProviderConflict,
-    ProviderError,
-    ProviderProtocolError,
-    ProviderUnavailable,
-    RateLimited,
-    RequestRejected,
-    SubmitOutcomeUnknown,
-    UnknownProvider,
-    UnsupportedCapability,
-    UnsupportedOption,
-    WaitTimeout,
-)
-from lipbridge.hookspecs import CONTRACT_VERSION
-from lipbridge.http import CallKind, ProviderHTTP, RetryPolicy, error_for_status
-from lipbridge.inline import data_uri, inline_local
-from lipbridge.markers import hookimpl
-from lipbridge.models import (
-    AuthScheme,
-    BilledUsage,
-    CostEstimate,
-    InputLimits,
-    JobError,
-    JobHandle,
-    JobRequest,
-    JobResult,
-    JobState,
-    JobStatus,
-    MediaDurations,
-    ModelCapabilities,
-    PriceSource,
-    ProviderInfo,
-    SyncMode,
-    TextToSpeech,
-)
-from lipbridge.polling import PollPolicy
-from lipbridge.pricing import PriceTable
-from lipbridge.registry import Registry
-from lipbridge.transport import Response, Timeouts, Transport
-from lipbridge.wire import (
-    StatusMap,
-    dig,
-    malformed,
-    message_text,
-    number,
-    read_object,
-    request_body,
-    required_text,
-    text,
-    timestamp,
+import importlib
+import warnings
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from lipbridge.client import Client
+    from lipbridge.context import Clock, Credentials, SystemClock
+    from lipbridge.errors import (
+        AuthenticationError,
+        ConfigurationError,
+        DownloadFailed,
+        InsufficientCredits,
+        InvalidRequest,
+        JobCancelled,
+        JobFailed,
+        JobNotFound,
+        LipbridgeError,
+        OptionDropped,
+        OutputError,
+        PluginContractError,
+        PluginLoadError,
+        ProviderConflict,
+        ProviderError,
+        ProviderProtocolError,
+        ProviderUnavailable,
+        RateLimited,
+        RequestRejected,
+        SubmitOutcomeUnknown,
+        UnknownProvider,
+        UnsupportedCapability,
+        UnsupportedOption,
+        WaitTimeout,
+    )
+    from lipbridge.hookspecs import CONTRACT_VERSION
+    from lipbridge.http import RetryPolicy
+    from lipbridge.models import (
+        BilledUsage,
+        CostEstimate,
+        JobError,
+        JobHandle,
+        JobRequest,
+        JobResult,
+        JobState,
+        JobStatus,
+        PriceSource,
+        SyncMode,
+        TextToSpeech,
+    )
+
+    # Deprecated here (lipbridge.plugin is their home); re-exported for type checkers.
+    from lipbridge.plugin import AuthScheme as AuthScheme
+    from lipbridge.plugin import CallContext as CallContext
+    from lipbridge.plugin import CallKind as CallKind
+    from lipbridge.plugin import InputLimits as InputLimits
+    from lipbridge.plugin import MediaDurations as MediaDurations
+    from lipbridge.plugin import ModelCapabilities as ModelCapabilities
+    from lipbridge.plugin import PriceTable as PriceTable
+    from lipbridge.plugin import ProviderHTTP as ProviderHTTP
+    from lipbridge.plugin import ProviderInfo as ProviderInfo
+    from lipbridge.plugin import Response as Response
+    from lipbridge.plugin import StatusMap as StatusMap
+    from lipbridge.plugin import data_uri as data_uri
+    from lipbridge.plugin import dig as dig
+    from lipbridge.plugin import error_for_status as error_for_status
+    from lipbridge.plugin import hookimpl as hookimpl
+    from lipbridge.plugin import inline_local as inline_local
+    from lipbridge.plugin import malformed as malformed
+    from lipbridge.plugin import message_text as message_text
+    from lipbridge.plugin import number as number
+    from lipbridge.plugin import read_object as read_object
+    from lipbridge.plugin import request_body as request_body
+    from lipbridge.plugin import required_text as required_text
+    from lipbridge.plugin import text as text
+    from lipbridge.plugin import timestamp as timestamp
+    from lipbridge.polling import PollPolicy
+    from lipbridge.registry import Registry
+    from lipbridge.transport import Timeouts, Transport
+
+# Each application name's module, imported when the name is first used.
+_HOMES = {
+    "Client": "client",
+    **dict.fromkeys(("Clock", "Credentials", "SystemClock"), "context"),
+    **dict.fromkeys(
+        (
+            "AuthenticationError",
+            "ConfigurationError",
+            "DownloadFailed",
+            "InsufficientCredits",
+            "InvalidRequest",
+            "JobCancelled",
+            "JobFailed",
+            "JobNotFound",
+            "LipbridgeError",
+            "OptionDropped",
+            "OutputError",
+            "PluginContractError",
+            "PluginLoadError",
+            "ProviderConflict",
+            "ProviderError",
+            "ProviderProtocolError",
+            "ProviderUnavailable",
+            "RateLimited",
+            "RequestRejected",
+            "SubmitOutcomeUnknown",
+            "UnknownProvider",
+            "UnsupportedCapability",
+            "UnsupportedOption",
+            "WaitTimeout",
+        ),
+        "errors",
+    ),
+    "CONTRACT_VERSION": "hookspecs",
+    "RetryPolicy": "http",
+    **dict.fromkeys(
+        (
+            "BilledUsage",
+            "CostEstimate",
+            "JobError",
+            "JobHandle",
+            "JobRequest",
+            "JobResult",
+            "JobState",
+            "JobStatus",
+            "PriceSource",
+            "SyncMode",
+            "TextToSpeech",
+        ),
+        "models",
+    ),
+    "PollPolicy": "polling",
+    "Registry": "registry",
+    **dict.fromkeys(("Timeouts", "Transport"), "transport"),
+}
+
+# The plugin author's names that were exported here before lipbridge.plugin existed
+# (contract 1.0); kept as deprecated aliases for one minor version.
+_MOVED = frozenset(
+    {
+        "AuthScheme",
+        "CallContext",
+        "CallKind",
+        "InputLimits",
+        "MediaDurations",
+        "ModelCapabilities",
+        "PriceTable",
+        "ProviderHTTP",
+        "ProviderInfo",
+        "Response",
+        "StatusMap",
+        "data_uri",
+        "dig",
+        "error_for_status",
+        "hookimpl",
+        "inline_local",
+        "malformed",
+        "message_text",
+        "number",
+        "read_object",
+        "request_body",
+        "required_text",
+        "text",
+        "timestamp",
+    }
 )
 
 __all__ = [
     "CONTRACT_VERSION",
-    "AuthScheme",
     "AuthenticationError",
     "BilledUsage",
-    "CallContext",
-    "CallKind",
     "Client",
     "Clock",
     "ConfigurationError",
     "CostEstimate",
     "Credentials",
     "DownloadFailed",
-    "InputLimits",
     "InsufficientCredits",
     "InvalidRequest",
     "JobCancelled",
@@ -95,27 +195,20 @@ __all__ = [
     "JobState",
     "JobStatus",
     "LipbridgeError",
-    "MediaDurations",
-    "ModelCapabilities",
     "OptionDropped",
     "OutputError",
     "PluginContractError",
     "PluginLoadError",
     "PollPolicy",
     "PriceSource",
-    "PriceTable",
     "ProviderConflict",
     "ProviderError",
-    "ProviderHTTP",
-    "ProviderInfo",
     "ProviderProtocolError",
     "ProviderUnavailable",
     "RateLimited",
     "Registry",
     "RequestRejected",
-    "Response",
     "RetryPolicy",
-    "StatusMap",
     "SubmitOutcomeUnknown",
     "SyncMode",
     "SystemClock",
@@ -126,17 +219,25 @@ __all__ = [
     "UnsupportedCapability",
     "UnsupportedOption",
     "WaitTimeout",
-    "data_uri",
-    "dig",
-    "error_for_status",
-    "hookimpl",
-    "inline_local",
-    "malformed",
-    "message_text",
-    "number",
-    "read_object",
-    "request_body",
-    "required_text",
-    "text",
-    "timestamp",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _MOVED:
+        warnings.warn(
+            f"lipbridge.{name} is deprecated: import it from lipbridge.plugin "
+            f"(lipbridge.plugin.{name}); the alias is kept for one minor version",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return getattr(importlib.import_module("lipbridge.plugin"), name)
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'lipbridge' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"lipbridge.{home}"), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -12,7 +12,7 @@ import os
 import re
 import time
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from attrs import field, frozen
 
@@ -21,7 +21,9 @@ from lipbridge.models import JobHandle
 from lipbridge.redact import register
 
 if TYPE_CHECKING:
+    from lipbridge.errors import ProviderError
     from lipbridge.http import ProviderHTTP
+    from lipbridge.transport import Response
 
 
 # Where every virtual clock starts (the contract suite's and the emulator's), so that
@@ -172,6 +174,36 @@ class CallContext:
             resume=dict(resume or {}),
             idempotency_key=self.http.idempotency_key,
         )
+
+    def read(
+        self,
+        response: Response,
+        job_id: str | None = None,
+        *,
+        message: tuple[str | int, ...] = ("error", "message"),
+        code: tuple[str | int, ...] | list[tuple[str | int, ...]] = ("error", "code"),
+        overrides: Mapping[int, type[ProviderError]] | None = None,
+    ) -> Mapping[str, Any]:
+        """:func:`lipbridge.wire.read_object` for this call's provider and clock."""
+        from lipbridge.wire import read_object  # wire builds on http, which builds on this
+
+        return read_object(
+            response,
+            provider=self.provider,
+            clock=self.clock,
+            job_id=job_id,
+            message=message,
+            code=code,
+            overrides=overrides,
+        )
+
+    def require(
+        self, response: Response, data: Any, *path: str | int, job_id: str | None = None
+    ) -> str:
+        """:func:`lipbridge.wire.required_text` for this call's provider."""
+        from lipbridge.wire import required_text
+
+        return required_text(response, data, *path, provider=self.provider, job_id=job_id)
 
 
 def provider_settings(provider: str, environ: Mapping[str, str] = os.environ) -> dict[str, str]:

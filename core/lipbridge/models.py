@@ -14,11 +14,14 @@ import math
 import os
 from collections.abc import Mapping
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from attrs import field, frozen
 
 from lipbridge.errors import InvalidRequest, UnsupportedOption
+
+if TYPE_CHECKING:
+    from lipbridge.wire import StatusMap
 
 CALLBACK_URL_MAX_LENGTH = 2048
 # Options are sent as JSON; deeper nesting is a mistake (or a cycle), not a real option.
@@ -384,6 +387,11 @@ class AuthScheme:
     prefix: str = "Bearer "
 
 
+def _status_words(words: StatusMap | Mapping[str, JobState]) -> Mapping[str, JobState]:
+    """A plugin's :class:`StatusMap` as its words; a plain mapping as given."""
+    return words if isinstance(words, Mapping) else words.states
+
+
 @frozen(kw_only=True)
 class ProviderInfo:
     """A provider's self-description, returned by ``lipbridge_provider_info``."""
@@ -401,7 +409,9 @@ class ProviderInfo:
     idempotency_header: str | None = None  # set when submit may be retried with a key
     # Every status word the API documents, with its canonical state; the contract suite
     # checks each word seen in a cassette is declared here and mapped the same way.
-    status_words: Mapping[str, JobState] = field(factory=dict, hash=False)
+    status_words: Mapping[str, JobState] = field(
+        factory=dict, hash=False, converter=_status_words
+    )
 
     def model(self, name: str | None) -> ModelCapabilities:
         wanted = name or self.default_model
