@@ -10,6 +10,10 @@ a real, decodable MP4 of the right length: what a provider returns, minus the li
 - cut_off: stops at the shorter of the two inputs.
 - silence: lasts as long as the video; the audio is padded with silence (or trimmed).
 
+Frames are decoded when the output needs them, never all at once (a decoded 720p minute
+is 2 GB): a first pass counts them, forward stretches stream, a loop decodes again from
+the start, and a backward stretch (bounce) is decoded in blocks from its far end.
+
 PyAV ships ffmpeg in its wheel: video is H.264 (libx264) where the wheel has it, else
 MPEG-4 Part 2; audio is AAC.
 """
@@ -20,8 +24,9 @@ import contextlib
 import io
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator, Sequence
 from fractions import Fraction
+from itertools import pairwise
 from pathlib import Path
 from typing import Literal
 
@@ -39,6 +44,7 @@ AUDIO_CODEC: Literal["aac"] = "aac"
 _AAC_FRAME = 1024  # samples per AAC frame
 _FALLBACK_RATE = 48000  # when the input's sample rate is one AAC cannot carry
 _FLOAT = 4  # bytes per fltp sample
+_HELD_BYTES = 8 * 2**20  # decoded frames a backward stretch may hold at once
 
 
 class MediaError(Exception):
@@ -59,12 +65,24 @@ class Probe:
 
 @frozen(kw_only=True)
 class _Clip:
-    frames: list[av.VideoFrame]  # yuv420p, even-sized, ready to encode
+    """The input video as the first decoding pass found it; the frames themselves are
+    decoded again when the output needs them."""
+
+    data: bytes
     fps: Fraction
+    width: int  # even: what yuv420p and the encoder need
+    height: int
+    stamps: tuple[int | None, ...]  # each frame's pts, in presentation order
 
     @property
     def seconds(self) -> float:
-        return len(self.frames) / float(self.fps)
+        return len(self.stamps) / float(self.fps)
+
+    @property
+    def seekable(self) -> bool:
+        """Whether a frame can be told by its pts after a seek: all known and rising."""
+        known = [pts for pts in self.stamps if pts is not None]
+        return len(known) == len(self.stamps) and all(a < b for a, b in pairwise(known))
 
 
 @frozen(kw_only=True)
@@ -146,16 +164,76 @@ def _read_video(data: bytes) -> _Clip:
         width, height = stream.codec_context.width // 2 * 2, stream.codec_context.height // 2 * 2
         if not fps or width == 0 or height == 0:
             raise MediaError("the video does not say its frame rate or size")
-        frames = []
-        for decoded in container.decode(stream):
-            frame = decoded.reformat(width=width, height=height, format="yuv420p")
+        stamps = tuple(decoded.pts for decoded in container.decode(stream))
+    if not stamps:
+        raise MediaError("the video has no frames")
+    return _Clip(data=data, fps=Fraction(fps), width=width, height=height, stamps=stamps)
+
+
+def _decode_from(
+    clip: _Clip, start: int, *, seek: bool = True
+) -> Generator[tuple[int, av.VideoFrame], None, None]:
+    """The clip's frames from index ``start`` on, with their indices, ready to encode.
+
+    Seeks to the keyframe before ``start`` where the stamps allow; should the seek land
+    past ``start``, decodes from the first frame instead.
+    """
+    target = clip.stamps[start] if seek and start > 0 and clip.seekable else None
+    where = {pts: index for index, pts in enumerate(clip.stamps)} if target is not None else {}
+    with _reading(clip.data, "the video") as container:
+        stream = container.streams.video[0]
+        if target is not None:
+            container.seek(target, backward=True, stream=stream)
+        for counted, decoded in enumerate(container.decode(stream)):
+            index = where.get(decoded.pts, -1) if where else counted
+            if counted == 0 and index > start:
+                break
+            if index < start:
+                continue
+            frame = decoded.reformat(width=clip.width, height=clip.height, format="yuv420p")
             # Forget the source's frame types: the encoder would take them as orders.
             frame.pict_type = av.video.frame.PictureType.NONE
-            frame.time_base = Fraction(1) / fps
-            frames.append(frame)
-    if not frames:
-        raise MediaError("the video has no frames")
-    return _Clip(frames=frames, fps=Fraction(fps))
+            frame.time_base = 1 / clip.fps
+            yield index, frame
+        else:
+            return
+    yield from _decode_from(clip, start, seek=False)
+
+
+def _arranged(clip: _Clip, order: Sequence[int]) -> Generator[av.VideoFrame, None, None]:
+    """The frames ``order`` names, one after another: each rising stretch streamed from
+    one decoder, each falling one (bounce) in blocks that fit in ``_HELD_BYTES``."""
+    start = 0
+    while start < len(order):
+        stop = start + 1
+        falling = stop < len(order) and order[stop] < order[start]
+        while stop < len(order) and (order[stop] < order[stop - 1]) == falling:
+            stop += 1
+        run = order[start:stop]
+        yield from _falling(clip, run) if falling else _rising(clip, run)
+        start = stop
+
+
+def _rising(clip: _Clip, run: Sequence[int]) -> Generator[av.VideoFrame, None, None]:
+    with contextlib.closing(_decode_from(clip, run[0])) as frames:
+        index, frame = next(frames)
+        for wanted in run:
+            while index < wanted:
+                index, frame = next(frames)
+            yield frame
+
+
+def _falling(clip: _Clip, run: Sequence[int]) -> Generator[av.VideoFrame, None, None]:
+    block = max(1, _HELD_BYTES // (clip.width * clip.height * 3 // 2))
+    for top in range(0, len(run), block):
+        part = run[top : top + block]
+        held: dict[int, av.VideoFrame] = {}
+        with contextlib.closing(_decode_from(clip, part[-1])) as frames:
+            for index, frame in frames:
+                held[index] = frame
+                if index >= part[0]:
+                    break
+        yield from (held[index] for index in part)
 
 
 def _read_audio(data: bytes) -> _Speech:
@@ -214,22 +292,23 @@ def _audio_frames(speech: _Speech, seconds: float) -> Iterator[av.AudioFrame]:
 
 def _write(clip: _Clip, speech: _Speech, mode: SyncMode, seconds: float, path: str) -> None:
     out_count = max(1, round(seconds * clip.fps))
-    first = clip.frames[0]
-    with av.open(path, "w", format="mp4") as container:
-        video = add_video_stream(container, clip.fps, first.width, first.height)
+    count = len(clip.stamps)
+    order = [_source_frame(mode, index, count, out_count) for index in range(out_count)]
+    arranged = contextlib.closing(_arranged(clip, order))
+    with arranged as frames, av.open(path, "w", format="mp4") as container:
+        video = add_video_stream(container, clip.fps, clip.width, clip.height)
         # The fast coder halves the AAC encoder's time, the larger part of a render.
         audio = container.add_stream(
             AUDIO_CODEC, rate=speech.rate, layout=speech.layout, options={"aac_coder": "fast"}
         )
         audio_frames = _audio_frames(speech, seconds)
         pending, sent = next(audio_frames, None), 0
-        for index in range(out_count):
+        for index, frame in enumerate(frames):
             # Interleave: the audio up to this frame's time goes first.
             while pending is not None and sent * clip.fps <= index * speech.rate:
                 container.mux(audio.encode(pending))
                 sent += pending.samples
                 pending = next(audio_frames, None)
-            frame = clip.frames[_source_frame(mode, index, len(clip.frames), out_count)]
             frame.pts = index
             container.mux(video.encode(frame))
         while pending is not None:
