@@ -25,6 +25,13 @@ from conftest import make_registry, write_dist
 
 from lipbridge import Registry
 from lipbridge.cli.app import cli
+from lipbridge.plugin import ModelCapabilities
+from lipbridge_contract.catalogue import (
+    CATALOGUE,
+    STANDARD_SCENARIOS,
+    StandardScenario,
+    meaning,
+)
 from lipbridge_contract.checks import CHECKS, FAIL, PASS, SKIP, Verdict, VerdictStatus
 from lipbridge_contract.checks.base import EXAMPLES
 from lipbridge_contract.harness import VirtualClock
@@ -733,7 +740,29 @@ def test_the_marker_parametrizes_one_test_per_check(pytester: pytest.Pytester) -
     result.stdout.fnmatch_lines([f"*test_contract[[]example-{c.id}[]]" for c in CHECKS])
 
 
-# ----------------------------------------------------------------------- 10. scrub
+# ------------------------------------------------------------------- 10. catalogue
+
+
+def test_the_docs_table_of_standard_scenarios_is_the_catalogue() -> None:
+    docs = (Path(__file__).parents[1] / "docs" / "contract.md").read_text(encoding="utf-8")
+    table = docs.split("### Standard scenarios")[1].split("\n\n")[1]
+    rows = [line.split(" | ") for line in table.splitlines()[2:]]
+    assert [row[0].strip("| `") for row in rows] == list(STANDARD_SCENARIOS)
+    for row, standard in zip(rows, CATALOGUE, strict=True):
+        if standard.error is not None:
+            assert f"`{standard.error.__name__}`" in row[2], standard.name
+        if standard.capability is not None:
+            assert f"`{standard.capability}`" in row[1], standard.name
+
+
+def test_a_catalogue_capability_is_a_flag_every_model_declares() -> None:
+    flags = {f.name for f in attrs.fields(ModelCapabilities) if f.type in (bool, "bool")}
+    assert {s.capability for s in CATALOGUE if s.capability} <= flags
+    assert meaning("completed_with_error") == StandardScenario(name="completed_with_error")
+    assert meaning("auth_invalid").invalid_key
+
+
+# ----------------------------------------------------------------------- 11. scrub
 
 
 def test_scrub_text_removes_known_keys_and_pattern_matches_only() -> None:

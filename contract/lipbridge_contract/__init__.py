@@ -16,10 +16,10 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from lipbridge_contract.catalogue import STANDARD_SCENARIOS
     from lipbridge_contract.checks import CHECKS, Check, Verdict, VerdictStatus
     from lipbridge_contract.report import CheckResult, ProviderReport, certify, run_check
     from lipbridge_contract.run import Strictness, SuiteRun
-    from lipbridge_contract.scenarios import STANDARD_SCENARIOS
 
 # Names are imported on first use: pytest imports this package for its ``pytest11``
 # plugin in every run, and that must not pull in vcrpy, Hypothesis or the checks.
@@ -34,7 +34,7 @@ _HOMES = {
     "run_check": "report",
     "Strictness": "run",
     "SuiteRun": "run",
-    "STANDARD_SCENARIOS": "scenarios",
+    "STANDARD_SCENARIOS": "catalogue",
 }
 
 

@@ -32,10 +32,12 @@ import click
 import vcr
 import yaml
 
-from lipbridge import Client, LipbridgeError, MediaDurations, Registry
+from lipbridge import Client, LipbridgeError, Registry
 from lipbridge.context import Clock, SystemClock
 from lipbridge.convert import unstructure
 from lipbridge.models import is_loopback
+from lipbridge.plugin import MediaDurations
+from lipbridge_contract.catalogue import meaning
 from lipbridge_contract.cli import cassettes_option
 from lipbridge_contract.replay import MATCH_ON, Observation, SafeYAML, run_steps
 from lipbridge_contract.scenarios import (
@@ -61,14 +63,6 @@ EMULATOR_DIST = "lipbridge-emulator"
 DEFAULT_OUT = Path("emulator-cassettes")
 # Sample lengths when the script gives no durations: a short face video, longer speech.
 SAMPLE_SECONDS = MediaDurations(video_seconds=3.0, audio_seconds=4.0)
-# How the emulator is set up so a standard scenario means what its name says. job_failed
-# keeps the script's inputs: the emulator fetches only its own files, so it accepts the
-# job and fails it, as a provider fails a job whose inputs it cannot download.
-STAGES: dict[str, dict[str, Any]] = {
-    "insufficient_credits": {"credits": 0},
-    "rate_limited": {"faults": "submit:429=1@30"},
-}
-
 Rewrites = Sequence[tuple[str, str]]  # (old, new), applied in order to everything written
 
 
@@ -120,7 +114,7 @@ def plan_spend(
     total = Decimal(0)
     for scenario in scenarios:
         request = scenario.sidecar.request
-        if request is None or scenario.name == "auth_invalid":
+        if request is None or meaning(scenario.name).invalid_key:
             continue
         durations = scenario.sidecar.durations
         try:
@@ -219,7 +213,7 @@ def _record_one(
     with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
         staged = Path(tmp) / target.name
         with recorder.use_cassette(str(staged)):
-            run_key = INVALID_KEY if scenario.name == "auth_invalid" else key
+            run_key = INVALID_KEY if meaning(scenario.name).invalid_key else key
             expect = _observe(_scenario_client(client, provider, scenario, run_key),
                               provider, scenario)
         if not staged.exists():
@@ -388,7 +382,7 @@ def _emulated_script(emu: Emulator, scenario: Scenario) -> tuple[Scenario, dict[
     """The scenario with its remote inputs replaced by samples the emulator serves, and
     the sidecar fields that changed with them (request, durations)."""
     request = scenario.sidecar.request
-    if request is None or scenario.name == "job_failed":
+    if request is None or meaning(scenario.name).stage.script_inputs:
         return scenario, {}
     given = scenario.sidecar.durations or MediaDurations()
     changes: dict[str, Any] = {}
@@ -428,7 +422,7 @@ def record_from_emulator(
     """Record ``names`` (scripted in ``root/provider``) from an in-process emulator into
     ``out/provider``; returns the cassettes written.
 
-    Scenarios share an emulator unless ``STAGES`` sets one up for what a scenario means;
+    Scenarios share an emulator unless their catalogue stage sets one up for what they mean;
     all run on one virtual clock, so jobs take their emulated time without real sleeps.
     """
     if importlib.util.find_spec("lipbridge_emulator") is None:
@@ -465,18 +459,19 @@ def record_from_emulator(
     with contextlib.ExitStack() as stack:
         clock = VirtualClock(start=wall.now())
         stack.callback(clock.close)  # last, once every emulator is closed
-        emulators: dict[str, Emulator] = {}  # one per stage, shared by its scenarios
+        # One emulator per setup, shared by the scenarios set up alike.
+        emulators: dict[tuple[int | None, str | None], Emulator] = {}
         for scenario in scenarios:
-            stage = scenario.name if scenario.name in STAGES else ""
-            if stage not in emulators:
-                setup = STAGES.get(stage, {})
-                emulators[stage] = stack.enter_context(Emulator(
-                    dialects=[dialect], clock=clock, seed=seed, faults=setup.get("faults"),
-                    credits={provider: setup["credits"]} if "credits" in setup else None,
+            stage = meaning(scenario.name).stage
+            setup = (stage.credits, stage.faults)
+            if setup not in emulators:
+                emulators[setup] = stack.enter_context(Emulator(
+                    dialects=[dialect], clock=clock, seed=seed, faults=stage.faults,
+                    credits=None if stage.credits is None else {provider: stage.credits},
                 ))
             target = dest / scenario.cassette.name
             _record_emulated(
-                emulators[stage], registry, provider, scenario, target, wall, provenance
+                emulators[setup], registry, provider, scenario, target, wall, provenance
             )
             click.echo(f"wrote {target} and its sidecar")
             written.append(target)

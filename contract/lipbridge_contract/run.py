@@ -11,9 +11,11 @@ import functools
 from collections.abc import Iterator
 from pathlib import Path
 
-from lipbridge import Client, JobHandle, ProviderInfo, Registry, Response
+from lipbridge import Client, JobHandle, Registry
 from lipbridge.context import EPOCH
+from lipbridge.plugin import ProviderInfo, Response
 from lipbridge.registry import discover
+from lipbridge_contract.catalogue import SUCCESS
 from lipbridge_contract.harness import (
     ClockWatch,
     NetworkBlocked,
@@ -115,7 +117,7 @@ class SuiteRun:
 
     def sample_handle(self) -> JobHandle:
         """A handle to poll with: the success scenario's, else a made-up one."""
-        success = self.observations.get("success")
+        success = self.observations.get(SUCCESS.name)
         if success is not None and success.resumed_handle is not None:
             return success.resumed_handle
         assert self.info is not None

@@ -19,22 +19,11 @@ import attrs
 import yaml
 from attrs import field, frozen
 
-from lipbridge import JobRequest, JobState, LipbridgeError, MediaDurations, errors
+from lipbridge import JobRequest, JobState, LipbridgeError, errors
 from lipbridge.convert import structure
+from lipbridge.plugin import MediaDurations
+from lipbridge_contract.catalogue import STANDARD_SCENARIOS
 
-STANDARD_SCENARIOS = (
-    "success",
-    "job_failed",
-    "auth_invalid",
-    "insufficient_credits",
-    "rate_limited",
-    "invalid_request",
-    "job_not_found",
-    "provider_unavailable",
-    "cancel_running",
-    "cancel_after_complete",
-)
-CANCEL_SCENARIOS = ("cancel_running", "cancel_after_complete")
 STEPS = ("submit", "poll", "wait", "cancel")
 SIDECAR_SUFFIX = ".sidecar.yaml"
 SUITE_FILE = "suite.yaml"

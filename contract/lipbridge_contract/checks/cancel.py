@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from lipbridge import JobHandle, JobState, ProviderError, UnsupportedCapability
 from lipbridge.context import EPOCH
+from lipbridge_contract.catalogue import CANCEL_AFTER_COMPLETE, CANCEL_RUNNING
 from lipbridge_contract.checks.base import Check, Verdict, file_gate, needs_scenario
 from lipbridge_contract.checks.lifecycle import replay_problems
 
@@ -36,18 +37,20 @@ def _cancel(run: SuiteRun) -> Verdict:
         if transport.sent:
             problems.append(f"{caps.name}: cancel without the capability sent HTTP requests")
     if any(m.cancel for m in run.info.models):
-        for name in ("cancel_running", "cancel_after_complete"):
-            if file_gate(needs_scenario(run, name, "a model declaring cancel"), problems, notes):
+        for standard in (CANCEL_RUNNING, CANCEL_AFTER_COMPLETE):
+            gate = needs_scenario(run, standard.name, "a model declaring cancel")
+            if file_gate(gate, problems, notes):
                 continue
-            obs = run.observations[name]
+            obs = run.observations[standard.name]
             if replay_problems(obs):
                 problems += replay_problems(obs)
                 continue
             states = obs.states
-            if name == "cancel_running" and (not states or states[-1] is not JobState.CANCELLED):
-                last = states[-1].value if states else "without a status"
+            ended = states[-1] if states else None
+            if standard is CANCEL_RUNNING and ended is not JobState.CANCELLED:
+                last = ended.value if ended else "without a status"
                 problems.append(f"cancel_running: the job ends {last}, not cancelled")
-            if name == "cancel_after_complete":
+            if standard is CANCEL_AFTER_COMPLETE:
                 if JobState.CANCELLED in states:
                     problems.append("cancel_after_complete: a finished job became cancelled")
                 refusal = obs.error

@@ -9,20 +9,9 @@ from typing import TYPE_CHECKING, Any
 
 from hypothesis import strategies as st
 
-from lipbridge import (
-    AuthenticationError,
-    InsufficientCredits,
-    JobFailed,
-    JobHandle,
-    JobNotFound,
-    JobStatus,
-    LipbridgeError,
-    ProviderError,
-    ProviderUnavailable,
-    RateLimited,
-    RequestRejected,
-    Response,
-)
+from lipbridge import JobHandle, JobStatus, ProviderError
+from lipbridge.plugin import Response
+from lipbridge_contract.catalogue import CATALOGUE, SUCCESS
 from lipbridge_contract.checks.base import Check, Verdict, examples, file_gate, needs_scenario
 from lipbridge_contract.checks.explore import explore
 from lipbridge_contract.checks.lifecycle import foreign_cause, replay_problems
@@ -30,18 +19,6 @@ from lipbridge_contract.harness import LogCapture
 
 if TYPE_CHECKING:
     from lipbridge_contract.run import SuiteRun
-
-# What each standard error scenario must raise (the class or a subclass of it).
-STANDARD_ERRORS: dict[str, type[LipbridgeError]] = {
-    "job_failed": JobFailed,
-    "auth_invalid": AuthenticationError,
-    "insufficient_credits": InsufficientCredits,
-    "rate_limited": RateLimited,
-    "invalid_request": RequestRejected,
-    "job_not_found": JobNotFound,
-    "provider_unavailable": ProviderUnavailable,
-}
-
 
 def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
@@ -51,8 +28,9 @@ def _errors(run: SuiteRun) -> Verdict:
     problems: list[str] = []
     notes: list[str] = []
     checked = 0
-    for name, must in STANDARD_ERRORS.items():
-        if file_gate(
+    for standard in CATALOGUE:
+        must, name = standard.error, standard.name
+        if must is None or file_gate(
             needs_scenario(run, name, f"error mapping ({must.__name__})"), problems, notes
         ):
             continue
@@ -64,8 +42,8 @@ def _errors(run: SuiteRun) -> Verdict:
             problems.append(
                 f"{name}: the sidecar expects {got}; this scenario means {must.__name__}"
             )
-        if name == "rate_limited" and (expected is None or expected.retry_after is None):
-            problems.append("rate_limited: the sidecar must give the recorded retry_after")
+        if standard.retry_after and (expected is None or expected.retry_after is None):
+            problems.append(f"{name}: the sidecar must give the recorded retry_after")
     for name, obs in run.observations.items():
         if replay_problems(obs):
             continue  # the lifecycle check reports it
@@ -223,7 +201,7 @@ def _attempt(run: SuiteRun, hook: str, args: dict[str, Any], response: Response)
 
 
 def _fuzz(run: SuiteRun) -> Verdict:
-    success = run.scenario("success")
+    success = run.scenario(SUCCESS.name)
     hooks: dict[str, dict[str, Any]] = {"poll": {"handle": run.sample_handle()}}
     if success is not None and success.sidecar.request is not None:
         hooks["submit"] = {"request": success.sidecar.request}
@@ -244,7 +222,7 @@ def _fuzz(run: SuiteRun) -> Verdict:
     if any(run.key in line for line in logs.messages):
         problems.append("the API key appears in a log record")
     if "submit" not in hooks:
-        file_gate(needs_scenario(run, "success", "submit fuzzing"), problems, notes)
+        file_gate(needs_scenario(run, SUCCESS.name, "submit fuzzing"), problems, notes)
     return Verdict.of(problems, "; ".join([f"{' and '.join(counts)} responses generated", *notes]))
 
 

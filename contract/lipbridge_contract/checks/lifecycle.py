@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 import attrs
 
 from lipbridge import JobResult, JobState, LipbridgeError
+from lipbridge_contract.catalogue import SUCCESS
 from lipbridge_contract.checks.base import Check, Verdict, needs_scenario
 
 if TYPE_CHECKING:
@@ -119,10 +120,10 @@ def _lifecycle(run: SuiteRun) -> Verdict:
 
 
 def _resume(run: SuiteRun) -> Verdict:
-    missing = needs_scenario(run, "success", "resume")
+    missing = needs_scenario(run, SUCCESS.name, "resume")
     if missing:
         return missing
-    obs = run.observations["success"]
+    obs = run.observations[SUCCESS.name]
     if obs.handle is None or obs.handle_json is None:
         return Verdict.of(["success: the submit step returned no handle"])
     problems = []
@@ -166,7 +167,7 @@ def _output(run: SuiteRun) -> Verdict:
             if expires is not None and expires.tzinfo is None:
                 problems.append(f"{name}: expires_at {expires} has no timezone")
     if not succeeded:
-        return needs_scenario(run, "success", "the output contract") or Verdict.of(
+        return needs_scenario(run, SUCCESS.name, "the output contract") or Verdict.of(
             ["no scenario produced a succeeded status"]
         )
     return Verdict.of(problems, f"{succeeded} succeeded statuses")

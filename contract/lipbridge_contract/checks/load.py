@@ -8,11 +8,11 @@ from urllib.parse import urlsplit
 
 from lipbridge import InvalidRequest, JobState
 from lipbridge.validation import validate
+from lipbridge_contract.catalogue import CATALOGUE
 from lipbridge_contract.checks.base import Check, Verdict, file_gate, needs_scenario
-from lipbridge_contract.scenarios import CANCEL_SCENARIOS, STANDARD_SCENARIOS
 
 if TYPE_CHECKING:
-    from lipbridge import ProviderInfo
+    from lipbridge.plugin import ProviderInfo
     from lipbridge_contract.run import SuiteRun
 
 _ENV = re.compile(r"^[A-Z_][A-Z0-9_]*$")
@@ -64,19 +64,19 @@ def _capabilities(run: SuiteRun) -> Verdict:
     assert info is not None
     problems: list[str] = []
     notes: list[str] = []
-    cancels = any(m.cancel for m in info.models)
-    wanted = [s for s in STANDARD_SCENARIOS if s not in CANCEL_SCENARIOS]
-    if cancels:
-        wanted += list(CANCEL_SCENARIOS)
-    else:
-        problems += [
-            f"{name}: a cancel scenario exists, but no model declares cancel"
-            for name in CANCEL_SCENARIOS
-            if run.scenario(name) is not None
-        ]
-    for name in wanted:
-        why = "cancel" if name in CANCEL_SCENARIOS else "the core lifecycle"
-        file_gate(needs_scenario(run, name, why), problems, notes)
+    # A scenario that needs a capability no model declares must not exist.
+    refused = [
+        s for s in CATALOGUE
+        if s.capability and not any(getattr(m, s.capability) for m in info.models)
+    ]
+    problems += [
+        f"{s.name}: a {s.capability} scenario exists, but no model declares {s.capability}"
+        for s in refused
+        if run.scenario(s.name) is not None
+    ]
+    for standard in CATALOGUE:
+        if standard not in refused:
+            file_gate(needs_scenario(run, standard.name, standard.required_by), problems, notes)
     requests = {s.name: s.sidecar.request for s in run.scenarios if s.sidecar.request}
     for name, request in requests.items():
         try:

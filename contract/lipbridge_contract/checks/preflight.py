@@ -13,7 +13,9 @@ from typing import TYPE_CHECKING, Any
 
 from hypothesis import strategies as st
 
-from lipbridge import InvalidRequest, JobRequest, ProviderInfo, Response, SyncMode, TextToSpeech
+from lipbridge import InvalidRequest, JobRequest, SyncMode, TextToSpeech
+from lipbridge.plugin import ProviderInfo, Response
+from lipbridge_contract.catalogue import SUCCESS
 from lipbridge_contract.checks.base import Check, Verdict, examples
 from lipbridge_contract.checks.cost import AUDIO, VIDEO
 from lipbridge_contract.checks.explore import explore
@@ -72,7 +74,7 @@ def requests(draw: Any, info: ProviderInfo) -> JobRequest:
 
 def acceptance(run: SuiteRun) -> Response:
     """The recorded answer to a successful submit, so checks made after sending still run."""
-    first = next(iter(run.recorded("success")), None)
+    first = next(iter(run.recorded(SUCCESS.name)), None)
     return first.response() if first is not None and first.status < 300 else REFUSAL
 
 

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from lipbridge import RateLimited
 from lipbridge.http import RetryPolicy, retry_after_seconds
+from lipbridge_contract.catalogue import RATE_LIMITED, SUCCESS
 from lipbridge_contract.checks.base import FAIL, Check, Verdict, needs_scenario
 from lipbridge_contract.harness import ClockWatch, VirtualClock, plugin_modules
 from lipbridge_contract.recorded import Interaction
@@ -32,7 +33,7 @@ def _retry_after_problem(run: SuiteRun) -> str | None:
     if limited is None:
         return None
     # The job's last good poll answer: what the retried poll should end with.
-    polls = run.recorded("success")
+    polls = run.recorded(SUCCESS.name)
     answer = next((i for i in reversed(polls) if i.method == "GET" and i.status < 300), None)
     hinted = retry_after_seconds(limited.headers.get("retry-after"), VirtualClock())
     client, _, clock = run.scripted(limited.response(), *([answer.response()] if answer else []))
@@ -65,7 +66,7 @@ def _timing(run: SuiteRun) -> Verdict:
     for name, obs in run.observations.items():
         problems += [f"{name}: {call}" for call in dict.fromkeys(obs.clock_calls)]
     problems += [f"generated inputs: {call}" for call in dict.fromkeys(run.watch.calls)]
-    gate = needs_scenario(run, "rate_limited", "the Retry-After timing check")
+    gate = needs_scenario(run, RATE_LIMITED.name, "the Retry-After timing check")
     if gate is not None and gate.status is FAIL:
         problems.append(gate.detail)
     if gate is None and _limited(run) is None:

@@ -6,7 +6,9 @@ import json
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from lipbridge import JobState, JobStatus, Response
+from lipbridge import JobState, JobStatus
+from lipbridge.plugin import Response
+from lipbridge_contract.catalogue import SUCCESS
 from lipbridge_contract.checks.base import Check, Verdict, needs_scenario
 from lipbridge_contract.checks.lifecycle import replay_problems
 from lipbridge_contract.harness import LogCapture
@@ -138,7 +140,7 @@ def _status_map(run: SuiteRun) -> Verdict:
             if status.state is JobState.SUCCEEDED and status.error is not None:
                 problems.append(f"{name}: {status.raw_status!r} succeeded while carrying an error")
     if not seen:
-        gate = needs_scenario(run, "success", "status mapping")
+        gate = needs_scenario(run, SUCCESS.name, "status mapping")
         if gate is not None:
             return gate
     unknown = _unknown_word_problem(run)
