@@ -18,7 +18,7 @@ import urllib3
 
 from lipbridge.context import Clock
 from lipbridge.models import is_loopback
-from lipbridge_emulator.clock import busy, hold, release
+from lipbridge_emulator.clock import cooperation
 from lipbridge_emulator.dialect import CallbackPolicy
 from lipbridge_emulator.ledger import CallbackAttempt, Ledger
 
@@ -28,6 +28,7 @@ MAX_NAP = 0.5  # seconds of emulator time between checks, so a newer, earlier jo
 class CallbackSender:
     def __init__(self, clock: Clock, ledger: Ledger) -> None:
         self._clock = clock
+        self._marks = cooperation(clock)
         self._ledger = ledger
         self._due: list[tuple[float, int, Callable[[], None]]] = []
         self._ids = itertools.count()
@@ -62,11 +63,11 @@ class CallbackSender:
     def _start(self, work: Callable[[], None], name: str) -> None:
         """Run ``work`` on a new thread that a virtual clock counts as busy from now on:
         until it sleeps on the clock or ends, time cannot move past what it is doing."""
-        token = hold(self._clock)
+        token = self._marks.hold()
 
         def run() -> None:
-            with busy(self._clock):
-                release(self._clock, token)
+            with self._marks.busy():
+                self._marks.release(token)
                 work()
 
         threading.Thread(target=run, name=name, daemon=True).start()
@@ -114,7 +115,7 @@ class CallbackSender:
             if self._closed:
                 return
             try:
-                with busy(self._clock):
+                with self._marks.busy():
                     response = self._http.request(
                         "POST",
                         url,

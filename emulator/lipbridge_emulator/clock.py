@@ -1,9 +1,12 @@
-"""A virtual clock shared by the emulator and the client under test.
+"""A cooperative virtual clock shared by the emulator and the client under test.
 
 Time moves only when every thread that sleeps on it is asleep and nothing is busy: it
 then jumps to the earliest wake-up. So a test can run jobs that "take" minutes, honour
 ``Retry-After`` and let result URLs expire without sleeping for real, and a client that
 ignores ``Retry-After`` is still caught (it wakes too early in virtual time).
+
+The threads must cooperate: work in progress is marked (:class:`Cooperative`), so time
+cannot jump past it. With any other lipbridge ``Clock`` the marks do nothing.
 """
 
 from __future__ import annotations
@@ -14,29 +17,45 @@ import heapq
 import itertools
 import threading
 from collections.abc import Iterator
+from typing import Protocol, runtime_checkable
 
 from lipbridge.context import EPOCH, Clock
 
 
-def busy(clock: Clock) -> contextlib.AbstractContextManager[None]:
-    """Mark this thread's work in progress, so a virtual clock does not jump past it."""
-    mark = getattr(clock, "busy", None)
-    return mark() if mark is not None else contextlib.nullcontext()
+@runtime_checkable
+class Cooperative(Protocol):
+    """How work in progress is marked on a clock that must not jump past it."""
+
+    def busy(self) -> contextlib.AbstractContextManager[None]:
+        """Mark this thread's work in progress until the block ends."""
+        ...
+
+    def hold(self) -> object:
+        """Mark work handed to another thread (a render); ``release`` the token when done."""
+        ...
+
+    def release(self, token: object) -> None: ...
 
 
-def hold(clock: Clock) -> object:
-    """Mark work handed to another thread (a render); ``release`` it when done."""
-    mark = getattr(clock, "hold", None)
-    return mark() if mark is not None else None
+class _Alone:
+    """The marks for a clock nobody has to cooperate with (a real one): they do nothing."""
+
+    def busy(self) -> contextlib.AbstractContextManager[None]:
+        return contextlib.nullcontext()
+
+    def hold(self) -> object:
+        return None
+
+    def release(self, token: object) -> None:
+        return None
 
 
-def release(clock: Clock, token: object) -> None:
-    mark = getattr(clock, "release", None)
-    if mark is not None:
-        mark(token)
+def cooperation(clock: Clock) -> Cooperative:
+    """The marks to make on ``clock``: its own when it is cooperative, else none."""
+    return clock if isinstance(clock, Cooperative) else _Alone()
 
 
-class VirtualClock:
+class CooperativeClock:
     """A lipbridge ``Clock`` whose ``sleep`` waits for virtual time, never for real time.
 
     ``idle`` is how long (real seconds) nothing must happen before time jumps; it only
@@ -56,7 +75,7 @@ class VirtualClock:
         self._advancer: threading.Thread | None = None
 
     def __repr__(self) -> str:
-        return f"VirtualClock(now={self.now().isoformat()})"
+        return f"CooperativeClock(now={self.now().isoformat()})"
 
     def now(self) -> dt.datetime:
         return self._start + dt.timedelta(seconds=self.monotonic())

@@ -29,7 +29,7 @@ from lipbridge.http import fingerprint
 from lipbridge.pricing import output_seconds
 from lipbridge_emulator import media, samples
 from lipbridge_emulator.callbacks import CallbackSender
-from lipbridge_emulator.clock import busy, hold, release
+from lipbridge_emulator.clock import cooperation
 from lipbridge_emulator.dialect import (
     Dialect,
     Endpoint,
@@ -141,6 +141,7 @@ class Emulator:
         self.faults = faults if isinstance(faults, FaultSpec) else parse(faults)
         self.seed = seed
         self.clock: Clock = clock or SystemClock()
+        self._marks = cooperation(self.clock)
         self.url_lifetime = url_lifetime
         self.credits = {name: DEFAULT_CREDITS for name in self.dialects}
         self.credits.update({k: Decimal(v) for k, v in (credits or {}).items()})
@@ -221,7 +222,7 @@ class Emulator:
 
     def handle(self, incoming: Incoming) -> Outcome:
         """Answer one HTTP request (the server calls this on its handler thread)."""
-        with busy(self.clock):
+        with self._marks.busy():
             head, _, rest = incoming.path.lstrip("/").partition("/")
             arrival = self.ledger.arrive(
                 Arrival(at=self.clock.monotonic(), method=incoming.method, path=incoming.path)
@@ -495,11 +496,11 @@ class Emulator:
                 media.render(video, audio, spec.sync_mode, out)
                 return out
 
-            token = hold(self.clock)
+            token = self._marks.hold()
             future = self._renders[key] = self._pool.submit(work)
             # Released once the future is done, not when work() returns: in between, virtual
             # time could move on while a poll still saw the render unfinished.
-            future.add_done_callback(lambda _: release(self.clock, token))
+            future.add_done_callback(lambda _: self._marks.release(token))
             return future
 
     def _view(self, job: _Job) -> JobView:

@@ -7,7 +7,7 @@ import pytest
 
 from lipbridge import Client, JobRequest, Registry, hookimpl
 from lipbridge.models import ProviderInfo
-from lipbridge_emulator import Emulator, VirtualClock, samples
+from lipbridge_emulator import CooperativeClock, Emulator, samples
 from lipbridge_emulator.dialect import version_problem
 from lipbridge_emulator.dialects import installed_dialects
 from lipbridge_emulator.dialects.jogg import JoggDialect
@@ -34,7 +34,7 @@ def test_hook_lipbridge_emulator_dialect_makes_a_third_party_provider_emulated()
     registry.register("jogglike", _Plugin())
     dialects = installed_dialects(registry)
     assert {d.provider for d in dialects} == {"foxapi", "aihubmax", "aimlapi", "jogg", "jogglike"}
-    clock = VirtualClock()
+    clock = CooperativeClock()
     with Emulator(clock=clock, dialects=dialects) as emu:
         video, audio = emu.upload(media[0], "v.mp4"), emu.upload(media[1], "a.wav")
         client = Client(

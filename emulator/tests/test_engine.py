@@ -14,10 +14,13 @@ from pathlib import Path
 import pytest
 import urllib3
 
+import lipbridge_emulator
 from lipbridge import Client, JobRequest
 from lipbridge.cli.render import money
+from lipbridge.context import SystemClock
 from lipbridge.errors import ProviderUnavailable, SubmitOutcomeUnknown
-from lipbridge_emulator import Emulator, Timing, VirtualClock, parse, samples
+from lipbridge_emulator import CooperativeClock, Emulator, Timing, parse, samples
+from lipbridge_emulator.clock import Cooperative, cooperation
 from lipbridge_emulator.demo import run_demo
 from lipbridge_emulator.faults import FaultSpecError, draw
 
@@ -71,7 +74,7 @@ def test_draws_are_fixed_by_seed_and_key() -> None:
 
 
 def test_virtual_clock_wakes_sleepers_in_order_without_real_waiting() -> None:
-    clock = VirtualClock()
+    clock = CooperativeClock()
     woke: list[tuple[str, float]] = []
 
     def nap(name: str, seconds: float) -> None:
@@ -90,7 +93,7 @@ def test_virtual_clock_wakes_sleepers_in_order_without_real_waiting() -> None:
 
 
 def test_virtual_clock_does_not_jump_while_work_is_held() -> None:
-    clock = VirtualClock()
+    clock = CooperativeClock()
     token = clock.hold()
     sleeper = threading.Thread(target=clock.sleep, args=(5.0,))
     sleeper.start()
@@ -102,6 +105,22 @@ def test_virtual_clock_does_not_jump_while_work_is_held() -> None:
     assert not sleeper.is_alive() and clock.monotonic() == 5.0
 
 
+def test_only_a_cooperative_clock_is_marked() -> None:
+    clock = CooperativeClock()
+    assert cooperation(clock) is clock
+    alone = cooperation(SystemClock())
+    assert not isinstance(SystemClock(), Cooperative)
+    token = alone.hold()
+    with alone.busy():
+        alone.release(token)
+
+
+def test_the_old_clock_name_still_works_and_warns() -> None:
+    with pytest.warns(DeprecationWarning, match="CooperativeClock"):
+        old = lipbridge_emulator.VirtualClock
+    assert old is CooperativeClock
+
+
 # -- over the wire ----------------------------------------------------------------------------
 
 
@@ -110,7 +129,7 @@ def media() -> tuple[bytes, bytes]:
     return samples.sample_video(1.0), samples.sample_speech(1.0)
 
 
-def _jogg_client(emu: Emulator, clock: VirtualClock, **kw: object) -> Client:
+def _jogg_client(emu: Emulator, clock: CooperativeClock, **kw: object) -> Client:
     return Client(
         clock=clock, api_keys={"jogg": emu.key}, base_urls={"jogg": emu.base_url("jogg")}, **kw
     )
@@ -120,7 +139,7 @@ def test_a_render_holds_time_until_a_poll_can_see_it_done(
     media: tuple[bytes, bytes], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Released any earlier, time could pass the job's end while polls still saw it running."""
-    clock = VirtualClock()
+    clock = CooperativeClock()
     renders_done: list[bool] = []
     with Emulator(clock=clock, timing=Timing(job_seconds=5)) as emu:
         release = clock.release
@@ -139,7 +158,7 @@ def test_a_render_holds_time_until_a_poll_can_see_it_done(
 def test_a_reset_after_the_body_was_read_loses_an_accepted_submit(
     media: tuple[bytes, bytes],
 ) -> None:
-    clock = VirtualClock()
+    clock = CooperativeClock()
     with Emulator(clock=clock, faults="submit:reset-after=1") as emu:
         video, audio = emu.upload(media[0], "v.mp4"), emu.upload(media[1], "a.wav")
         client = _jogg_client(emu, clock)
@@ -151,7 +170,7 @@ def test_a_reset_after_the_body_was_read_loses_an_accepted_submit(
 
 
 def test_a_reset_before_the_body_is_read_creates_no_job(media: tuple[bytes, bytes]) -> None:
-    clock = VirtualClock()
+    clock = CooperativeClock()
     with Emulator(clock=clock, faults="submit:reset-before=1") as emu:
         video, audio = emu.upload(media[0], "v.mp4"), emu.upload(media[1], "a.wav")
         client = _jogg_client(emu, clock)
@@ -162,7 +181,7 @@ def test_a_reset_before_the_body_is_read_creates_no_job(media: tuple[bytes, byte
 
 
 def test_slow_replies_take_emulator_time(media: tuple[bytes, bytes]) -> None:
-    clock = VirtualClock()
+    clock = CooperativeClock()
     with Emulator(clock=clock, faults="submit:slow=1@42") as emu:
         video, audio = emu.upload(media[0], "v.mp4"), emu.upload(media[1], "a.wav")
         _jogg_client(emu, clock).submit(
@@ -173,7 +192,7 @@ def test_slow_replies_take_emulator_time(media: tuple[bytes, bytes]) -> None:
 
 
 def test_outputs_expire_and_uploads_do_not(media: tuple[bytes, bytes]) -> None:
-    clock = VirtualClock()
+    clock = CooperativeClock()
     with Emulator(clock=clock, url_lifetime=60, timing=Timing(job_seconds=5)) as emu:
         video, audio = emu.upload(media[0], "v.mp4"), emu.upload(media[1], "a.wav")
         client = _jogg_client(emu, clock)
@@ -190,7 +209,7 @@ def test_outputs_expire_and_uploads_do_not(media: tuple[bytes, bytes]) -> None:
 def test_inputs_from_other_hosts_are_refused_and_the_job_fails(
     media: tuple[bytes, bytes],
 ) -> None:
-    clock = VirtualClock()
+    clock = CooperativeClock()
     with Emulator(clock=clock, timing=Timing(job_seconds=5)) as emu:
         audio = emu.upload(media[1], "a.wav")
         client = _jogg_client(emu, clock)
@@ -237,7 +256,7 @@ def test_a_body_too_large_or_unreadable_length_gets_413() -> None:
 
 
 def test_callbacks_go_only_to_loopback(media: tuple[bytes, bytes]) -> None:
-    clock = VirtualClock()
+    clock = CooperativeClock()
     with Emulator(clock=clock, timing=Timing(job_seconds=5)) as emu:
         video, audio = emu.upload(media[0], "v.mp4"), emu.upload(media[1], "a.wav")
         body = json.dumps(
@@ -257,7 +276,7 @@ def test_callbacks_go_only_to_loopback(media: tuple[bytes, bytes]) -> None:
 
 
 def test_demo_runs_every_provider_and_measures_outputs(tmp_path: Path) -> None:
-    outcomes = run_demo([], tmp_path, speed=1.0, clock=VirtualClock())
+    outcomes = run_demo([], tmp_path, speed=1.0, clock=CooperativeClock())
     assert {o.provider for o in outcomes} == {"aihubmax", "aimlapi", "foxapi", "jogg"}
     for outcome in outcomes:
         assert outcome.error is None and outcome.path is not None and outcome.path.is_file()

@@ -22,7 +22,7 @@ from lipbridge import Client, JobRequest, TextToSpeech
 from lipbridge.errors import ProviderUnavailable, RateLimited, SubmitOutcomeUnknown
 from lipbridge.pricing import output_seconds
 from lipbridge.transport import Transport
-from lipbridge_emulator import Emulator, Timing, VirtualClock, media, samples
+from lipbridge_emulator import CooperativeClock, Emulator, Timing, media, samples
 
 JOBS = 200
 FAULTS = (
@@ -41,7 +41,7 @@ def _mode(client: Client, provider: str):  # type: ignore[no-untyped-def]
 
 
 def test_fault_soak(tmp_path: Path) -> None:
-    clock = VirtualClock()
+    clock = CooperativeClock()
     video, audio = samples.sample_video(2.0), samples.sample_speech(3.0)
     started = time.perf_counter()
     with Emulator(clock=clock, faults=FAULTS, seed=11, timing=Timing(job_seconds=30)) as emu:
@@ -145,7 +145,7 @@ def test_faults_are_deterministic_under_a_seed(seed: int, tmp_path: Path) -> Non
     video.write_bytes(samples.sample_video(1.0))
 
     def run() -> list[tuple[str | None, str | None, int | None]]:
-        clock = VirtualClock()
+        clock = CooperativeClock()
         faults = "poll:5xx=0.3,429=0.2@2"
         with Emulator(clock=clock, faults=faults, seed=seed) as emu:
             client = Client(

@@ -23,7 +23,8 @@ from attrs import define, field, frozen
 from lipbridge import Client, Registry
 from lipbridge.context import env_name
 from lipbridge.media import probe_seconds
-from lipbridge_emulator import Emulator, Timing, VirtualClock, media, samples
+from lipbridge_emulator import CooperativeClock as VirtualClock
+from lipbridge_emulator import Emulator, Timing, media, samples
 from lipbridge_emulator.dialects import installed_dialects
 from lipbridge_emulator.ledger import Accepted, Arrival, CallbackAttempt
 
