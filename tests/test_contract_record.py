@@ -169,9 +169,31 @@ def test_the_record_command_refuses_under_ci(
     monkeypatch.setenv("LIPBRIDGE_EXAMPLE_BASE_URL", server.url)
     group = click.Group("lipbridge", commands={"record": record})
     result = CliRunner().invoke(
-        group, ["record", "example", "--scenario", "success", "--allow-spend", "1",
+        group, ["record", "live", "example", "--scenario", "success", "--allow-spend", "1",
                 "--cassettes", str(root)]
     )
     assert result.exit_code == 1
     assert "CI=true" in result.output
     assert server.requests() == []
+
+
+def test_the_old_spelling_still_records_live_and_says_what_to_type(
+    root: Path, monkeypatch: pytest.MonkeyPatch, server: ScriptedServer
+) -> None:
+    monkeypatch.setenv("LIPBRIDGE_EXAMPLE_API_KEY", LIVE_KEY)
+    monkeypatch.setenv("LIPBRIDGE_EXAMPLE_BASE_URL", server.url)
+    monkeypatch.delenv("CI", raising=False)
+    script_success(server)
+    group = click.Group("lipbridge", commands={"record": record})
+    result = CliRunner().invoke(
+        group, ["record", "example", "--scenario", "success", "--allow-spend", "1",
+                "--cassettes", str(root)]
+    )
+    assert result.exit_code == 0, result.output
+    assert result.stderr == (
+        "`lipbridge record PROVIDER` is deprecated and goes in lipbridge-contract 0.2; type "
+        "instead:\n  lipbridge record live example --scenario success --allow-spend 1 "
+        f"--cassettes {root}\n"
+    )
+    assert f"wrote {root / 'example' / 'success.yaml'} and its sidecar" in result.stdout
+    assert len(server.requests()) == 3

@@ -1,4 +1,4 @@
-"""``lipbridge contract record --emulator``: recordings from the in-process emulator.
+"""``lipbridge contract record emulator``: recordings from the in-process emulator.
 
 They carry provenance ``emulator``, hold neither the emulator's random port nor its key,
 replay green through the contract suite, and never replace a documentation or live
@@ -57,7 +57,7 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, list
     before = _files(root / "foxapi")
     out = tmp_path_factory.mktemp("emulator-cassettes")
     group = click.Group("lipbridge", commands={"record": record})
-    args = ["record", "foxapi", "--emulator", "--cassettes", str(root), "--out", str(out)]
+    args = ["record", "emulator", "foxapi", "--cassettes", str(root), "--out", str(out)]
     result = CliRunner().invoke(group, args + [f"--scenario={name}" for name in STAGED])
     assert result.exit_code == 0, result.output
     assert _files(root / "foxapi") == before  # the documented script is read, never written
@@ -229,18 +229,20 @@ def test_a_live_recording_pointed_at_the_emulator_is_refused(tmp_path: Path) -> 
     client = Client(registry=Registry(discover(), environ={}), api_keys={"foxapi": "k" * 20},
                     base_urls={"foxapi": "http://127.0.0.1:8765/foxapi"}, environ={})
     with pytest.raises(RecordRefused, match=r"http://127.0.0.1:8765/foxapi is where the "
-                       r"lipbridge emulator mounts foxapi; .* record from it with --emulator"):
+                       r"lipbridge emulator mounts foxapi; .* record from it with "
+                       r"`lipbridge contract record emulator`"):
         record_scenarios(client, "foxapi", root, ["success"], Decimal("1"), environ={})
 
 
 @pytest.mark.parametrize(
     ("args", "complaint"),
     [
-        (["--emulator", "--allow-spend", "1"], "--allow-spend: live recording only"),
-        (["--emulator", "--allow-ci"], "--allow-ci: live recording only"),
-        (["--allow-spend", "1", "--replace"], "--replace: only with --emulator"),
-        (["--seed", "3", "--out", "x", "--allow-spend", "1"], "--out, --seed: only with"),
-        ([], "--allow-spend USD is required to record live"),
+        (["emulator", "foxapi", "--allow-spend", "1"], "No such option \'--allow-spend\'"),
+        (["emulator", "foxapi", "--allow-ci"], "No such option \'--allow-ci\'"),
+        (["live", "foxapi", "--allow-spend", "1", "--replace"], "No such option \'--replace\'"),
+        (["live", "foxapi"], "Missing option '--allow-spend'"),
+        (["foxapi", "--emulator", "--allow-unpriced"], "No such option \'--allow-unpriced\'"),
+        (["foxapi", "--seed", "3", "--allow-spend", "1"], "No such option \'--seed\'"),
     ],
 )
 def test_live_and_emulator_flags_do_not_mix(
@@ -248,7 +250,25 @@ def test_live_and_emulator_flags_do_not_mix(
 ) -> None:
     group = click.Group("lipbridge", commands={"record": record})
     result = CliRunner().invoke(
-        group, ["record", "foxapi", "--scenario", "success", "--cassettes", str(tmp_path), *args]
+        group, ["record", *args, "--scenario", "success", "--cassettes", str(tmp_path)]
     )
     assert result.exit_code == 2
     assert complaint in result.output
+
+
+def test_the_old_emulator_spelling_still_records_and_says_what_to_type(tmp_path: Path) -> None:
+    root, out = _documented(tmp_path / "cassettes"), tmp_path / "out"
+    group = click.Group("lipbridge", commands={"record": record})
+    result = CliRunner().invoke(group, [
+        "record", "foxapi", "--emulator", "--scenario", "job_not_found", "--cassettes", str(root),
+        "--out", str(out),
+    ])
+    assert result.exit_code == 0, result.output
+    assert result.stderr == (
+        "`lipbridge record PROVIDER --emulator` is deprecated and goes in lipbridge-contract "
+        "0.2; type instead:\n  lipbridge record emulator foxapi --scenario job_not_found "
+        f"--cassettes {root} --out {out}\n"
+    )
+    assert parse_sidecar(out / "foxapi" / "job_not_found.sidecar.yaml").provenance.source == (
+        "emulator"
+    )

@@ -56,7 +56,8 @@ def contract(ctx: click.Context) -> None:
 
     \b
     lipbridge contract [PROVIDER ...] [--cassettes DIR] [--strictness low|high] [--json]
-    lipbridge contract record PROVIDER --scenario NAME ... --allow-spend USD
+    lipbridge contract record live PROVIDER --scenario NAME ... --allow-spend USD
+    lipbridge contract record emulator PROVIDER --scenario NAME ... [--out DIR]
     lipbridge contract serve PROVIDER SCENARIO [--port N]
 
     Exit status: 0 every check passed, 1 a check failed, 2 bad arguments.
