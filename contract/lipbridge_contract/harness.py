@@ -20,8 +20,9 @@ from typing import Any, SupportsIndex
 
 from attrs import frozen
 
-from lipbridge import Response, Transport
+from lipbridge import Transport
 from lipbridge.context import EPOCH
+from lipbridge.plugin import Response
 
 
 def canary_key() -> str:

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 import yaml
 from attrs import field, frozen
 
-from lipbridge import Response
+from lipbridge.plugin import Response
 
 
 class CassetteFormatError(Exception):

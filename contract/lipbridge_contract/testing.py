@@ -15,7 +15,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from lipbridge import Client, Response
+from lipbridge import Client
+from lipbridge.plugin import Response
 from lipbridge_contract.harness import ScriptedTransport, VirtualClock
 
 # Long and random-looking, so a test can assert no body, log or message contains it.

@@ -12,20 +12,10 @@ from typing import Any
 
 import attrs
 
-from lipbridge import (
-    CallContext,
-    CallKind,
-    InvalidRequest,
-    JobHandle,
-    JobRequest,
-    JobState,
-    JobStatus,
-    ProviderError,
-    ProviderInfo,
-    hookimpl,
-)
+from lipbridge import InvalidRequest, JobHandle, JobRequest, JobState, JobStatus, ProviderError
+from lipbridge.plugin import CallContext, CallKind, ProviderInfo, hookimpl
 from lipbridge_example import ExampleLipsync
-from lipbridge_example.wire import JOBS, job_id_of, job_path, read, status_of, submit_body
+from lipbridge_example.wire import JOBS, job_path, status_of, submit_body
 
 
 class WrongStatus(ExampleLipsync):
@@ -70,7 +60,7 @@ class MutatedBody(ExampleLipsync):
         body = submit_body(request)
         body["video"] = body.pop("video_url")
         response = ctx.http.post(JOBS, kind=CallKind.SUBMIT, json=body)
-        return ctx.new_handle(job_id_of(response, read(response, ctx)), model=request.model)
+        return ctx.new_handle(ctx.require(response, ctx.read(response), "id"), model=request.model)
 
 
 class SleepyPoll(ExampleLipsync):
@@ -89,7 +79,7 @@ class KeyErrorPoll(ExampleLipsync):
     def lipbridge_poll(self, handle: JobHandle, ctx: CallContext) -> JobStatus:
         response = ctx.http.get(job_path(handle.job_id), kind=CallKind.POLL)
         data: Any = response.json("example")
-        return status_of(response, data, data["id"])
+        return status_of(response, data, ctx, data["id"])
 
 
 class PhonesHome(ExampleLipsync):

@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING
 
 from hypothesis import strategies as st
 
-from lipbridge import CostEstimate, JobRequest, LipbridgeError, ModelCapabilities, TextToSpeech
+from lipbridge import CostEstimate, JobRequest, LipbridgeError, TextToSpeech
+from lipbridge.plugin import ModelCapabilities
 from lipbridge_contract.checks.base import Check, Verdict, skip
 from lipbridge_contract.checks.explore import explore
 from lipbridge_contract.harness import network_blocked

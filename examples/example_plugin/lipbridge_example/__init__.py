@@ -18,18 +18,14 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from lipbridge import (
+from lipbridge import CostEstimate, JobHandle, JobRequest, JobStatus, SyncMode
+from lipbridge.plugin import (
     CallContext,
     CallKind,
-    CostEstimate,
-    JobHandle,
-    JobRequest,
-    JobStatus,
     MediaDurations,
     ModelCapabilities,
     PriceTable,
     ProviderInfo,
-    SyncMode,
     hookimpl,
 )
 from lipbridge_example.wire import (
@@ -37,9 +33,7 @@ from lipbridge_example.wire import (
     NAME,
     STATUSES,
     USD_PER_CREDIT,
-    job_id_of,
     job_path,
-    read,
     status_of,
     submit_body,
 )
@@ -82,7 +76,7 @@ INFO = ProviderInfo(
     ),
     default_model="example-1",
     api_key_env=("EXAMPLE_LIPSYNC_API_KEY",),
-    status_words=STATUSES.states,
+    status_words=STATUSES,
 )
 
 
@@ -96,17 +90,17 @@ class ExampleLipsync:
     @hookimpl
     def lipbridge_submit(self, request: JobRequest, ctx: CallContext) -> JobHandle:
         response = ctx.http.post(JOBS, kind=CallKind.SUBMIT, json=submit_body(request))
-        return ctx.new_handle(job_id_of(response, read(response, ctx)), model=request.model)
+        return ctx.new_handle(ctx.require(response, ctx.read(response), "id"), model=request.model)
 
     @hookimpl
     def lipbridge_poll(self, handle: JobHandle, ctx: CallContext) -> JobStatus:
         response = ctx.http.get(job_path(handle.job_id), kind=CallKind.POLL)
-        return status_of(response, read(response, ctx, handle.job_id), handle.job_id)
+        return status_of(response, ctx.read(response, handle.job_id), ctx, handle.job_id)
 
     @hookimpl
     def lipbridge_cancel(self, handle: JobHandle, ctx: CallContext) -> JobStatus:
         response = ctx.http.post(job_path(handle.job_id, "/cancel"), kind=CallKind.CANCEL)
-        return status_of(response, read(response, ctx, handle.job_id), handle.job_id)
+        return status_of(response, ctx.read(response, handle.job_id), ctx, handle.job_id)
 
     @hookimpl
     def lipbridge_estimate_cost(

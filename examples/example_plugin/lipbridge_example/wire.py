@@ -1,10 +1,10 @@
 """The Example Lipsync API's JSON, to and from lipbridge's canonical types.
 
-Everything read from a response goes through lipbridge's wire readers (``read_object``,
-``dig``, ``text``, ``number``, ``timestamp``), so no body, however broken, raises
-anything but a lipbridge error. A field the plugin cannot do
-without (job id, status word, result URL) is a ``ProviderProtocolError``; an optional
-field of the wrong type (progress, duration, expiry, credits) is left out.
+Everything read from a response goes through lipbridge's readers (``ctx.read``,
+``ctx.require``, ``dig``, ``text``, ``number``, ``timestamp``), so no body, however
+broken, raises anything but a lipbridge error. A field the plugin cannot do without
+(job id, status word, result URL) is a ``ProviderProtocolError``; an optional field of
+the wrong type (progress, duration, expiry, credits) is left out.
 """
 
 from __future__ import annotations
@@ -14,21 +14,14 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import quote
 
-from lipbridge import (
-    BilledUsage,
+from lipbridge import BilledUsage, JobError, JobRequest, JobResult, JobState, JobStatus
+from lipbridge.plugin import (
     CallContext,
-    JobError,
-    JobRequest,
-    JobResult,
-    JobState,
-    JobStatus,
     Response,
     StatusMap,
     dig,
     number,
-    read_object,
     request_body,
-    required_text,
     text,
     timestamp,
 )
@@ -67,17 +60,10 @@ def submit_body(request: JobRequest) -> dict[str, Any]:
     return request_body(fields, request.options)
 
 
-def read(response: Response, ctx: CallContext, job_id: str | None = None) -> Mapping[str, Any]:
-    """The JSON object of a 2xx response; any other status raises the matching error."""
-    return read_object(response, provider=NAME, clock=ctx.clock, job_id=job_id)
-
-
-def job_id_of(response: Response, data: Mapping[str, Any]) -> str:
-    return required_text(response, data, "id", provider=NAME)
-
-
-def _result(response: Response, data: Mapping[str, Any], job_id: str) -> JobResult:
-    url = required_text(response, data, "result", "video_url", provider=NAME, job_id=job_id)
+def _result(
+    response: Response, data: Mapping[str, Any], ctx: CallContext, job_id: str
+) -> JobResult:
+    url = ctx.require(response, data, "result", "video_url", job_id=job_id)
     credits = number(dig(data, "usage", "credits"))
     billed = None
     if credits is not None:
@@ -91,9 +77,11 @@ def _result(response: Response, data: Mapping[str, Any], job_id: str) -> JobResu
     )
 
 
-def status_of(response: Response, data: Mapping[str, Any], job_id: str) -> JobStatus:
+def status_of(
+    response: Response, data: Mapping[str, Any], ctx: CallContext, job_id: str
+) -> JobStatus:
     """A job body as a status; a ``completed`` body that carries an error has failed."""
-    raw = required_text(response, data, "status", provider=NAME, job_id=job_id)
+    raw = ctx.require(response, data, "status", job_id=job_id)
     state = STATUSES.state(raw)
     problem = data.get("error")
     if state is JobState.SUCCEEDED and problem:
@@ -108,6 +96,6 @@ def status_of(response: Response, data: Mapping[str, Any], job_id: str) -> JobSt
         state=state,
         raw_status=raw,
         progress=number(data.get("progress"), top=100),
-        result=_result(response, data, job_id) if state is JobState.SUCCEEDED else None,
+        result=_result(response, data, ctx, job_id) if state is JobState.SUCCEEDED else None,
         error=error,
     )

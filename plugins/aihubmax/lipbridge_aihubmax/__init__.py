@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from lipbridge import PriceTable
+from lipbridge.plugin import PriceTable
 from lipbridge_gateway import Gateway, sync_lipsync_models
 
 DOCS = "https://docs.aihubmax.com/pages/en/api-manual/video-series/lipsync/lipsync-2"

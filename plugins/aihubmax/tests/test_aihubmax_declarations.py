@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from lipbridge import Client, JobRequest, Response, SyncMode, UnsupportedOption
+from lipbridge import Client, JobRequest, SyncMode, UnsupportedOption
+from lipbridge.plugin import Response
 from lipbridge_contract.harness import ScriptedTransport, VirtualClock
 
 KEY = "test-key-aihubmax-0123456789abcdef"

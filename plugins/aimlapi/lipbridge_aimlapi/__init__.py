@@ -18,22 +18,20 @@ from __future__ import annotations
 
 import datetime as dt
 
-from lipbridge import (
+from lipbridge import CostEstimate, JobHandle, JobRequest, JobStatus
+from lipbridge.plugin import (
     CallContext,
     CallKind,
-    CostEstimate,
     InputLimits,
-    JobHandle,
-    JobRequest,
-    JobStatus,
     MediaDurations,
     ModelCapabilities,
     PriceTable,
     ProviderInfo,
     hookimpl,
-    required_text,
 )
 from lipbridge_aimlapi.wire import (
+    ERROR_MESSAGE,
+    ERROR_OVERRIDES,
     GENERATIONS,
     MODEL,
     NAME,
@@ -41,7 +39,6 @@ from lipbridge_aimlapi.wire import (
     VOICES,
     body_usage,
     header_usage,
-    read,
     status_of,
     submit_body,
 )
@@ -87,7 +84,7 @@ INFO = ProviderInfo(
     ),
     default_model=MODEL,
     api_key_env=("AIMLAPI_API_KEY",),
-    status_words=STATUSES.states,
+    status_words=STATUSES,
 )
 
 
@@ -103,9 +100,9 @@ class AimlapiLipsync:
         """Create the generation; what its answer says it costs is kept in the handle."""
         body = submit_body(request, LIMITS)
         response = ctx.http.post(GENERATIONS, kind=CallKind.SUBMIT, json=body)
-        data = read(response, ctx)
+        data = ctx.read(response, message=ERROR_MESSAGE, code=[], overrides=ERROR_OVERRIDES)
         usage = header_usage(response) or body_usage(data)
-        job_id = required_text(response, data, "id", provider=NAME)
+        job_id = ctx.require(response, data, "id")
         return ctx.new_handle(job_id, model=request.model, resume=usage)
 
     @hookimpl
@@ -113,7 +110,10 @@ class AimlapiLipsync:
         response = ctx.http.get(
             GENERATIONS, kind=CallKind.POLL, params={"generation_id": handle.job_id}
         )
-        return status_of(response, read(response, ctx, handle.job_id), handle)
+        data = ctx.read(
+            response, handle.job_id, message=ERROR_MESSAGE, code=[], overrides=ERROR_OVERRIDES
+        )
+        return status_of(response, data, ctx, handle)
 
     @hookimpl
     def lipbridge_estimate_cost(

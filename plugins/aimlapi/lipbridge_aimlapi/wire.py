@@ -13,8 +13,6 @@ from typing import Any
 
 from lipbridge import (
     BilledUsage,
-    CallContext,
-    InputLimits,
     InsufficientCredits,
     JobError,
     JobHandle,
@@ -22,14 +20,17 @@ from lipbridge import (
     JobResult,
     JobState,
     JobStatus,
+    ProviderError,
+)
+from lipbridge.plugin import (
+    CallContext,
+    InputLimits,
     Response,
     StatusMap,
     dig,
     inline_local,
     number,
-    read_object,
     request_body,
-    required_text,
     text,
 )
 
@@ -42,6 +43,12 @@ VOICES = (
 )  # fmt: skip
 CREDITS_HEADER = "x-aimlapi-credits-used"
 USD_HEADER = "x-aimlapi-usd-spent"
+
+# Errors, for ``ctx.read``: ``{"message", "path", "requestId", "statusCode", "timestamp"}``;
+# the message may be a list, there is no error-code field (``code=[]``), and 403 means the
+# account is out of credits, not a bad key.
+ERROR_MESSAGE = ("message",)
+ERROR_OVERRIDES: Mapping[int, type[ProviderError]] = {403: InsufficientCredits}
 
 # The schema lists queued, generating, completed and error. The documented sample run ends
 # "succeeded" and the official JS sample also waits on "waiting", so the docs disagree with
@@ -73,24 +80,6 @@ def submit_body(request: JobRequest, limits: InputLimits) -> dict[str, Any]:
         "lip_sync_tts_speaker": tts.voice if tts else None,
     }
     return request_body(fields, request.options)
-
-
-def read(response: Response, ctx: CallContext, job_id: str | None = None) -> Mapping[str, Any]:
-    """The JSON object of a 2xx response; any other status raises the matching error.
-
-    Errors are ``{"message", "path", "requestId", "statusCode", "timestamp"}``: the message
-    may be a list, there is no error-code field (``code=[]``), and 403 means
-    the account is out of credits, not a bad key.
-    """
-    return read_object(
-        response,
-        provider=NAME,
-        clock=ctx.clock,
-        job_id=job_id,
-        message=("message",),
-        code=[],
-        overrides={403: InsufficientCredits},
-    )
 
 
 def _amount(value: object) -> Decimal | None:
@@ -132,13 +121,15 @@ def _billed(usage: Mapping[str, str]) -> BilledUsage | None:
     return BilledUsage(amount=credits, unit="credits", usd=_amount(usage.get("usd_spent")))
 
 
-def status_of(response: Response, data: Mapping[str, Any], handle: JobHandle) -> JobStatus:
+def status_of(
+    response: Response, data: Mapping[str, Any], ctx: CallContext, handle: JobHandle
+) -> JobStatus:
     """A generation body as a status.
 
     The bill is the poll's own cost headers when they name a charge, else what the submit
     said (kept in the handle), else this body's ``meta.usage``.
     """
-    raw = required_text(response, data, "status", provider=NAME, job_id=handle.job_id)
+    raw = ctx.require(response, data, "status", job_id=handle.job_id)
     state = STATUSES.state(raw)
     if state is JobState.FAILED:
         message = text(dig(data, "error", "message")) or f"the generation ended {raw!r}"

@@ -10,10 +10,10 @@ from lipbridge import (
     Client,
     ConfigurationError,
     JobRequest,
-    Response,
     SyncMode,
     UnsupportedOption,
 )
+from lipbridge.plugin import Response
 from lipbridge_contract.harness import ScriptedTransport, VirtualClock
 
 KEY = "test-key-foxapi-0123456789abcdef"

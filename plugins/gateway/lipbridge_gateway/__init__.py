@@ -12,28 +12,23 @@ from __future__ import annotations
 from attrs import field, frozen
 from attrs.validators import in_
 
-from lipbridge import (
+from lipbridge import CostEstimate, JobHandle, JobRequest, JobStatus, SyncMode
+from lipbridge.plugin import (
     CallContext,
     CallKind,
-    CostEstimate,
-    JobHandle,
-    JobRequest,
-    JobStatus,
     MediaDurations,
     ModelCapabilities,
     PriceTable,
     ProviderInfo,
-    SyncMode,
     hookimpl,
-    required_text,
 )
 from lipbridge_gateway.wire import (
+    ERROR_CODES,
     REQUEST_FIELDS,
     STATUSES,
     SUBMIT,
     URL_TTL_SECONDS,
     media_fields,
-    read,
     status_of,
     submit_body,
     task_path,
@@ -95,20 +90,21 @@ class Gateway:
             models=self.models,
             default_model=self.models[0].name,
             api_key_env=self.api_key_env,
-            status_words=STATUSES.states,
+            status_words=STATUSES,
         )
 
     @hookimpl
     def lipbridge_submit(self, request: JobRequest, ctx: CallContext) -> JobHandle:
         body = submit_body(request, media_fields(ctx, self.request_fields))
         response = ctx.http.post(SUBMIT, kind=CallKind.SUBMIT, json=body)
-        job_id = required_text(response, read(response, ctx), "id", provider=ctx.provider)
+        job_id = ctx.require(response, ctx.read(response, code=ERROR_CODES), "id")
         return ctx.new_handle(job_id, model=request.model)
 
     @hookimpl
     def lipbridge_poll(self, handle: JobHandle, ctx: CallContext) -> JobStatus:
         response = ctx.http.get(task_path(handle.job_id), kind=CallKind.POLL)
-        return status_of(response, read(response, ctx, handle.job_id), ctx, handle.job_id)
+        data = ctx.read(response, handle.job_id, code=ERROR_CODES)
+        return status_of(response, data, ctx, handle.job_id)
 
     @hookimpl
     def lipbridge_estimate_cost(

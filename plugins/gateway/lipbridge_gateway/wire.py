@@ -24,7 +24,6 @@ from urllib.parse import quote
 
 from lipbridge import (
     BilledUsage,
-    CallContext,
     Clock,
     ConfigurationError,
     JobError,
@@ -32,17 +31,18 @@ from lipbridge import (
     JobResult,
     JobState,
     JobStatus,
+)
+from lipbridge.plugin import (
+    CallContext,
     Response,
     StatusMap,
     dig,
+    env_var,
     number,
-    read_object,
     request_body,
-    required_text,
+    shown,
     text,
 )
-from lipbridge.context import env_name
-from lipbridge.models import shown
 
 SUBMIT = "/v1/videos/generations"
 TASKS = "/v1/tasks"
@@ -70,6 +70,10 @@ REQUEST_FIELDS: Mapping[str, tuple[str, str]] = {
 }
 _MEDIA_KEYS = ("video_url", "audio_url", "video", "audio")
 
+# Where an error's code is, for ``ctx.read``: ``error.code`` where the envelope has one
+# (task and channel errors), else ``error.type``, the only code the general envelope carries.
+ERROR_CODES: list[tuple[str | int, ...]] = [("error", "code"), ("error", "type")]
+
 
 def media_fields(ctx: CallContext, default: str) -> tuple[str, str]:
     """The (video, audio) field names chosen by the ``request_fields`` setting."""
@@ -78,7 +82,7 @@ def media_fields(ctx: CallContext, default: str) -> tuple[str, str]:
     if fields is None:
         raise ConfigurationError(
             f"{ctx.provider} setting {SETTING}={shown(choice)} "
-            f"(LIPBRIDGE_{env_name(ctx.provider)}_{SETTING.upper()}) is not a documented "
+            f"({env_var(ctx.provider, SETTING.upper())}) is not a documented "
             f"field revision; allowed: {', '.join(REQUEST_FIELDS)}"
         )
     return fields
@@ -106,21 +110,6 @@ def submit_body(request: JobRequest, media: tuple[str, str]) -> dict[str, Any]:
         "callback_url": request.callback_url,
     }
     return request_body(fields, request.options)
-
-
-def read(response: Response, ctx: CallContext, job_id: str | None = None) -> Mapping[str, Any]:
-    """The JSON object of a 2xx answer; any other status raises its mapped error.
-
-    The error's code is ``error.code`` where the envelope has one (task and channel
-    errors), else ``error.type``, the only code the general envelope carries.
-    """
-    return read_object(
-        response,
-        provider=ctx.provider,
-        clock=ctx.clock,
-        job_id=job_id,
-        code=[("error", "code"), ("error", "type")],
-    )
 
 
 def video_url(data: Mapping[str, Any]) -> str | None:
@@ -155,7 +144,7 @@ def status_of(
     ``completed`` can arrive before the results are written (``results: null``); that
     task is still running, so ``wait`` polls again instead of failing to read a result.
     """
-    raw = required_text(response, data, "status", provider=ctx.provider, job_id=job_id)
+    raw = ctx.require(response, data, "status", job_id=job_id)
     state = STATUSES.state(raw)
     result = None
     if state is JobState.SUCCEEDED:

@@ -25,17 +25,16 @@ from lipbridge import (
     JobNotFound,
     JobRequest,
     JobState,
-    PriceTable,
     ProviderError,
     ProviderUnavailable,
     RateLimited,
     Registry,
     RequestRejected,
-    Response,
     SubmitOutcomeUnknown,
     UnsupportedOption,
 )
 from lipbridge.context import EPOCH
+from lipbridge.plugin import PriceTable, Response
 from lipbridge_contract.harness import ScriptedTransport, VirtualClock
 from lipbridge_gateway import Gateway, sync_lipsync_models
 

@@ -19,13 +19,11 @@ from lipbridge import (
     JobRequest,
     JobResult,
     JobState,
-    ModelCapabilities,
-    PriceTable,
     Registry,
-    Response,
     SyncMode,
     UnsupportedOption,
 )
+from lipbridge.plugin import ModelCapabilities, PriceTable, Response
 from lipbridge_contract.harness import ScriptedTransport, VirtualClock
 from lipbridge_gateway import URL_TTL_SECONDS, Gateway
 

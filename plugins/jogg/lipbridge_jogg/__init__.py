@@ -20,21 +20,16 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from lipbridge import (
+from lipbridge import CostEstimate, JobHandle, JobRequest, JobStatus, SyncMode
+from lipbridge.plugin import (
     AuthScheme,
     CallContext,
     CallKind,
-    CostEstimate,
-    JobHandle,
-    JobRequest,
-    JobStatus,
     MediaDurations,
     ModelCapabilities,
     PriceTable,
     ProviderInfo,
-    SyncMode,
     hookimpl,
-    required_text,
 )
 from lipbridge_jogg.wire import (
     NAME,
@@ -83,7 +78,7 @@ INFO = ProviderInfo(
     default_model="lipsync",
     auth=AuthScheme(header="x-api-key", prefix=""),
     api_key_env=("JOGG_API_KEY",),
-    status_words=STATUSES.states,
+    status_words=STATUSES,
 )
 
 
@@ -98,13 +93,13 @@ class JoggLipSync:
     def lipbridge_submit(self, request: JobRequest, ctx: CallContext) -> JobHandle:
         body = submit_body(request)
         response = ctx.http.post(create_path(ctx.settings), kind=CallKind.SUBMIT, json=body)
-        task_id = required_text(response, read(response, ctx), "data", "task_id", provider=NAME)
+        task_id = ctx.require(response, read(response, ctx), "data", "task_id")
         return ctx.new_handle(task_id, model=request.model)
 
     @hookimpl
     def lipbridge_poll(self, handle: JobHandle, ctx: CallContext) -> JobStatus:
         response = ctx.http.get(task_path(ctx.settings, handle.job_id), kind=CallKind.POLL)
-        return status_of(response, read(response, ctx, handle.job_id), handle.job_id)
+        return status_of(response, read(response, ctx, handle.job_id), ctx, handle.job_id)
 
     @hookimpl
     def lipbridge_estimate_cost(

@@ -14,7 +14,6 @@ from urllib.parse import quote
 
 from lipbridge import (
     AuthenticationError,
-    CallContext,
     ConfigurationError,
     InsufficientCredits,
     InvalidRequest,
@@ -29,20 +28,22 @@ from lipbridge import (
     ProviderUnavailable,
     RateLimited,
     RequestRejected,
+    SyncMode,
+)
+from lipbridge.plugin import (
+    CallContext,
     Response,
     StatusMap,
-    SyncMode,
     dig,
+    env_var,
     error_for_status,
     malformed,
     message_text,
     number,
-    read_object,
     request_body,
-    required_text,
+    shown,
     text,
 )
-from lipbridge.models import shown
 
 NAME = "jogg"
 
@@ -85,7 +86,7 @@ def path_prefix(settings: Mapping[str, str]) -> str:
     if value not in PATH_PREFIXES:
         raise ConfigurationError(
             f"{NAME} setting path_prefix={shown(value)} is not a JoggAI route prefix; "
-            f"allowed: {', '.join(PATH_PREFIXES)} (set LIPBRIDGE_JOGG_PATH_PREFIX or "
+            f"allowed: {', '.join(PATH_PREFIXES)} (set {env_var(NAME, 'PATH_PREFIX')} or "
             "Client(settings={'jogg': {'path_prefix': ...}}))"
         )
     return value
@@ -143,26 +144,26 @@ def read(response: Response, ctx: CallContext, job_id: str | None = None) -> Map
             # The code picks the class; error_for_status words it and reads Retry-After.
             raise error_for_status(
                 response,
-                provider=NAME,
+                provider=ctx.provider,
                 clock=ctx.clock,
                 message=message,
                 code=str(code),
                 job_id=job_id,
                 overrides={response.status: cls or ProviderError},
             )
-    envelope = read_object(
-        response, provider=NAME, clock=ctx.clock, job_id=job_id, message=("msg",), code=("code",)
-    )
+    envelope = ctx.read(response, job_id, message=("msg",), code=("code",))
     if code != 0:
-        raise malformed(response, "without business code 0", provider=NAME, job_id=job_id)
+        raise malformed(response, "without business code 0", provider=ctx.provider, job_id=job_id)
     return envelope
 
 
-def status_of(response: Response, envelope: Mapping[str, Any], job_id: str) -> JobStatus:
+def status_of(
+    response: Response, envelope: Mapping[str, Any], ctx: CallContext, job_id: str
+) -> JobStatus:
     """A task as a status. ``error`` is read only for failed tasks: the documented
     success example carries one too, and the status table says to read it on failure."""
     task = dig(envelope, "data")
-    raw = required_text(response, envelope, "data", "status", provider=NAME, job_id=job_id)
+    raw = ctx.require(response, envelope, "data", "status", job_id=job_id)
     state = STATUSES.state(raw)
     url = text(dig(task, "data", "result_url"))
     result = None
