@@ -12,13 +12,13 @@ from scripted_server import ScriptedServer
 
 from lipbridge import Client, Registry, Transport
 from lipbridge.registry import discover
-from lipbridge_contract.harness import VirtualClock
+from lipbridge_contract.harness import SteppedClock
 
 KEY = "test-key-acme-0123456789abcdef"
 GLOBEX_KEY = "test-key-globex-0123456789abcdef"
 
 
-class FakeClock(VirtualClock):
+class FakeClock(SteppedClock):
     """Time that moves only when slept (every sleep recorded), on the test suite's date."""
 
     def __init__(self) -> None:

@@ -7,6 +7,7 @@ fast.
 
 from __future__ import annotations
 
+import importlib
 import json
 import shutil
 import subprocess
@@ -34,7 +35,7 @@ from lipbridge_contract.catalogue import (
 )
 from lipbridge_contract.checks import CHECKS, FAIL, PASS, SKIP, Verdict, VerdictStatus
 from lipbridge_contract.checks.base import EXAMPLES
-from lipbridge_contract.harness import VirtualClock
+from lipbridge_contract.harness import SteppedClock
 from lipbridge_contract.replay import new_client
 from lipbridge_contract.report import run_check
 from lipbridge_contract.run import Strictness, SuiteRun
@@ -576,7 +577,7 @@ def test_sidecar_settings_reach_the_plugin_and_must_be_strings(cassettes: Path) 
     scenario = run.dir.get("success")
     assert scenario is not None and scenario.sidecar.settings == {"request_fields": "video"}
     client, _, _ = run.scripted()
-    replayed = new_client(run.registry, "example", "k", VirtualClock(), client.transport,
+    replayed = new_client(run.registry, "example", "k", SteppedClock(), client.transport,
                           scenario.sidecar.settings)
     ctx = replayed.context("example", replayed.info("example"))
     assert ctx.settings == {"request_fields": "video"}
@@ -738,6 +739,16 @@ def test_the_marker_parametrizes_one_test_per_check(pytester: pytest.Pytester) -
     result = pytester.runpytest("-p", "no:cacheprovider", "--collect-only", "-q")
     assert result.ret == 0
     result.stdout.fnmatch_lines([f"*test_contract[[]example-{c.id}[]]" for c in CHECKS])
+
+
+@pytest.mark.parametrize("module", ["lipbridge_contract.harness", "lipbridge_contract.testing"])
+def test_the_old_clock_name_still_imports_with_a_warning(module: str) -> None:
+    with pytest.warns(DeprecationWarning, match=rf"{module}.VirtualClock is deprecated and goes "
+                      r"in lipbridge-contract 0.2: use SteppedClock"):
+        old = importlib.import_module(module).VirtualClock
+    assert old is SteppedClock
+    with pytest.raises(AttributeError, match="has no attribute 'NoSuchClock'"):
+        importlib.import_module(module).NoSuchClock  # noqa: B018
 
 
 # ------------------------------------------------------------------- 10. catalogue

@@ -14,9 +14,10 @@ import socket
 import sys
 import time
 import types
+import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any, SupportsIndex
+from typing import TYPE_CHECKING, Any, SupportsIndex
 
 from attrs import frozen
 
@@ -30,8 +31,10 @@ def canary_key() -> str:
     return "lbcanary-" + secrets.token_hex(16)
 
 
-class VirtualClock:
-    """Time that only moves when slept; every sleep is kept for the timing checks."""
+class SteppedClock:
+    """Time that stands still until slept, then jumps by the whole sleep at once; every
+    sleep is kept for the timing checks. Single-threaded: nothing waits for anything (the
+    emulator's clock, which threads share, is a different one)."""
 
     def __init__(self, start: dt.datetime = EPOCH) -> None:
         self.wall = start
@@ -49,6 +52,29 @@ class VirtualClock:
         if seconds > 0:
             self.mono += seconds
             self.wall += dt.timedelta(seconds=seconds)
+
+
+# Old names kept importable, with a warning, until lipbridge-contract 0.2.
+RENAMED = {"VirtualClock": "SteppedClock"}
+
+
+def renamed(module: str, name: str) -> Any:
+    """What an old name imported from ``module`` now is, with a DeprecationWarning."""
+    if name not in RENAMED:
+        raise AttributeError(f"module {module!r} has no attribute {name!r}")
+    warnings.warn(
+        f"{module}.{name} is deprecated and goes in lipbridge-contract 0.2: use "
+        f"{RENAMED[name]} (the emulator's clock is another one)",
+        DeprecationWarning,
+        stacklevel=3,
+    )
+    return globals()[RENAMED[name]]
+
+
+if not TYPE_CHECKING:  # hidden from mypy, so a typo in an import is still an error
+
+    def __getattr__(name: str) -> Any:
+        return renamed(__name__, name)
 
 
 @frozen(kw_only=True)

@@ -31,8 +31,8 @@ from lipbridge_contract.harness import (
     NetworkBlocked,
     RecordingTransport,
     SentRequest,
+    SteppedClock,
     UnrecordedRequest,
-    VirtualClock,
     network_blocked,
     plugin_modules,
 )
@@ -94,7 +94,7 @@ def new_client(
     registry: Registry,
     provider: str,
     key: str,
-    clock: VirtualClock,
+    clock: SteppedClock,
     transport: Transport,
     settings: Mapping[str, str] | None = None,
 ) -> Client:
@@ -167,7 +167,7 @@ def run_steps(
 
 def replay(scenario: Scenario, registry: Registry, provider: str, key: str) -> Observation:
     obs = Observation(scenario=scenario)
-    clock = VirtualClock()
+    clock = SteppedClock()
     transport = RecordingTransport()
     logs = LogCapture()
     watch = ClockWatch(plugin_modules(registry.plugin(provider)))

@@ -20,7 +20,7 @@ from lipbridge_contract.harness import (
     ClockWatch,
     NetworkBlocked,
     ScriptedTransport,
-    VirtualClock,
+    SteppedClock,
     canary_key,
     network_blocked,
     plugin_modules,
@@ -105,10 +105,10 @@ class SuiteRun:
     def bypass(self, name: str) -> str | None:
         return self.dir.config.bypass.get(name)
 
-    def scripted(self, *responses: Response) -> tuple[Client, ScriptedTransport, VirtualClock]:
+    def scripted(self, *responses: Response) -> tuple[Client, ScriptedTransport, SteppedClock]:
         """A client for generated inputs, answered by ``responses`` in turn."""
         transport = ScriptedTransport(responses)
-        clock = VirtualClock()
+        clock = SteppedClock()
         return (
             new_client(self.registry, self.provider, self.key, clock, transport),
             transport,

@@ -14,7 +14,7 @@ from lipbridge import RateLimited
 from lipbridge.http import RetryPolicy, retry_after_seconds
 from lipbridge_contract.catalogue import RATE_LIMITED, SUCCESS
 from lipbridge_contract.checks.base import FAIL, Check, Verdict, needs_scenario
-from lipbridge_contract.harness import ClockWatch, VirtualClock, plugin_modules
+from lipbridge_contract.harness import ClockWatch, SteppedClock, plugin_modules
 from lipbridge_contract.recorded import Interaction
 
 if TYPE_CHECKING:
@@ -35,7 +35,7 @@ def _retry_after_problem(run: SuiteRun) -> str | None:
     # The job's last good poll answer: what the retried poll should end with.
     polls = run.recorded(SUCCESS.name)
     answer = next((i for i in reversed(polls) if i.method == "GET" and i.status < 300), None)
-    hinted = retry_after_seconds(limited.headers.get("retry-after"), VirtualClock())
+    hinted = retry_after_seconds(limited.headers.get("retry-after"), SteppedClock())
     client, _, clock = run.scripted(limited.response(), *([answer.response()] if answer else []))
     watch = ClockWatch(plugin_modules(run.registry.plugin(run.provider)))
     try:

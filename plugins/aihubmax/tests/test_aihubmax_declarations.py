@@ -8,7 +8,8 @@ import pytest
 
 from lipbridge import Client, JobRequest, SyncMode, UnsupportedOption
 from lipbridge.plugin import Response
-from lipbridge_contract.harness import ScriptedTransport, VirtualClock
+from lipbridge_contract.harness import ScriptedTransport
+from lipbridge_contract.harness import SteppedClock as VirtualClock
 
 KEY = "test-key-aihubmax-0123456789abcdef"
 VIDEO = "https://v3.fal.media/files/tiger/IugLCDJRIoGqvqTa-EJTr_3wg74vCqyNuQ-IiBd77MM_output.mp4"

@@ -14,7 +14,8 @@ from lipbridge import (
     UnsupportedOption,
 )
 from lipbridge.plugin import Response
-from lipbridge_contract.harness import ScriptedTransport, VirtualClock
+from lipbridge_contract.harness import ScriptedTransport
+from lipbridge_contract.harness import SteppedClock as VirtualClock
 
 KEY = "test-key-foxapi-0123456789abcdef"
 VIDEO, AUDIO = "https://example.com/portrait-video.mp4", "https://example.com/speech.mp3"

@@ -35,7 +35,8 @@ from lipbridge import (
 )
 from lipbridge.context import EPOCH
 from lipbridge.plugin import PriceTable, Response
-from lipbridge_contract.harness import ScriptedTransport, VirtualClock
+from lipbridge_contract.harness import ScriptedTransport
+from lipbridge_contract.harness import SteppedClock as VirtualClock
 from lipbridge_gateway import Gateway, sync_lipsync_models
 
 NAME = "testgate"

@@ -24,7 +24,8 @@ from lipbridge import (
     UnsupportedOption,
 )
 from lipbridge.plugin import ModelCapabilities, PriceTable, Response
-from lipbridge_contract.harness import ScriptedTransport, VirtualClock
+from lipbridge_contract.harness import ScriptedTransport
+from lipbridge_contract.harness import SteppedClock as VirtualClock
 from lipbridge_gateway import URL_TTL_SECONDS, Gateway
 
 # --- the whole reseller ----------------------------------------------------------------------
