@@ -36,7 +36,7 @@ from _common import TIMES, median, providers, sample_inputs, table
 from lipbridge import Client, JobRequest
 from lipbridge.polling import PollPolicy
 from lipbridge_emulator import Emulator, Timing
-from lipbridge_emulator.engine import Incoming, Outcome
+from lipbridge_emulator.wire import Incoming, Outcome
 
 TARGET = 1.10
 TIMEOUT = urllib3.Timeout(connect=5.0, read=30.0)

@@ -16,8 +16,9 @@ if TYPE_CHECKING:
     from lipbridge_emulator.clock import CooperativeClock
     from lipbridge_emulator.clock import CooperativeClock as VirtualClock
     from lipbridge_emulator.dialect import DIALECT_VERSION, Dialect
-    from lipbridge_emulator.engine import DEFAULT_KEY, Emulator, Timing
+    from lipbridge_emulator.engine import DEFAULT_KEY, Emulator
     from lipbridge_emulator.faults import FaultSpec, parse
+    from lipbridge_emulator.jobs import Timing
 
 _HOMES = {
     "CooperativeClock": "clock",
@@ -25,7 +26,7 @@ _HOMES = {
     "Dialect": "dialect",
     "DEFAULT_KEY": "engine",
     "Emulator": "engine",
-    "Timing": "engine",
+    "Timing": "jobs",
     "FaultSpec": "faults",
     "parse": "faults",
 }

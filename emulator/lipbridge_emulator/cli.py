@@ -48,8 +48,9 @@ def emulator(
     uploaded to the emulator (POST /files?name=face.mp4) or be data: URIs.
     """
     from lipbridge_emulator import samples
-    from lipbridge_emulator.engine import Emulator, Timing
+    from lipbridge_emulator.engine import Emulator
     from lipbridge_emulator.faults import FaultSpecError, parse
+    from lipbridge_emulator.jobs import Timing
 
     if speed <= 0:
         raise click.BadParameter(f"{speed!r}; allowed: a number > 0", param_hint="--speed")

@@ -23,7 +23,8 @@ from lipbridge.context import Clock
 from lipbridge.media import probe_seconds
 from lipbridge.models import CostEstimate, JobResult, JobStatus
 from lipbridge_emulator import samples
-from lipbridge_emulator.engine import Emulator, Timing
+from lipbridge_emulator.engine import Emulator
+from lipbridge_emulator.jobs import Timing
 
 
 @frozen(kw_only=True)

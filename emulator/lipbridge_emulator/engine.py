@@ -1,111 +1,35 @@
-"""The emulator's engine: jobs, timing, inputs, billing, faults and the ledger.
+"""The emulator: one HTTP port, routing each request to a provider's dialect, the file
+store or the control API, and applying the fault plan on the way.
 
-Everything here is provider-neutral; a :class:`Dialect` translates. Job state is a pure
-function of the clock (no thread per job), so thousands of jobs cost only memory, and
-renders are shared between jobs with the same inputs and sync mode.
+Everything here is provider-neutral; a :class:`Dialect` translates. The parts have
+modules of their own: the fault plan (every seeded draw), jobs, inputs (fetching, probing,
+rendering) and accounts.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import datetime as dt
-import hashlib
-import math
-import threading
-from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote_to_bytes, urlsplit
 
 import attrs
-from attrs import define, frozen
 
 from lipbridge.context import Clock, SystemClock
 from lipbridge.http import fingerprint
-from lipbridge.pricing import output_seconds
-from lipbridge_emulator import media, samples
+from lipbridge_emulator.accounts import Accounts
 from lipbridge_emulator.callbacks import CallbackSender
 from lipbridge_emulator.clock import cooperation
-from lipbridge_emulator.dialect import (
-    Dialect,
-    Endpoint,
-    Failure,
-    JobSpec,
-    JobView,
-    Problem,
-    Reply,
-    Request,
-    State,
-)
-from lipbridge_emulator.faults import FaultSpec, draw, parse
+from lipbridge_emulator.dialect import Dialect, Endpoint, JobView, Problem, Reply, Request
+from lipbridge_emulator.faults import FaultSpec, parse
+from lipbridge_emulator.inputs import Inputs
+from lipbridge_emulator.jobs import Job, Jobs, Timing
 from lipbridge_emulator.ledger import Accepted, Arrival, Ledger
+from lipbridge_emulator.plan import FaultPlan
 from lipbridge_emulator.store import FileStore
+from lipbridge_emulator.wire import RESET, FileReply, Incoming, Outcome
 
 DEFAULT_KEY = "lb-test-key"
-DEFAULT_CREDITS = Decimal(10) ** 9
-QUEUED_SHARE = 0.2  # of a job's duration spent queued
-SERVER_ERRORS = (500, 502, 503, 504)
-RESET = "reset"  # a handle() outcome: drop the connection with a TCP reset
-
-
-@frozen(kw_only=True)
-class Timing:
-    """How long jobs take. ``job_seconds`` None: 10 s plus 3 s per output second, the
-    order of magnitude providers show; ``speed`` divides every emulated duration."""
-
-    job_seconds: float | None = None
-    speed: float = 1.0
-    results_lag: float = 1.0  # "completed" before results, where the dialect has that race
-
-    def duration(self, output: float) -> float:
-        base = self.job_seconds if self.job_seconds is not None else 10.0 + 3.0 * output
-        return base / self.speed
-
-
-@frozen(kw_only=True)
-class Incoming:
-    """What the HTTP layer hands the engine; the body is read only when asked for."""
-
-    method: str
-    path: str
-    query: Mapping[str, str]
-    headers: Mapping[str, str]
-    read_body: Callable[[], bytes]
-
-
-@frozen
-class _ServerError:
-    status: int
-    after_work: bool  # the job was created before the failure (submit only)
-
-
-@frozen
-class FileReply:
-    path: Path
-    name: str
-
-
-Outcome = Reply | FileReply | str  # str: RESET
-
-
-@define(kw_only=True)
-class _Job:
-    id: str
-    dialect: Dialect
-    spec: JobSpec
-    created: float
-    created_at: dt.datetime
-    done: float
-    results: float
-    output_seconds: float | None
-    charge: Decimal
-    failure: Failure | None
-    render: Future[Path] | None
-    token: str | None = None
 
 
 class Emulator:
@@ -122,7 +46,7 @@ class Emulator:
         host: str = "127.0.0.1",
         port: int = 0,
         key: str = DEFAULT_KEY,
-        timing: Timing = Timing(),
+        timing: Timing = Timing(),  # noqa: B008 (frozen)
         faults: FaultSpec | str | None = None,
         seed: int = 0,
         clock: Clock | None = None,
@@ -138,24 +62,15 @@ class Emulator:
         self.host, self._port = host, port
         self.key = key
         self.timing = timing
-        self.faults = faults if isinstance(faults, FaultSpec) else parse(faults)
-        self.seed = seed
         self.clock: Clock = clock or SystemClock()
-        self._marks = cooperation(self.clock)
-        self.url_lifetime = url_lifetime
-        self.credits = {name: DEFAULT_CREDITS for name in self.dialects}
-        self.credits.update({k: Decimal(v) for k, v in (credits or {}).items()})
         self.ledger = Ledger()
         self.store = FileStore(root)
-        self._outputs = self.store.root / "outputs"
-        self._outputs.mkdir(exist_ok=True)
-        self._jobs: dict[tuple[str, str], _Job] = {}
-        self._renders: dict[tuple[str, str, str], Future[Path]] = {}
-        self._probes: dict[str, media.Probe] = {}
-        self._attempts: Counter[tuple[str, str]] = Counter()
-        self._windows: dict[str, float] = {}  # endpoint -> end of its 429 window
-        self._lock = threading.RLock()
-        self._pool = ThreadPoolExecutor(render_workers, thread_name_prefix="emulator-render")
+        spec = faults if isinstance(faults, FaultSpec) else parse(faults)
+        self._plan = FaultPlan(spec, seed)
+        self._accounts = Accounts(self.dialects, credits)
+        self._marks = cooperation(self.clock)
+        self._inputs = Inputs(self.store, lambda: self.url, self._marks, render_workers)
+        self._jobs = Jobs(self.clock, self.store, self._file_url, url_lifetime)
         self._callbacks = CallbackSender(self.clock, self.ledger)
         self._server: Any = None
 
@@ -179,7 +94,7 @@ class Emulator:
             self._server.server_close()
             self._server = None
         self._callbacks.close()
-        self._pool.shutdown(wait=True, cancel_futures=True)
+        self._inputs.close()
         self.store.close()
 
     @property
@@ -195,7 +110,15 @@ class Emulator:
             raise KeyError(f"the emulator speaks {sorted(self.dialects)}, not {provider!r}")
         return f"{self.url}/{provider}"
 
-    # -- files and accounts -------------------------------------------------------------------
+    # -- files, accounts, jobs ----------------------------------------------------------------
+
+    @property
+    def faults(self) -> FaultSpec:
+        return self._plan.spec
+
+    @property
+    def seed(self) -> int:
+        return self._plan.seed
 
     def upload(self, data: bytes, name: str) -> str:
         """Serve ``data`` as an input file and return its URL (uploads never expire)."""
@@ -209,14 +132,16 @@ class Emulator:
     def _file_url(self, token: str, name: str) -> str:
         return f"{self.url}/files/{token}/{Path(name).name}"
 
+    @property
+    def credits(self) -> dict[str, Decimal]:
+        """Each provider's balance, as it stands now."""
+        return self._accounts.balances()
+
     def set_credits(self, provider: str, amount: Decimal | int | str) -> None:
-        with self._lock:
-            self.credits[provider] = Decimal(amount)
+        self._accounts.set(provider, amount)
 
     def jobs(self, provider: str | None = None) -> list[JobView]:
-        with self._lock:
-            jobs = [j for (p, _), j in self._jobs.items() if provider in (None, p)]
-        return [self._view(job) for job in jobs]
+        return self._jobs.views(provider)
 
     # -- requests -----------------------------------------------------------------------------
 
@@ -254,40 +179,43 @@ class Emulator:
             return self._answer(arrival, dialect.problem(Problem.UNSUPPORTED, f"no route {path}"))
         endpoint = route.endpoint.value
         arrival.endpoint = endpoint
-        faults = self.faults.for_target(endpoint)
-        nth = self._attempt(endpoint, "#arrival")
-        if draw(self.seed, endpoint, "reset-before", nth) < faults.reset_before:
+        plan = self._plan
+        if plan.reset_on_arrival(endpoint):
             arrival.fault = "reset-before"
             return RESET
         body = incoming.read_body()
         request = attrs.evolve(probe, body=body)
         identity = route.job_id or fingerprint(body)
         arrival.identity = identity
-        attempt = self._attempt(endpoint, identity)
-        limited = self._rate_limited(dialect, endpoint, identity, attempt, arrival)
-        if limited is not None:
-            return limited
-        error = self._server_error(endpoint, identity, attempt)
+        attempt = plan.attempt(endpoint, identity)
+        wait = plan.rate_limited(endpoint, identity, attempt, self.clock.monotonic())
+        if wait is not None:
+            arrival.fault, arrival.retry_after = "429", wait
+            reply = dialect.problem(Problem.RATE_LIMITED, f"rate limited; retry in {wait} s")
+            headers = {**reply.headers, "Retry-After": str(wait)}
+            return self._answer(arrival, attrs.evolve(reply, headers=headers))
+        error = plan.server_error(endpoint, identity, attempt)
         if error is not None and not error.after_work:
             arrival.fault = "5xx"
             reply = dialect.problem(Problem.SERVER_ERROR, "injected fault", status=error.status)
             return self._answer(arrival, reply)
-        if faults.slow and draw(self.seed, endpoint, "slow", identity, attempt) < faults.slow:
+        slow = plan.slow(endpoint, identity, attempt)
+        if slow is not None:
             arrival.fault = "slow"
-            self.clock.sleep(faults.slow_seconds)
+            self.clock.sleep(slow)
         if dialect.api_key(request) != self.key:
             return self._answer(arrival, dialect.problem(Problem.UNAUTHORIZED, "invalid API key"))
         if route.endpoint is Endpoint.SUBMIT:
             reply, job = self._submit(dialect, request, identity, attempt)
         else:
-            job = self._find(dialect.provider, route.job_id or "")
+            job = self._jobs.find(dialect.provider, route.job_id or "")
             if job is None:
                 reply = dialect.problem(Problem.NOT_FOUND, f"no task {route.job_id}")
             elif route.endpoint is Endpoint.POLL:
-                reply = dialect.status(self._view(job))
+                reply = dialect.status(self._jobs.view(job))
             else:
-                reply = dialect.cancel(self._view(job))
-        reset = draw(self.seed, endpoint, "reset-after", identity, attempt) < faults.reset_after
+                reply = dialect.cancel(self._jobs.view(job))
+        reset = plan.reset_after(endpoint, identity, attempt)
         lost = error is not None and job is not None  # a gateway failing after the work
         if (reset or lost) and job is not None and route.endpoint is Endpoint.SUBMIT:
             self.ledger.mark_unanswered(job.id)
@@ -300,81 +228,33 @@ class Emulator:
             reply = dialect.problem(Problem.SERVER_ERROR, "upstream timed out", status=error.status)
         return self._answer(arrival, reply)
 
-    def _attempt(self, endpoint: str, identity: str) -> int:
-        with self._lock:
-            self._attempts[(endpoint, identity)] += 1
-            return self._attempts[(endpoint, identity)]
-
-    def _rate_limited(
-        self, dialect: Dialect, endpoint: str, identity: str, attempt: int, arrival: Arrival
-    ) -> Reply | None:
-        """A 429 inside the endpoint's rate-limit window, or one that opens a window."""
-        faults = self.faults.for_target(endpoint)
-        now = self.clock.monotonic()
-        with self._lock:
-            window = self._windows.get(endpoint, 0.0)
-            if now >= window and draw(self.seed, endpoint, "429", identity, attempt) < (
-                faults.rate_limit
-            ):
-                window = self._windows[endpoint] = now + faults.rate_limit_seconds
-        if now >= window:
-            return None
-        wait = max(1, math.ceil(window - now))
-        arrival.fault, arrival.retry_after = "429", wait
-        reply = dialect.problem(Problem.RATE_LIMITED, f"rate limited; retry in {wait} s")
-        headers = {**reply.headers, "Retry-After": str(wait)}
-        return self._answer(arrival, attrs.evolve(reply, headers=headers))
-
-    def _server_error(self, endpoint: str, identity: str, attempt: int) -> _ServerError | None:
-        """An injected 5xx, if this request draws one. On submit a 500/502/504 comes after
-        the job was created half the time (a gateway timing out); a 503 never does."""
-        faults = self.faults.for_target(endpoint)
-        if draw(self.seed, endpoint, "5xx", identity, attempt) >= faults.server_error:
-            return None
-        pick = draw(self.seed, endpoint, "5xx-status", identity, attempt)
-        status = SERVER_ERRORS[int(pick * len(SERVER_ERRORS))]
-        after_work = (
-            endpoint == "submit"
-            and status != 503
-            and draw(self.seed, endpoint, "5xx-after-accept", identity, attempt) < 0.5
-        )
-        return _ServerError(status=status, after_work=after_work)
-
     def _answer(self, arrival: Arrival, reply: Reply) -> Reply:
         arrival.status = reply.status
         return reply
 
-    # -- jobs ---------------------------------------------------------------------------------
-
     def _submit(
         self, dialect: Dialect, request: Request, identity: str, attempt: int
-    ) -> tuple[Reply, _Job | None]:
+    ) -> tuple[Reply, Job | None]:
         parsed = dialect.parse_submit(request)
         if isinstance(parsed, Reply):
             return parsed, None
         spec = parsed
         now, created_at = self.clock.monotonic(), self.clock.now()
-        failure, out_seconds, inputs = self._inputs(dialect, spec)
+        failure, out_seconds, inputs = self._inputs.prepare(dialect, spec)
         charge = dialect.charge(spec, out_seconds) if out_seconds is not None else Decimal(0)
-        with self._lock:
-            balance = self.credits.get(dialect.provider, Decimal(0))
-            if charge > balance or balance <= 0:
-                reply = dialect.problem(
-                    Problem.INSUFFICIENT_CREDITS,
-                    f"this job costs {charge}; the balance is {balance}",
-                )
-                return reply, None
-            self.credits[dialect.provider] = balance - charge
-        token = hashlib.blake2b(
-            repr((self.seed, dialect.provider, identity, attempt)).encode(), digest_size=16
-        ).hexdigest()
+        short = self._accounts.bill(dialect.provider, charge)
+        if short is not None:
+            reply = dialect.problem(
+                Problem.INSUFFICIENT_CREDITS, f"this job costs {charge}; the balance is {short}"
+            )
+            return reply, None
+        token = self._plan.job_token(dialect.provider, identity, attempt)
         duration = self.timing.duration(out_seconds or 0.0)
-        late = self.faults.for_target("job")
         lag = self.timing.results_lag / self.timing.speed if dialect.status_before_results else 0
-        if draw(self.seed, "job", "late", token) < late.late:
-            lag += late.late_seconds
-        job = _Job(
+        lag += self._plan.late(token)
+        job = Job(
             id=dialect.job_id(created_at, token),
+            token=token,
             dialect=dialect,
             spec=spec,
             created=now,
@@ -384,11 +264,9 @@ class Emulator:
             output_seconds=out_seconds,
             charge=charge,
             failure=failure,
-            render=self._render(spec, inputs) if inputs is not None else None,
+            render=self._inputs.render(spec, inputs) if inputs is not None else None,
         )
-        job.token = token
-        with self._lock:
-            self._jobs[(dialect.provider, job.id)] = job
+        self._jobs.add(job)
         self.ledger.accept(
             Accepted(
                 at=now,
@@ -405,147 +283,9 @@ class Emulator:
                 job.id,
                 spec.callback_url,
                 dialect.callbacks,
-                lambda: dialect.callback_body(self._view(job)),
+                lambda: dialect.callback_body(self._jobs.view(job)),
             )
-        return dialect.accepted(self._view(job)), job
-
-    def _find(self, provider: str, job_id: str) -> _Job | None:
-        with self._lock:
-            return self._jobs.get((provider, job_id))
-
-    def _expiry(self, job: _Job) -> dt.datetime:
-        lifetime = (
-            dt.timedelta(seconds=self.url_lifetime)
-            if self.url_lifetime is not None
-            else job.dialect.url_lifetime
-        )
-        return job.created_at + dt.timedelta(seconds=job.results - job.created) + lifetime
-
-    def _inputs(
-        self, dialect: Dialect, spec: JobSpec
-    ) -> tuple[Failure | None, float | None, tuple[bytes, bytes] | None]:
-        """Fetch and measure the inputs; a problem becomes the job's failure, as a provider
-        accepts a job and fails it later when its download or decode fails."""
-        try:
-            video = self._fetch("video", spec.video, dialect)
-            if spec.audio is not None:
-                audio = self._fetch("audio", spec.audio, dialect)
-            else:
-                audio = samples.tts_speech(spec.tts_text or "", spec.tts_voice or "Auto")
-        except _FetchRefused as refused:
-            return Failure(code="fetch_failed", message=str(refused)), None, None
-        try:
-            v, a = self._probe(video), self._probe(audio)
-        except media.MediaError as exc:
-            return Failure(code="bad_media", message=str(exc)), None, None
-        if not v.has_video or not a.has_audio:
-            which = "video has no video stream" if not v.has_video else "audio has no audio"
-            return Failure(code="bad_media", message=f"the {which}"), None, None
-        seconds = output_seconds(spec.sync_mode, v.seconds, a.seconds)
-        return None, seconds, (video, audio)
-
-    def _probe(self, data: bytes) -> media.Probe:
-        digest = hashlib.sha256(data).hexdigest()
-        with self._lock:
-            known = self._probes.get(digest)
-        if known is None:
-            known = media.probe(data)
-            with self._lock:
-                self._probes[digest] = known
-        return known
-
-    def _fetch(self, field: str, ref: str, dialect: Dialect) -> bytes:
-        parts = urlsplit(ref)
-        if parts.scheme == "data":
-            if not dialect.accepts_data_uris:
-                raise _FetchRefused(f"{field}: {dialect.provider} does not take data: URIs")
-            header, _, payload = ref.partition(",")
-            try:
-                if header.endswith(";base64"):
-                    return base64.b64decode(payload, validate=True)
-                return unquote_to_bytes(payload)
-            except (binascii.Error, ValueError):
-                raise _FetchRefused(f"{field}: the data: URI is not valid base64") from None
-        mine = urlsplit(self.url)
-        if (parts.scheme, parts.netloc) != (mine.scheme, mine.netloc):
-            raise _FetchRefused(
-                f"{field}: could not download {parts.scheme}://{parts.netloc}: the emulator "
-                f"fetches only files uploaded to it ({self.url}/files/...) and data: URIs"
-            )
-        segments = parts.path.strip("/").split("/")
-        ours = len(segments) >= 2 and segments[0] == "files"
-        data = self.store.read(segments[1]) if ours else None
-        if data is None:
-            raise _FetchRefused(f"{field}: {ref} answered 404 (no such uploaded file)")
-        return data
-
-    def _render(self, spec: JobSpec, inputs: tuple[bytes, bytes]) -> Future[Path]:
-        video, audio = inputs
-        key = (
-            hashlib.sha256(video).hexdigest(),
-            hashlib.sha256(audio).hexdigest(),
-            spec.sync_mode.value,
-        )
-        with self._lock:
-            known = self._renders.get(key)
-            if known is not None:
-                return known
-            out = self._outputs / f"{key[0][:16]}-{key[1][:16]}-{key[2]}.mp4"
-
-            def work() -> Path:
-                media.render(video, audio, spec.sync_mode, out)
-                return out
-
-            token = self._marks.hold()
-            future = self._renders[key] = self._pool.submit(work)
-            # Released once the future is done, not when work() returns: in between, virtual
-            # time could move on while a poll still saw the render unfinished.
-            future.add_done_callback(lambda _: self._marks.release(token))
-            return future
-
-    def _view(self, job: _Job) -> JobView:
-        now = self.clock.monotonic()
-        elapsed = now - job.created
-        duration = max(job.done - job.created, 1e-9)
-        common: dict[str, Any] = {
-            "id": job.id,
-            "spec": job.spec,
-            "created": job.created_at,
-            "charge": job.charge,
-            "output_seconds": job.output_seconds,
-        }
-        if now < job.created + QUEUED_SHARE * duration:
-            return JobView(state=State.QUEUED, progress=0, **common)
-        if now < job.done:
-            progress = min(99, max(1, int(100 * elapsed / duration)))
-            return JobView(state=State.RUNNING, progress=progress, **common)
-        completed = job.created_at + dt.timedelta(seconds=duration)
-        failure = job.failure
-        render = job.render
-        if failure is None and render is not None and render.done():
-            error = render.exception()
-            if error is not None:
-                failure = Failure(code="bad_media", message=f"rendering failed: {error}")
-        if failure is not None:
-            return JobView(state=State.FAILED, progress=100, completed=completed,
-                           failure=failure, **common)
-        ready = render is not None and render.done() and now >= job.results
-        if not ready and not job.dialect.status_before_results:
-            return JobView(state=State.RUNNING, progress=99, **common)
-        if not ready:
-            return JobView(state=State.SUCCEEDED, progress=99, completed=completed, **common)
-        assert render is not None and job.token is not None
-        if self.store.get(job.token) is None:  # first look at a finished job: publish it
-            expires = self._expiry(job)
-            self.store.add_path(render.result(), f"{job.id}.mp4", expires, token=job.token)
-        return JobView(
-            state=State.SUCCEEDED,
-            progress=100,
-            completed=completed,
-            output_url=self._file_url(job.token, f"{job.id}.mp4"),
-            expires=self._expiry(job),
-            **common,
-        )
+        return dialect.accepted(self._jobs.view(job)), job
 
     # -- files and control --------------------------------------------------------------------
 
@@ -557,9 +297,7 @@ class Emulator:
             return self._answer(arrival, Reply.json(201, {"url": url}))
         token = rest.split("/", 1)[0]
         arrival.identity = token
-        faults = self.faults.for_target("download")
-        attempt = self._attempt("download", token)
-        if draw(self.seed, "download", "reset-before", token, attempt) < faults.reset_before:
+        if self._plan.reset_download(token):
             arrival.fault = "reset-before"
             return RESET
         stored = self.store.get(token)
@@ -596,7 +334,3 @@ class Emulator:
         return self._answer(arrival, Reply.json(
             404, {"error": "control routes: GET /_emulator/ledger, POST /_emulator/credits"}
         ))
-
-
-class _FetchRefused(Exception):
-    pass

@@ -11,14 +11,10 @@ import socket
 import struct
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, urlsplit
 
 from lipbridge_emulator.dialect import Reply
-from lipbridge_emulator.engine import RESET, FileReply, Incoming, Outcome
-
-if TYPE_CHECKING:
-    from lipbridge_emulator.engine import Emulator
+from lipbridge_emulator.wire import RESET, FileReply, Handler, Incoming, Outcome
 
 MAX_BODY = 200 * 1024 * 1024
 
@@ -30,7 +26,7 @@ class _BadLength(Exception):
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 2048  # thousands of concurrent clients must not be refused
-    emulator: Emulator
+    handler: Handler
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -58,7 +54,7 @@ class _Handler(BaseHTTPRequestHandler):
             read_body=self._read_body,
         )
         try:
-            outcome: Outcome = self.server.emulator.handle(incoming)
+            outcome: Outcome = self.server.handler.handle(incoming)
         except _BadLength as bad:
             self.close_connection = True  # the unread body would be taken for a request
             error = f"Content-Length {bad.args[0]!r}; allowed: 0 to {MAX_BODY} bytes"
@@ -103,10 +99,10 @@ class _Handler(BaseHTTPRequestHandler):
             super().finish()
 
 
-def serve(emulator: Emulator, host: str, port: int) -> _Server:
+def serve(handler: Handler, host: str, port: int) -> _Server:
     """Start serving on a daemon thread; the caller shuts the server down."""
     server = _Server((host, port), _Handler)
-    server.emulator = emulator
+    server.handler = handler
     threading.Thread(  # a short poll interval: shutdown() waits for the loop to notice
         target=server.serve_forever, args=(0.05,), name="emulator-http", daemon=True
     ).start()

@@ -145,7 +145,7 @@ def test_a_render_holds_time_until_a_poll_can_see_it_done(
         release = clock.release
 
         def checked_release(token: object) -> None:
-            renders_done.append(all(f.done() for f in emu._renders.values()))
+            renders_done.append(all(f.done() for f in emu._inputs._renders.values()))
             release(token)
 
         monkeypatch.setattr(clock, "release", checked_release)

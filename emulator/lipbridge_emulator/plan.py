@@ -1,0 +1,104 @@
+"""The fault plan: every seeded draw the emulator makes, and the state the draws need.
+
+A draw is a hash of the seed, the endpoint, the fault, and the request's identity and
+attempt number (:func:`faults.draw`), so the same seed and the same requests meet the same
+faults however threads interleave. The plan counts the attempts and keeps each endpoint's
+429 window; the emulator only asks it and acts on the answers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import threading
+from collections import Counter
+
+from attrs import frozen
+
+from lipbridge_emulator.faults import FaultSpec, draw
+
+SERVER_ERRORS = (500, 502, 503, 504)
+
+
+@frozen
+class ServerError:
+    status: int
+    after_work: bool  # the job was created before the failure (submit only)
+
+
+class FaultPlan:
+    def __init__(self, spec: FaultSpec, seed: int) -> None:
+        self.spec = spec
+        self.seed = seed
+        self._attempts: Counter[tuple[str, str]] = Counter()
+        self._windows: dict[str, float] = {}  # endpoint -> end of its 429 window
+        self._lock = threading.Lock()
+
+    def attempt(self, endpoint: str, identity: str) -> int:
+        """Count one more request from this identity on this endpoint; its number."""
+        with self._lock:
+            self._attempts[(endpoint, identity)] += 1
+            return self._attempts[(endpoint, identity)]
+
+    def reset_on_arrival(self, endpoint: str) -> bool:
+        """Whether to drop a provider request before its body is read; the body's digest
+        is not known yet, so the draw is keyed by the endpoint's arrival number."""
+        nth = self.attempt(endpoint, "#arrival")
+        rate = self.spec.for_target(endpoint).reset_before
+        return draw(self.seed, endpoint, "reset-before", nth) < rate
+
+    def reset_download(self, token: str) -> bool:
+        attempt = self.attempt("download", token)
+        rate = self.spec.for_target("download").reset_before
+        return draw(self.seed, "download", "reset-before", token, attempt) < rate
+
+    def rate_limited(self, endpoint: str, identity: str, attempt: int, now: float) -> int | None:
+        """Seconds to wait (the Retry-After) inside the endpoint's rate-limit window, or in
+        one this request opens; None when the request may pass."""
+        faults = self.spec.for_target(endpoint)
+        with self._lock:
+            window = self._windows.get(endpoint, 0.0)
+            if now >= window and draw(self.seed, endpoint, "429", identity, attempt) < (
+                faults.rate_limit
+            ):
+                window = self._windows[endpoint] = now + faults.rate_limit_seconds
+        if now >= window:
+            return None
+        return max(1, math.ceil(window - now))
+
+    def server_error(self, endpoint: str, identity: str, attempt: int) -> ServerError | None:
+        """An injected 5xx, if this request draws one. On submit a 500/502/504 comes after
+        the job was created half the time (a gateway timing out); a 503 never does."""
+        faults = self.spec.for_target(endpoint)
+        if draw(self.seed, endpoint, "5xx", identity, attempt) >= faults.server_error:
+            return None
+        pick = draw(self.seed, endpoint, "5xx-status", identity, attempt)
+        status = SERVER_ERRORS[int(pick * len(SERVER_ERRORS))]
+        after_work = (
+            endpoint == "submit"
+            and status != 503
+            and draw(self.seed, endpoint, "5xx-after-accept", identity, attempt) < 0.5
+        )
+        return ServerError(status=status, after_work=after_work)
+
+    def slow(self, endpoint: str, identity: str, attempt: int) -> float | None:
+        """Seconds to delay the reply by, or None."""
+        faults = self.spec.for_target(endpoint)
+        if faults.slow and draw(self.seed, endpoint, "slow", identity, attempt) < faults.slow:
+            return faults.slow_seconds
+        return None
+
+    def reset_after(self, endpoint: str, identity: str, attempt: int) -> bool:
+        """Whether to drop the connection after the request was acted on."""
+        rate = self.spec.for_target(endpoint).reset_after
+        return draw(self.seed, endpoint, "reset-after", identity, attempt) < rate
+
+    def job_token(self, provider: str, identity: str, attempt: int) -> str:
+        """A new job's 32 hex digits, the same in every run with this seed."""
+        key = repr((self.seed, provider, identity, attempt)).encode()
+        return hashlib.blake2b(key, digest_size=16).hexdigest()
+
+    def late(self, token: str) -> float:
+        """Extra seconds before the job's results arrive (``job:late``)."""
+        faults = self.spec.for_target("job")
+        return faults.late_seconds if draw(self.seed, "job", "late", token) < faults.late else 0.0
