@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import re
+import sys
 from pathlib import Path
 
 import pytest
@@ -75,3 +76,99 @@ def test_every_contract_check_has_a_failing_case() -> None:
     )
     untested = [c.id for c in CHECKS if f'"{c.id}"' not in tests]
     assert untested == []
+
+
+# --- docs/hooks.md for plugin authors --------------------------------------------------------
+
+DOCUMENTED_MODELS = ["ProviderInfo", "ModelCapabilities", "InputLimits", "AuthScheme",
+                     "JobRequest", "JobHandle", "JobStatus", "JobResult", "BilledUsage",
+                     "CostEstimate", "PriceTable"]
+
+
+def hooks_section(heading: str) -> str:
+    """The text under a heading of docs/hooks.md, up to the next heading of any level."""
+    docs = (ROOT / "docs" / "hooks.md").read_text()
+    assert f"\n{heading}\n" in docs, f"docs/hooks.md lacks the heading {heading!r}"
+    return re.split(r"^#", docs.split(f"\n{heading}\n", 1)[1], flags=re.MULTILINE)[0]
+
+
+def table_names(text: str) -> list[str]:
+    """The first cell of each table row, where it is one `name`."""
+    return re.findall(r"^\| `(\w+)` \|", text, flags=re.MULTILINE)
+
+
+@pytest.mark.parametrize("name", DOCUMENTED_MODELS)
+def test_every_public_field_of_the_plugin_models_is_documented(name: str) -> None:
+    import attrs
+
+    import lipbridge
+    import lipbridge.plugin
+
+    cls = getattr(lipbridge.plugin, name, None) or getattr(lipbridge, name)
+    fields = [f.name for f in attrs.fields(cls) if not f.name.startswith("_")]
+    assert table_names(hooks_section(f"### `{name}`")) == fields
+
+
+def test_every_field_of_the_call_context_is_documented() -> None:
+    import attrs
+
+    from lipbridge.plugin import CallContext
+
+    documented = table_names(hooks_section("## The call context: `ctx`"))
+    assert documented == [f.name for f in attrs.fields(CallContext)]
+
+
+def test_the_status_table_is_the_one_the_core_applies() -> None:
+    from lipbridge.http import STATUS_ERRORS
+
+    rows = re.findall(r"^\| (\d{3}) \| `(\w+)`", hooks_section("### HTTP statuses and errors"),
+                      flags=re.MULTILINE)
+    assert {int(status): cls for status, cls in rows} == {
+        status: cls.__name__ for status, cls in STATUS_ERRORS.items()
+    }
+
+
+@pytest.mark.filterwarnings("error::DeprecationWarning")
+def test_the_minimal_plugin_in_the_docs_runs_a_job(
+    site: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The plugin in docs/hooks.md, installed as written, submits and polls to a result."""
+    import json
+
+    from conftest import FakeClock, make_registry, write_dist
+
+    from lipbridge import Client, InsufficientCredits, JobRequest, JobState
+    from lipbridge_contract.harness import ScriptedTransport
+    from lipbridge_contract.testing import answer
+
+    code = re.search(r"```python\n(.+?)```", hooks_section("## A complete minimal plugin"),
+                     flags=re.DOTALL)
+    assert code is not None
+    (site / "lipbridge_acme.py").write_text(code.group(1))
+    write_dist(site, "lipbridge-acme", {"acme": "lipbridge_acme"})
+    monkeypatch.syspath_prepend(str(site))
+    monkeypatch.delitem(sys.modules, "lipbridge_acme", raising=False)
+    transport = ScriptedTransport([
+        answer({"id": "job 1"}, status=201),
+        answer({"status": "running"}),
+        answer({"status": "DONE", "video_url": "https://cdn.acme.invalid/out.mp4"}),
+    ])
+    client = Client(registry=make_registry(site), transport=transport, clock=FakeClock(),
+                    api_keys={"acme": "acme-test-key"}, environ={})
+    request = JobRequest(video="https://a.invalid/face.mp4", audio="https://a.invalid/s.wav")
+    handle = client.submit("acme", request)
+    result = client.wait(handle, timeout=600)
+
+    assert (handle.job_id, handle.model) == ("job 1", "acme-1")
+    assert result.video_url == "https://cdn.acme.invalid/out.mp4"
+    sent = transport.sent
+    assert [(r.method, r.url) for r in sent[:2]] == [
+        ("POST", "https://api.acme.invalid/v1/jobs"),
+        ("GET", "https://api.acme.invalid/v1/jobs/job%201"),
+    ]
+    assert json.loads(sent[0].body or b"") == {"video_url": request.video,
+                                               "audio_url": request.audio}
+    assert client.info("acme").status_words["done"] is JobState.SUCCEEDED
+    transport.responses = [answer({"error": {"message": "no credits", "code": "C1"}}, 402)]
+    with pytest.raises(InsufficientCredits, match="no credits"):
+        client.submit("acme", request)
