@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 
 import click
 
-from lipbridge.context import env_name
+from lipbridge.context import env_var
 from lipbridge_contract.cli import cassettes_option
 from lipbridge_contract.recorded import CassetteFormatError, Interaction, load_interactions
 
@@ -139,7 +139,7 @@ def serve(provider: str, scenario: str, root: Path, port: int) -> None:
         interactions, port=port, report=lambda line: click.echo(line, err=True)
     ) as server:
         click.echo(f"serving {path} ({len(interactions)} recorded answers) at {server.url}")
-        click.echo(f"use it with: LIPBRIDGE_{env_name(provider)}_BASE_URL={server.url}")
+        click.echo(f"use it with: {env_var(provider, 'BASE_URL')}={server.url}")
         sys.stdout.flush()
         with contextlib.suppress(KeyboardInterrupt):
             server.done.wait()

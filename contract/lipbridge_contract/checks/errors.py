@@ -5,12 +5,13 @@ from __future__ import annotations
 import functools
 import json
 import math
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from hypothesis import strategies as st
 
 from lipbridge import JobHandle, JobStatus, ProviderError
-from lipbridge.plugin import Response
+from lipbridge.plugin import CallContext, Response
 from lipbridge_contract.catalogue import CATALOGUE, SUCCESS
 from lipbridge_contract.checks.base import Check, Verdict, examples, file_gate, needs_scenario
 from lipbridge_contract.checks.explore import explore
@@ -173,28 +174,31 @@ def responses(draw: Any, seeds: list[bytes]) -> Response:
     )
 
 
-def _attempt(run: SuiteRun, hook: str, args: dict[str, Any], response: Response) -> str | None:
+# A plugin hook called with the call context, its other arguments already bound.
+Hook = Callable[[CallContext], object]
+
+
+def _attempt(run: SuiteRun, name: str, hook: Hook, response: Response) -> str | None:
     """Feed one response to the plugin's hook; say what went wrong, if anything."""
     assert run.info is not None
     client, _, _ = run.scripted(response)
-    ctx = client.context(run.provider, run.info)
     try:
-        got = run.registry.call(run.provider, f"lipbridge_{hook}", ctx=ctx, **args)
+        got = hook(client.context(run.provider, run.info))
     except ProviderError as exc:
         if run.key in str(exc) or run.key in repr(exc):
-            return f"{hook}: the API key appears in {type(exc).__name__}"
+            return f"{name}: the API key appears in {type(exc).__name__}"
         return None
     except Exception as exc:
         return (
-            f"{hook}: {_describe(exc)} escaped for HTTP {response.status} body "
+            f"{name}: {_describe(exc)} escaped for HTTP {response.status} body "
             f"{response.body[:120]!r}"
         )
-    want = JobHandle if hook == "submit" else JobStatus
+    want = JobHandle if name == "submit" else JobStatus
     if not isinstance(got, want):
-        return f"{hook}: returned {type(got).__name__} for HTTP {response.status}"
+        return f"{name}: returned {type(got).__name__} for HTTP {response.status}"
     if response.status >= 400:
         return (
-            f"{hook}: returned a {want.__name__} for an HTTP {response.status} answer "
+            f"{name}: returned a {want.__name__} for an HTTP {response.status} answer "
             f"{response.body[:120]!r}; an error status must raise"
         )
     return None
@@ -202,21 +206,23 @@ def _attempt(run: SuiteRun, hook: str, args: dict[str, Any], response: Response)
 
 def _fuzz(run: SuiteRun) -> Verdict:
     success = run.scenario(SUCCESS.name)
-    hooks: dict[str, dict[str, Any]] = {"poll": {"handle": run.sample_handle()}}
-    if success is not None and success.sidecar.request is not None:
-        hooks["submit"] = {"request": success.sidecar.request}
+    handle = run.sample_handle()
+    hooks: dict[str, Hook] = {"poll": lambda ctx: run.registry.poll(run.provider, handle, ctx)}
+    request = success.sidecar.request if success is not None else None
+    if request is not None:
+        hooks["submit"] = lambda ctx: run.registry.submit(run.provider, request, ctx)
     problems: list[str] = []
     notes: list[str] = []
     counts = []
     strategy = responses(_seed_bodies(run))
     with LogCapture().installed() as logs:
-        for hook, args in hooks.items():
+        for name, hook in hooks.items():
             problem, tried = explore(
                 strategy,
                 examples(run),
-                functools.partial(_attempt, run, hook, args),
+                functools.partial(_attempt, run, name, hook),
             )
-            counts.append(f"{tried} {hook}")
+            counts.append(f"{tried} {name}")
             if problem:
                 problems.append(problem)
     if any(run.key in line for line in logs.messages):

@@ -164,7 +164,7 @@ def record_from_emulator(
             "recording from the emulator needs lipbridge-emulator: "
             "pip install 'lipbridge-contract[emulator]'"
         )
-    from lipbridge_emulator import Emulator, VirtualClock
+    from lipbridge_emulator import CooperativeClock, Emulator
     from lipbridge_emulator.dialects import installed_dialects
 
     registry = registry if registry is not None else Registry()
@@ -191,7 +191,7 @@ def record_from_emulator(
     }
     written = []
     with contextlib.ExitStack() as stack:
-        clock = VirtualClock(start=wall.now())
+        clock = CooperativeClock(start=wall.now())
         stack.callback(clock.close)  # last, once every emulator is closed
         # One emulator per setup, shared by the scenarios set up alike.
         emulators: dict[tuple[int | None, str | None], Emulator] = {}
