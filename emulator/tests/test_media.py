@@ -120,6 +120,20 @@ def test_bounce_and_loop_differ_once_the_video_runs_out(tmp_path: Path) -> None:
     assert loop == [*range(10), *range(10), *range(5)]
 
 
+def test_bounce_plays_back_across_keyframes_in_small_blocks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Frames are decoded when needed: backwards in blocks, each from the keyframe before
+    it (the 12 s sample has one at 10 s), never all at once."""
+    monkeypatch.setattr(media, "_HELD_BYTES", 7 * 160 * 120 * 3 // 2)  # seven frames
+    out = tmp_path / "out.mp4"
+
+    media.render(sample_video(12.0), sample_speech(16.0), SyncMode.BOUNCE, out)
+
+    expected = expected_order(SyncMode.BOUNCE, 300, 400)
+    assert Output(out).order == [i % 2**samples.INDEX_BITS for i in expected]
+
+
 def test_silence_pads_the_audio_with_silence(tmp_path: Path) -> None:
     video, audio = sample_video(2.0), sample_speech(1.0)
     media.render(video, audio, SyncMode.SILENCE, tmp_path / "out.mp4")
