@@ -356,7 +356,7 @@ def test_redacted_values_pass_secrets_static(cassettes: Path) -> None:
 
 TOKEN_PLUGIN = '''
 import attrs
-from lipbridge import AuthScheme, hookimpl
+from lipbridge.plugin import AuthScheme, hookimpl
 from lipbridge_example import INFO, ExampleLipsync
 
 class TokenHeader(ExampleLipsync):
