@@ -69,7 +69,7 @@ INFO = ProviderInfo(
     name=NAME,
     display_name="AI/ML API",
     docs_url=DOCS_URL,
-    contract_version="1.0",
+    contract_version="1.1",
     default_base_url="https://api.aimlapi.com",
     models=(
         ModelCapabilities(

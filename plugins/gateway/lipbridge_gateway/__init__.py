@@ -85,7 +85,7 @@ class Gateway:
             name=self.name,
             display_name=self.display_name,
             docs_url=self.docs_url,
-            contract_version="1.0",  # the contract the gateway was written against
+            contract_version="1.1",  # the contract the gateway was written against
             default_base_url=self.base_url,
             models=self.models,
             default_model=self.models[0].name,

@@ -134,4 +134,4 @@ def test_the_declared_reseller_describes_itself() -> None:
     )
     assert info.api_key_env == ("KESTREL_API_KEY",)
     assert info.status_words["completed"] is JobState.SUCCEEDED
-    assert info.contract_version == "1.0"
+    assert info.contract_version == "1.1"
