@@ -39,7 +39,8 @@ GNU_TIME = "/usr/bin/time"
 PLUGIN = '''\
 """A generated provider plugin for benchmarks/startup.py: it describes itself, no more."""
 
-from lipbridge import ModelCapabilities, ProviderInfo, SyncMode, hookimpl
+from lipbridge import SyncMode
+from lipbridge.plugin import ModelCapabilities, ProviderInfo, hookimpl
 
 NAME = "{name}"
 

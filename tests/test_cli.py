@@ -16,9 +16,10 @@ from click.testing import CliRunner
 from conftest import KEY, FakeClock, make_registry, write_dist
 from scripted_server import Reply, ScriptedServer
 
-from lipbridge import Client, Registry, hookimpl
+from lipbridge import Client, Registry
 from lipbridge.cli import ExitCode, cli
 from lipbridge.cli.app import add_extensions
+from lipbridge.plugin import hookimpl
 
 SUPPORT = Path(__file__).parent / "support"
 MEDIA = ["--video", "https://cdn.invalid/v.mp4", "--audio", "https://cdn.invalid/a.wav"]
@@ -192,7 +193,7 @@ def test_estimate_one_and_all(client: Client) -> None:
 def test_hook_lipbridge_add_commands(site: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     ext = site / "lipbridge_testext.py"
     ext.write_text(
-        "import click\nfrom lipbridge import hookimpl\n\n"
+        "import click\nfrom lipbridge.plugin import hookimpl\n\n"
         "@hookimpl\ndef lipbridge_add_commands(cli):\n"
         "    @cli.command()\n    def hello():\n        click.echo('hello from an extension')\n"
     )

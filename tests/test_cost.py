@@ -15,16 +15,9 @@ from conftest import FakeClock, ForbiddenTransport, make_registry
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from lipbridge import (
-    Client,
-    ConfigurationError,
-    CostEstimate,
-    InvalidRequest,
-    JobRequest,
-    PriceTable,
-    SyncMode,
-)
+from lipbridge import Client, ConfigurationError, CostEstimate, InvalidRequest, JobRequest, SyncMode
 from lipbridge.media import probe_seconds
+from lipbridge.plugin import PriceTable
 from lipbridge.pricing import output_seconds
 
 FEW = settings(max_examples=50, deadline=None)
@@ -529,7 +522,7 @@ def test_durations_non_media_is_invalid_request(
 def test_without_any_sync_mode_no_duration_is_demanded_and_the_output_is_unknown(
     offline_client: Client,
 ) -> None:
-    from lipbridge import ModelCapabilities, ProviderInfo
+    from lipbridge.plugin import ModelCapabilities, ProviderInfo
 
     info = ProviderInfo(
         name="acme", display_name="Acme", docs_url="https://docs.acme.invalid",

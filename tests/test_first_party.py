@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 import tomllib
 
-from lipbridge import ProviderInfo, Registry, SyncMode
+from lipbridge import Registry, SyncMode
+from lipbridge.plugin import ProviderInfo
 from lipbridge.registry import discover
 
 ROOT = Path(__file__).resolve().parent.parent

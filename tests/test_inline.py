@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from lipbridge import InvalidRequest, data_uri, inline_local
+from lipbridge import InvalidRequest
 from lipbridge.inline import CHUNK_BYTES
+from lipbridge.plugin import data_uri, inline_local
 
 
 def decoded(uri: str) -> tuple[str, bytes]:

@@ -17,11 +17,10 @@ from lipbridge import (
     PluginContractError,
     PluginLoadError,
     ProviderConflict,
-    ProviderInfo,
     UnknownProvider,
-    hookimpl,
 )
 from lipbridge.hookspecs import CONTRACT_VERSION
+from lipbridge.plugin import ProviderInfo, hookimpl
 from lipbridge.registry import contract_problem
 
 REQUEST = JobRequest(video="https://cdn.invalid/v.mp4", audio="https://cdn.invalid/a.wav")

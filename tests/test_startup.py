@@ -23,7 +23,7 @@ HELLO = (
     "@click.command()\ndef hello():\n    '''Say hello.'''\n    click.echo('hello from {name}')\n"
 )
 LEGACY = (
-    "import click\nfrom lipbridge import hookimpl\n\n"
+    "import click\nfrom lipbridge.plugin import hookimpl\n\n"
     "@hookimpl\ndef lipbridge_add_commands(cli):\n"
     "    @cli.command()\n    def old():\n        '''The old way.'''\n        click.echo('old')\n"
 )

@@ -23,8 +23,6 @@ from scripted_server import Reply, ScriptedServer, Seen
 
 from lipbridge import (
     AuthenticationError,
-    AuthScheme,
-    CallKind,
     Client,
     InsufficientCredits,
     InvalidRequest,
@@ -34,20 +32,18 @@ from lipbridge import (
     JobState,
     PluginContractError,
     ProviderError,
-    ProviderHTTP,
     ProviderProtocolError,
     ProviderUnavailable,
     RateLimited,
     RequestRejected,
-    Response,
     RetryPolicy,
     SubmitOutcomeUnknown,
     Timeouts,
     Transport,
-    error_for_status,
 )
 from lipbridge.context import Credentials, Secret
 from lipbridge.http import fingerprint, retry_after_seconds
+from lipbridge.plugin import AuthScheme, CallKind, ProviderHTTP, Response, error_for_status
 
 JOB = "/v1/jobs/j1"
 SUBMIT = "/v1/jobs"

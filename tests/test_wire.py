@@ -18,6 +18,8 @@ from lipbridge import (
     ProviderUnavailable,
     RateLimited,
     RequestRejected,
+)
+from lipbridge.plugin import (
     Response,
     number,
     read_object,

@@ -14,7 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 from lipbridge_emulator.dialect import Reply
-from lipbridge_emulator.wire import RESET, FileReply, Handler, Incoming, Outcome
+from lipbridge_emulator.wire import FileReply, Handler, Incoming, Outcome, Reset
 
 MAX_BODY = 200 * 1024 * 1024
 
@@ -59,7 +59,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True  # the unread body would be taken for a request
             error = f"Content-Length {bad.args[0]!r}; allowed: 0 to {MAX_BODY} bytes"
             outcome = Reply.json(413, {"error": error})
-        if outcome == RESET:
+        if isinstance(outcome, Reset):
             self._reset()
         elif isinstance(outcome, FileReply):
             self._send_file(outcome)

@@ -13,7 +13,13 @@ from attrs import frozen
 
 from lipbridge_emulator.dialect import Reply
 
-RESET = "reset"  # an outcome: drop the connection with a TCP reset
+
+@frozen
+class Reset:
+    """An outcome: drop the connection with a TCP reset instead of answering."""
+
+
+RESET = Reset()
 
 
 @frozen(kw_only=True)
@@ -35,7 +41,7 @@ class FileReply:
     name: str
 
 
-Outcome = Reply | FileReply | str  # str: RESET
+Outcome = Reply | FileReply | Reset
 
 
 class Handler(Protocol):

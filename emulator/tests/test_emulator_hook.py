@@ -5,8 +5,9 @@ from __future__ import annotations
 import attrs
 import pytest
 
-from lipbridge import Client, JobRequest, Registry, hookimpl
+from lipbridge import Client, JobRequest, Registry
 from lipbridge.models import ProviderInfo
+from lipbridge.plugin import hookimpl
 from lipbridge_emulator import CooperativeClock, Emulator, samples
 from lipbridge_emulator.dialect import version_problem
 from lipbridge_emulator.dialects import installed_dialects
