@@ -194,7 +194,7 @@ class ProviderHTTP:
         idempotency_header: str | None = None,
         idempotency_key: str | None = None,
         deadline: float | None = None,
-        allow_private: bool = False,
+        allow_private: bool | None = None,
     ) -> None:
         self.provider = provider
         self.base_url = base_url.rstrip("/") + "/"
@@ -209,12 +209,15 @@ class ProviderHTTP:
         self.idempotency_header = idempotency_header
         self.idempotency_key = idempotency_key if idempotency_header else None
         self.exchanges: list[Exchange] = []
-        self._last_submit_body: bytes | None = None
-        self._last_submit_response: Response | None = None
         # The caller's deadline (a ``clock.monotonic()`` time): no attempt or retry sleep
-        # goes past it. Private addresses: where the base URL itself is one, or if allowed.
+        # goes past it. Private addresses: as the caller decided (a Client decides once per
+        # provider), else where the base URL itself is one.
         self.deadline = deadline
-        self.allow_private = allow_private or is_local_host(urlsplit(self.base_url).hostname)
+        self.allow_private = (
+            is_local_host(urlsplit(self.base_url).hostname)
+            if allow_private is None
+            else allow_private
+        )
 
     def __repr__(self) -> str:
         return f"ProviderHTTP(provider={self.provider!r}, base_url={self.base_url!r})"
@@ -313,8 +316,6 @@ class ProviderHTTP:
                 ) from None
             response = redact(response)
             self._record(kind, method, url, response.status, sent=True, body=body)
-            if kind is CallKind.SUBMIT:
-                self._last_submit_body, self._last_submit_response = body, response
             log.debug("%s %s -> HTTP %d (attempt %d)", method, url, response.status, attempt)
             if response.truncated and response.ok:
                 what = f"an answer over the {self.transport.max_body}-byte limit"
@@ -395,48 +396,57 @@ class ProviderHTTP:
         body: bytes | None,
         what: str,
         response: Response | None,
-        *,
-        message: str | None = None,
+    ) -> SubmitOutcomeUnknown:
+        return self._unknown(
+            method,
+            url,
+            fingerprint(body),
+            response.status if response else None,
+            response.excerpt() if response else None,
+            f"the submit may have been accepted ({what}); check the provider's dashboard "
+            "or job list before resubmitting, or you may pay twice",
+        )
+
+    def _unknown(
+        self,
+        method: str,
+        url: str,
+        request_fingerprint: str,
+        status: int | None,
+        excerpt: str | None,
+        message: str,
     ) -> SubmitOutcomeUnknown:
         """The one place a :class:`SubmitOutcomeUnknown` and its ``details`` are built."""
-        status = response.status if response else None
         details: dict[str, Any] = {
             "provider": self.provider,
             "method": method,
             "url": url,
-            "request_fingerprint": fingerprint(body),
+            "request_fingerprint": request_fingerprint,
             "idempotency_key": self.idempotency_key,
             "at": self.clock.now().isoformat(),
             "http_status": status,
-            "body_excerpt": response.excerpt() if response else None,
+            "body_excerpt": excerpt,
         }
         return SubmitOutcomeUnknown(
-            message
-            or f"the submit may have been accepted ({what}); check the provider's dashboard "
-            "or job list before resubmitting, or you may pay twice",
-            details=details,
-            provider=self.provider,
-            http_status=status,
+            message, details=details, provider=self.provider, http_status=status
         )
 
     def unreadable_submit(self, why: str) -> SubmitOutcomeUnknown | None:
         """For a submit the provider accepted (a 2xx) but whose answer the plugin could not
-        read: the error saying the job probably exists; None if no submit was accepted."""
+        read: the error saying the job probably exists; None if no submit was accepted.
+        ``why`` (the plugin's error) already quotes the body."""
         accepted = self.accepted_submit()
         if accepted is None:
             return None
-        response = self._last_submit_response
-        return self._outcome_unknown(
+        return self._unknown(
             accepted.method,
             accepted.url,
-            self._last_submit_body,
-            why,
-            response,
-            message=(
-                f"the provider accepted the submit (HTTP {accepted.status}) but its answer "
-                f"could not be read ({why}); the job probably exists and is billed: look it "
-                "up before resubmitting"
-            ),
+            accepted.fingerprint,
+            accepted.status,
+            None,
+            f"the provider accepted the submit (HTTP {accepted.status}) but its answer could "
+            f"not be read ({why}); the job probably exists and is billed: look it up before "
+            "resubmitting",
         )
 
     def accepted_submit(self) -> Exchange | None:
