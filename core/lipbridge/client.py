@@ -7,17 +7,19 @@ registry -> check what came back. Only lipbridge errors leave this module.
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import logging
 import math
 import os
 import random
 import secrets
+import threading
 from collections.abc import Callable, Mapping
 from importlib import metadata
 from pathlib import Path
 from types import MappingProxyType
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 from urllib.parse import urlsplit
 
 from attrs import frozen
@@ -64,6 +66,10 @@ from lipbridge.transport import Transport
 from lipbridge.urls import check_output_path, check_timeout, parse_url
 from lipbridge.validation import local_path, validate
 
+if TYPE_CHECKING:
+    from lipbridge.jobs import Jobs
+    from lipbridge.ledger import Ledger
+
 T = TypeVar("T")
 log = logging.getLogger("lipbridge")
 PRIVATE_HOSTS_ENV = "LIPBRIDGE_ALLOW_PRIVATE_HOSTS"
@@ -89,6 +95,11 @@ def _core_version() -> str:  # read once: metadata lookups touch the disk, polls
         return metadata.version("lipbridge")
     except metadata.PackageNotFoundError:
         return "0"
+
+
+def _is_ledger(value: object) -> bool:
+    """A Ledger object, told apart without importing the ledger (start-up cost)."""
+    return not (value is None or isinstance(value, (bool, str, os.PathLike)))
 
 
 def _is_duration(value: object) -> bool:
@@ -142,6 +153,12 @@ class Client:
     A provider's key, base URL and settings are read (from the arguments, else the
     environment) the first time the client calls that provider, and kept: a later change
     to the environment needs a new client.
+
+    Every job is recorded in a job ledger (docs/jobs.md) before its submit is sent:
+    ``ledger`` is a path or a :class:`~lipbridge.ledger.Ledger`; by default
+    ``LIPBRIDGE_LEDGER``, else ``jobs.sqlite`` in the user's data directory, opened on
+    the first submit or wait. ``ledger=False`` keeps no record: a job whose submit answer
+    is lost, or whose process dies, can then only be found in the provider's dashboard.
     """
 
     def __init__(
@@ -158,6 +175,7 @@ class Client:
         poll_policy: PollPolicy = PollPolicy(),
         rng: random.Random | None = None,
         allow_private_hosts: bool | None = None,
+        ledger: Ledger | str | os.PathLike[str] | bool | None = None,
     ) -> None:
         self._environ = os.environ if environ is None else environ
         self.registry = registry if registry is not None else Registry(environ=self._environ)
@@ -173,6 +191,9 @@ class Client:
         if allow_private_hosts is None:
             allow_private_hosts = self._environ.get(PRIVATE_HOSTS_ENV, "") not in ("", "0")
         self.allow_private_hosts = allow_private_hosts
+        self._ledger_choice = ledger
+        self._jobs: Jobs | None = None
+        self._jobs_lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"Client(providers={self.registry.names()!r})"
@@ -184,7 +205,39 @@ class Client:
         self.close()
 
     def close(self) -> None:
+        """Release connections and the ledger file; a later call opens them again."""
         self.transport.close()
+        with self._jobs_lock:
+            if self._jobs is not None and not _is_ledger(self._ledger_choice):
+                self._jobs.ledger.close()  # one this client opened
+            self._jobs = None
+
+    @property
+    def jobs(self) -> Jobs | None:
+        """The jobs in this client's ledger (opened on first use), or None without one."""
+        if self._ledger_choice is False:
+            return None
+        with self._jobs_lock:
+            if self._jobs is None:
+                from lipbridge.jobs import Jobs
+                from lipbridge.ledger import Ledger, default_path
+
+                choice = self._ledger_choice
+                if isinstance(choice, Ledger):
+                    ledger = choice
+                elif choice is None or choice is True:
+                    ledger = Ledger(default_path(self._environ), clock=self.clock)
+                else:
+                    assert not isinstance(choice, bool)
+                    ledger = Ledger(choice, clock=self.clock)
+                self._jobs = Jobs(self, ledger)
+            return self._jobs
+
+    def _require_jobs(self) -> Jobs:
+        jobs = self.jobs
+        if jobs is None:
+            raise ConfigurationError("this client keeps no job ledger (ledger=False)")
+        return jobs
 
     # -- discovery ----------------------------------------------------------------------------
 
@@ -317,21 +370,46 @@ class Client:
     ) -> JobHandle:
         """Start a job. Validation happens first; nothing is sent for an invalid request.
 
-        If the provider may have accepted the job but the answer was lost or unreadable,
-        :class:`SubmitOutcomeUnknown` says so, with what is needed to reconcile.
+        The job is recorded in the ledger before the submit is sent (the handle's
+        ``local_id``). If the provider may have accepted the job but the answer was lost
+        or unreadable, :class:`SubmitOutcomeUnknown` says so; ``client.jobs.reconcile``
+        settles it.
         """
+        info, request = self.prepare(provider, request, drop_unsupported=drop_unsupported)
+        jobs = self.jobs
+        if jobs is None:
+            key = secrets.token_urlsafe(24) if info.idempotency_header else None
+            return self.send(provider, info, request, idempotency_key=key)
+        return jobs.submit(provider, info, request)
+
+    def prepare(
+        self, provider: str, request: JobRequest, *, drop_unsupported: bool = False
+    ) -> tuple[ProviderInfo, JobRequest]:
+        """Everything checked before a submit may be recorded or sent: the request against
+        the model, the key, the callback URL. Raises; never touches the network."""
         info = self.registry.info(provider)
         request = validate(info, request, drop_unsupported=drop_unsupported)
-        key = secrets.token_urlsafe(24) if info.idempotency_header else None
-        ctx = self.context(provider, info, idempotency_key=key)
-        ctx.credentials.require()  # a missing key fails here, before any request
+        setup = self._setup(provider, info)
+        setup.credentials.require()  # a missing key fails here, before any request
         callback = urlsplit(request.callback_url or "")
-        if callback.scheme == "http" and not is_loopback(urlsplit(ctx.http.base_url).hostname):
+        if callback.scheme == "http" and not is_loopback(_hostname(setup.base_url)):
             raise InvalidRequest(
                 f"callback_url={request.callback_url!r} is plain http, which only a local "
-                f"emulator can call; {provider} at {ctx.http.base_url} needs https",
+                f"emulator can call; {provider} at {setup.base_url} needs https",
                 field="callback_url",
             )
+        return info, request
+
+    def send(
+        self,
+        provider: str,
+        info: ProviderInfo,
+        request: JobRequest,
+        *,
+        idempotency_key: str | None,
+    ) -> JobHandle:
+        """Send a prepared submit, unrecorded (``submit`` records it first)."""
+        ctx = self.context(provider, info, idempotency_key=idempotency_key)
         try:
             handle = self._call(
                 ctx,
@@ -394,8 +472,58 @@ class Client:
         """Poll until the job ends; return its result or raise JobFailed/JobCancelled.
 
         At the deadline, :class:`WaitTimeout` carries the handle so the job is not lost;
-        with ``cancel_on_timeout`` the job is cancelled first where the model can.
+        with ``cancel_on_timeout`` the job is cancelled first where the model can. A job
+        in the ledger has what each poll sees recorded, and is driven by one process at
+        a time (:class:`JobBusy` otherwise).
         """
+        jobs = self.jobs
+        if jobs is None:
+            return self.wait_unrecorded(
+                handle,
+                timeout=timeout,
+                on_progress=on_progress,
+                cancel_on_timeout=cancel_on_timeout,
+            )
+        return jobs.wait(
+            handle, timeout=timeout, on_progress=on_progress, cancel_on_timeout=cancel_on_timeout
+        )
+
+    def run(
+        self,
+        provider: str,
+        request: JobRequest,
+        output: str | os.PathLike[str] | None = None,
+        *,
+        timeout: float | None = 1800.0,
+        on_progress: Callable[[JobStatus], None] | None = None,
+        on_submitted: Callable[[JobHandle], None] | None = None,
+        drop_unsupported: bool = False,
+    ) -> JobResult:
+        """Submit, wait and download (when ``output`` is given) in one call, recorded in
+        the ledger at every step so ``client.jobs.resume(local_id)`` can finish it after
+        any crash. ``on_submitted`` gets the handle (with ``local_id``) before waiting."""
+        if timeout is not None:
+            timeout = check_timeout(timeout, "timeout")
+        info, request = self.prepare(provider, request, drop_unsupported=drop_unsupported)
+        return self._require_jobs().run(
+            provider,
+            info,
+            request,
+            output=output,
+            timeout=timeout,
+            on_progress=on_progress,
+            on_submitted=on_submitted,
+        )
+
+    def wait_unrecorded(
+        self,
+        handle: JobHandle,
+        *,
+        timeout: float | None = 1800.0,
+        on_progress: Callable[[JobStatus], None] | None = None,
+        cancel_on_timeout: bool = False,
+    ) -> JobResult:
+        """:meth:`wait` without the ledger (which calls this)."""
         if timeout is not None:
             timeout = check_timeout(timeout, "timeout")
         _check_job_id(handle)
@@ -418,6 +546,30 @@ class Client:
                 last_status=exc.last_status,
             ) from None
         return result_of(handle, status)
+
+    def find_jobs(
+        self, provider: str, request: JobRequest, since: dt.datetime
+    ) -> list[JobHandle] | None:
+        """The provider's jobs made from ``request``'s inputs since ``since``, or None
+        when its plugin cannot look jobs up."""
+        info = self.registry.info(provider)
+        ctx = self.context(provider, info)
+        found = self._call(
+            ctx,
+            "lipbridge_find_jobs",
+            object,
+            lambda: self.registry.find_jobs(provider, request, since, ctx),
+        )
+        if found is None:
+            return None
+        if not isinstance(found, list) or not all(
+            isinstance(h, JobHandle) and h.provider == provider and h.job_id for h in found
+        ):
+            raise PluginContractError(
+                f"{provider}: lipbridge_find_jobs returned {found!r}, not a list of "
+                f"{provider} job handles"
+            )
+        return [h for h in found if h.created_at >= since]
 
     def _cancel_after_timeout(self, handle: JobHandle) -> str:
         try:

@@ -251,3 +251,27 @@ class WaitTimeout(LipbridgeError):
 
 class OptionDropped(UserWarning):
     """An unsupported optional option was left out because the caller asked for that."""
+
+
+# --- the job ledger ----------------------------------------------------------------------
+
+
+class LedgerError(LipbridgeError):
+    """The job ledger cannot be read or written: corrupt, from a newer lipbridge,
+    read-only, or on a full disk. Raised before anything is sent; the file is never
+    deleted or recreated."""
+
+    def __init__(self, message: str, *, path: str) -> None:
+        super().__init__(message)
+        self.path = path
+
+
+class JobBusy(LipbridgeError):
+    """Another process (or thread) is driving this job; its lease has not lapsed."""
+
+    retryable = True
+
+    def __init__(self, message: str, *, local_id: str, owner: str) -> None:
+        super().__init__(message)
+        self.local_id = local_id
+        self.owner = owner

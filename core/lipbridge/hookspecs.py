@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING
 from lipbridge.markers import hookspec
 
 if TYPE_CHECKING:
+    import datetime as dt
+
     import click
 
     from lipbridge.context import CallContext
@@ -79,6 +81,23 @@ def lipbridge_estimate_cost(
     ``durations`` holds the input lengths and the output length the core derived from
     the sync mode. Return ``CostEstimate.unknown(...)`` with a reason when the price
     cannot be known; never return zero for unknown. Must not do network I/O.
+    """
+
+
+@hookspec(firstresult=True)
+def lipbridge_find_jobs(
+    provider: str, request: JobRequest, since: dt.datetime, ctx: CallContext
+) -> list[JobHandle]:
+    """Optional: the provider's jobs made from ``request``'s inputs at or after ``since``.
+
+    How a job whose submit answer was lost is found without paying for it again: the
+    core calls this while reconciling a job recorded as submitted but never answered,
+    adopts the one job that matches and no other, and changes nothing when none or
+    several match. Return handles as ``lipbridge_submit`` would have, with
+    ``created_at`` set to the provider's creation time where it reports one; the
+    core drops jobs created before ``since`` and jobs the ledger already knows. Use
+    ``CallKind.POLL`` for the requests (reads, safe to retry). Implement it only when
+    the provider documents a listing or search of jobs.
     """
 
 

@@ -238,7 +238,8 @@ class JobHandle:
     """Everything needed to find a job again, in this process or another.
 
     ``resume`` carries provider-specific data (for example a status URL); plugins put
-    there whatever their poll needs beyond the job id.
+    there whatever their poll needs beyond the job id. ``local_id`` is the job's id in
+    the client's job ledger, set by the client (plugins leave it out).
     """
 
     provider: str
@@ -247,6 +248,7 @@ class JobHandle:
     model: str | None = None
     resume: Mapping[str, str] = field(factory=dict, hash=False)
     idempotency_key: str | None = None
+    local_id: str | None = None
 
     def to_json(self) -> str:
         from lipbridge.convert import dumps

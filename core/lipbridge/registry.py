@@ -32,6 +32,8 @@ from lipbridge.markers import PROJECT, PROVIDER_GROUP
 from lipbridge.models import ProviderInfo
 
 if TYPE_CHECKING:
+    import datetime as dt
+
     from lipbridge.context import CallContext
     from lipbridge.models import JobHandle, JobRequest, MediaDurations
 
@@ -300,6 +302,14 @@ class Registry:
     ) -> object:
         return self._caller(name, "lipbridge_estimate_cost")(
             provider=name, request=request, durations=durations, ctx=ctx
+        )
+
+    def find_jobs(
+        self, name: str, request: JobRequest, since: dt.datetime, ctx: CallContext
+    ) -> object:
+        """The owning plugin's ``lipbridge_find_jobs``, or None when it has none."""
+        return self._caller(name, "lipbridge_find_jobs")(
+            provider=name, request=request, since=since, ctx=ctx
         )
 
     def records(self) -> list[PluginRecord]:

@@ -234,3 +234,25 @@ misnamed = Misnamed("misnamed")
 futuristic = Futuristic("futuristic")
 typo = Typo("typo")
 incomplete = Incomplete()
+
+
+class Finder(AcmeLike):
+    """Acme with a job lookup: ``GET /v1/jobs?video_url=...`` -> ``{"jobs": [{"id",
+    "created_at"}]}``, newest first."""
+
+    @hookimpl
+    def lipbridge_find_jobs(
+        self, request: JobRequest, since: dt.datetime, ctx: CallContext
+    ) -> list[JobHandle]:
+        self.calls["find_jobs"] += 1
+        response = ctx.http.get("/v1/jobs", kind=CallKind.POLL, params={"video_url": request.video})
+        return [
+            attrs.evolve(
+                ctx.new_handle(str(job["id"]), model=request.model),
+                created_at=dt.datetime.fromisoformat(job["created_at"]),
+            )
+            for job in self._check(response, ctx)["jobs"]
+        ]
+
+
+finder = Finder("finder")

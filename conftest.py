@@ -1,0 +1,14 @@
+"""Fixtures for every test folder: no test reads or writes the user's own job ledger."""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def private_ledger(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path_factory.mktemp("data")
+    monkeypatch.setenv("LIPBRIDGE_LEDGER", str(folder / "jobs.sqlite"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(folder))  # where the default path would be

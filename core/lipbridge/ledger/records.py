@@ -1,0 +1,140 @@
+"""What the ledger keeps: a job's local record, its events, and its lifecycle states."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import hashlib
+from typing import Any
+
+from attrs import frozen
+
+from lipbridge.convert import dumps
+from lipbridge.models import CostEstimate, JobHandle, JobRequest, JobResult, JobState
+
+
+class LocalState(str, enum.Enum):
+    """Where a job stands as far as this machine knows; docs/jobs.md draws the machine."""
+
+    SUBMITTING = "submitting"  # the intent is recorded; the submit may be on the wire
+    UNKNOWN = "unknown"  # the submit may have been accepted (and billed): reconcile it
+    NOT_SUBMITTED = "not_submitted"  # proven never accepted; resuming submits it
+    REJECTED = "rejected"  # the provider refused the submit; nothing was billed
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"  # a result exists; downloaded when an output was asked for
+    DOWNLOADED = "downloaded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @classmethod
+    def of(cls, state: JobState) -> LocalState:
+        return cls(state.value)
+
+    @property
+    def accepted(self) -> bool:
+        """The provider has the job (so it may be billed)."""
+        return self in _ACCEPTED
+
+
+_ACCEPTED = frozenset(
+    {
+        LocalState.QUEUED,
+        LocalState.RUNNING,
+        LocalState.SUCCEEDED,
+        LocalState.DOWNLOADED,
+        LocalState.FAILED,
+        LocalState.CANCELLED,
+    }
+)
+_ENDED = frozenset(
+    {LocalState.REJECTED, LocalState.DOWNLOADED, LocalState.FAILED, LocalState.CANCELLED}
+)
+
+
+class EventKind(str, enum.Enum):
+    INTENT = "intent"  # recorded before the submit is sent
+    SUBMITTED = "submitted"  # the provider answered with a job id
+    UNKNOWN = "unknown"  # the answer was lost or unreadable, or the process died
+    REJECTED = "rejected"
+    STATUS = "status"  # a poll saw a new state, word or progress
+    ERROR = "error"  # a step failed without changing the state (timeout, download)
+    DOWNLOADED = "downloaded"
+    RECONCILED = "reconciled"
+
+
+def fingerprint(request: JobRequest) -> str:
+    """The request's identity: sha256 of its canonical JSON, first 32 hex digits."""
+    return hashlib.sha256(dumps(request).encode()).hexdigest()[:32]
+
+
+@frozen(kw_only=True)
+class LedgerEvent:
+    local_id: str
+    at: dt.datetime
+    kind: EventKind
+    state: LocalState
+    raw_status: str | None = None
+    progress: float | None = None
+    error: str | None = None
+
+
+@frozen(kw_only=True)
+class LedgerJob:
+    """One job as the ledger has it. ``handle`` exists once the provider answered."""
+
+    local_id: str
+    provider: str
+    model: str | None
+    request: JobRequest
+    fingerprint: str
+    state: LocalState
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    estimate: CostEstimate | None = None
+    handle: JobHandle | None = None
+    result: JobResult | None = None
+    output_path: str | None = None
+    output_size: int | None = None
+    output_sha256: str | None = None
+    error_class: str | None = None
+    error_message: str | None = None
+    attempts: int = 1
+    lease_owner: str | None = None
+    lease_expires_at: dt.datetime | None = None
+
+    @property
+    def provider_job_id(self) -> str | None:
+        return self.handle.job_id if self.handle else None
+
+    @property
+    def finished(self) -> bool:
+        """Nothing is left to do: it ended, or it succeeded and no file was asked for."""
+        if self.state is LocalState.SUCCEEDED:
+            return self.output_path is None
+        return self.state in _ENDED
+
+
+@frozen(kw_only=True)
+class JobSummary:
+    """A ledger row as ``jobs list`` shows it: no JSON decoded, so 100,000 list fast."""
+
+    local_id: str
+    provider: str
+    model: str | None
+    state: LocalState
+    provider_job_id: str | None
+    created_at: str  # ISO 8601, UTC
+    updated_at: str
+    output_path: str | None
+    error_class: str | None
+    error_message: str | None
+
+    @classmethod
+    def from_row(cls, row: tuple[Any, ...]) -> JobSummary:
+        (local_id, provider, model, state, job_id, created, updated, output, err_cls, err) = row
+        return cls(
+            local_id=local_id, provider=provider, model=model, state=LocalState(state),
+            provider_job_id=job_id, created_at=created, updated_at=updated, output_path=output,
+            error_class=err_cls, error_message=err,
+        )

@@ -1,0 +1,107 @@
+"""The ledger's tables and the migrations that build them, one version at a time.
+
+``MIGRATIONS[n]`` takes a ledger from version ``n`` to ``n + 1``; version 0 is an empty
+file. Each runs in one transaction with the version bump, so a ledger is always at a
+version some lipbridge wrote. Append new migrations; never edit a published one.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+MIGRATIONS: tuple[str, ...] = (
+    # 0 -> 1: jobs, their events, and the version row.
+    """
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE jobs (
+        local_id TEXT PRIMARY KEY,
+        provider TEXT NOT NULL,
+        model TEXT,
+        request_json TEXT NOT NULL,
+        fingerprint TEXT NOT NULL,
+        state TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        estimate_json TEXT,
+        estimate_amount TEXT,
+        estimate_unit TEXT,
+        estimate_usd TEXT,
+        provider_job_id TEXT,
+        handle_json TEXT,
+        result_json TEXT,
+        result_url TEXT,
+        result_expires_at TEXT,
+        billed_amount TEXT,
+        billed_unit TEXT,
+        billed_usd TEXT,
+        output_path TEXT,
+        output_size INTEGER,
+        output_sha256 TEXT,
+        error_class TEXT,
+        error_message TEXT,
+        attempts INTEGER NOT NULL DEFAULT 1,
+        lease_owner TEXT,
+        lease_expires_at TEXT
+    );
+    CREATE INDEX jobs_provider_job ON jobs (provider, provider_job_id)
+        WHERE provider_job_id IS NOT NULL;
+    CREATE INDEX jobs_created ON jobs (created_at);
+    CREATE INDEX jobs_state ON jobs (state, created_at);
+    CREATE TABLE events (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        local_id TEXT NOT NULL REFERENCES jobs (local_id),
+        at TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        state TEXT NOT NULL,
+        raw_status TEXT,
+        progress REAL,
+        error TEXT
+    );
+    CREATE INDEX events_job ON events (local_id, seq);
+    """,
+)
+
+SCHEMA_VERSION = len(MIGRATIONS)
+APPLICATION_ID = 0x4C50424C  # "LPBL" in the SQLite header: this file is a lipbridge ledger
+
+
+def version_of(conn: sqlite3.Connection) -> int | None:
+    """The file's schema version: 0 when empty, None when it is some other database."""
+    tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+    if not tables and app_id == 0:
+        return 0
+    if app_id != APPLICATION_ID or "meta" not in tables:
+        return None
+    row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    return int(row[0]) if row is not None and str(row[0]).isdigit() else None
+
+
+def migrate(conn: sqlite3.Connection, start: int, migrations: tuple[str, ...] = MIGRATIONS) -> None:
+    """Apply ``migrations[start:]`` in order, each atomically with its version bump."""
+    for version in range(start, len(migrations)):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in _statements(migrations[version]):
+                conn.execute(statement)
+            conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+            conn.execute(
+                "INSERT INTO meta (key, value) VALUES ('schema_version', ?) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (str(version + 1),),
+            )
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+
+def _statements(script: str) -> list[str]:
+    """``executescript`` would commit the open transaction; split and run one by one."""
+    statements, current = [], ""
+    for line in script.splitlines(keepends=True):
+        current += line
+        if sqlite3.complete_statement(current):
+            statements.append(current.strip())
+            current = ""
+    return [s for s in statements if s]

@@ -1,0 +1,503 @@
+"""The job ledger: every job recorded before it is paid for, and everything after.
+
+Writes happen at the moments that matter for money: the intent before the submit is
+sent, the handle as soon as the provider answers, each change a poll sees, the result,
+the downloaded file. A job is driven by one process at a time (see
+:mod:`lipbridge.ledger.leases`).
+"""
+
+from __future__ import annotations
+
+import builtins
+import datetime as dt
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from lipbridge.context import Clock, SystemClock
+from lipbridge.convert import dumps, loads
+from lipbridge.errors import InvalidRequest, JobBusy, LipbridgeError
+from lipbridge.ledger.database import Database
+from lipbridge.ledger.ids import is_local_id_prefix, new_local_id
+from lipbridge.ledger.leases import LEASE_SECONDS, Owner, held_by_other
+from lipbridge.ledger.records import (
+    EventKind,
+    JobSummary,
+    LedgerEvent,
+    LedgerJob,
+    LocalState,
+    fingerprint,
+)
+from lipbridge.models import CostEstimate, JobHandle, JobRequest, JobResult, JobState, JobStatus
+from lipbridge.redact import scrub
+
+LEDGER_ENV = "LIPBRIDGE_LEDGER"
+_SUMMARY = (
+    "local_id, provider, model, state, provider_job_id, created_at, updated_at, "
+    "output_path, error_class, error_message"
+)
+
+
+def default_path(environ: Mapping[str, str] = os.environ) -> Path:
+    """``LIPBRIDGE_LEDGER``, else ``jobs.sqlite`` in the user's data directory."""
+    configured = environ.get(LEDGER_ENV, "").strip()
+    if configured:
+        return Path(configured).expanduser()
+    import platformdirs  # only when a ledger is opened
+
+    return Path(platformdirs.user_data_dir("lipbridge", appauthor=False)) / "jobs.sqlite"
+
+
+def _time(value: dt.datetime) -> str:
+    return value.astimezone(dt.timezone.utc).isoformat(timespec="microseconds")
+
+
+def _parse_time(value: str | None) -> dt.datetime | None:
+    return dt.datetime.fromisoformat(value) if value else None
+
+
+def _text(value: object) -> str | None:
+    return None if value is None else str(value)
+
+
+class Ledger:
+    """A job ledger file. Safe to share between threads and between processes.
+
+    ``fsync=True`` makes every write durable across a power cut too, at about 3 ms a
+    write; by default a write survives any crash of the process (``kill -9`` included)
+    but the last few may be lost if the machine itself loses power.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        clock: Clock | None = None,
+        fsync: bool = False,
+        lease_seconds: float = LEASE_SECONDS,
+    ) -> None:
+        self.path = Path(path).expanduser()
+        self.clock: Clock = clock or SystemClock()
+        self.lease = dt.timedelta(seconds=lease_seconds)
+        self.owner = Owner.this_process()
+        self._db = Database(self.path, fsync=fsync)
+        self._driving: set[str] = set()  # jobs this ledger object drives, across its threads
+        self._driving_lock = threading.Lock()
+        self._lapse_orphaned_submits()
+
+    def __repr__(self) -> str:
+        return f"Ledger({str(self.path)!r})"
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _now(self) -> str:
+        return _time(self.clock.now())
+
+    # -- recording a job's life ---------------------------------------------------------------
+
+    def begin(
+        self,
+        provider: str,
+        request: JobRequest,
+        *,
+        estimate: CostEstimate | None = None,
+        output: str | None = None,
+    ) -> LedgerJob:
+        """Record the intent to submit, leased to this process; commit before sending."""
+        now = self.clock.now()
+        local_id = new_local_id(now)
+        amount = estimate.amount if estimate is not None else None
+        with self._db.write() as conn:
+            conn.execute(
+                "INSERT INTO jobs (local_id, provider, model, request_json, fingerprint, state, "
+                "created_at, updated_at, estimate_json, estimate_amount, estimate_unit, "
+                "estimate_usd, output_path, lease_owner, lease_expires_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    local_id, provider, request.model, scrub(dumps(request)),
+                    fingerprint(request), LocalState.SUBMITTING.value, _time(now), _time(now),
+                    dumps(estimate) if estimate is not None else None, _text(amount),
+                    estimate.unit if estimate is not None and amount is not None else None,
+                    _text(estimate.usd) if estimate is not None else None, output,
+                    str(self.owner), _time(now + self.lease),
+                ),
+            )
+            self._event(conn, local_id, EventKind.INTENT, LocalState.SUBMITTING)
+        with self._driving_lock:
+            self._driving.add(local_id)
+        return self.get(local_id)
+
+    def resubmitting(self, local_id: str) -> None:
+        """A job proven never accepted is about to be submitted again (under its lease)."""
+        with self._db.write() as conn:
+            conn.execute(
+                "UPDATE jobs SET state = ?, attempts = attempts + 1, updated_at = ? "
+                "WHERE local_id = ?",
+                (LocalState.SUBMITTING.value, self._now(), local_id),
+            )
+            self._event(conn, local_id, EventKind.INTENT, LocalState.SUBMITTING)
+
+    def submitted(self, local_id: str, handle: JobHandle) -> None:
+        """The provider answered: from now on the job can always be found again."""
+        state = LocalState.QUEUED
+        with self._db.write() as conn:
+            conn.execute(
+                "UPDATE jobs SET state = ?, provider_job_id = ?, handle_json = ?, "
+                "error_class = NULL, error_message = NULL, updated_at = ? WHERE local_id = ?",
+                (state.value, handle.job_id, scrub(handle.to_json()), self._now(), local_id),
+            )
+            self._event(conn, local_id, EventKind.SUBMITTED, state)
+
+    def submit_failed(self, local_id: str, error: BaseException, *, unknown: bool) -> None:
+        """The submit ended without a handle: refused (nothing billed) or ``unknown``."""
+        state = LocalState.UNKNOWN if unknown else LocalState.REJECTED
+        kind = EventKind.UNKNOWN if unknown else EventKind.REJECTED
+        self._set_state(local_id, state, kind, error=error)
+
+    def observed(self, local_id: str, status: JobStatus, previous: JobStatus | None) -> None:
+        """A poll's status; an event only when state, word or progress changed."""
+        if previous is not None and (previous.state, previous.raw_status, previous.progress) == (
+            status.state,
+            status.raw_status,
+            status.progress,
+        ):
+            return
+        state = LocalState.of(status.state)
+        message = status.error.message if status.error else None
+        with self._db.write() as conn:
+            # A downloaded job stays downloaded when a later poll fetches a fresh URL.
+            sets = ["state = CASE state WHEN 'downloaded' THEN state ELSE ? END", "updated_at = ?"]
+            values: list[Any] = [state.value, self._now()]
+            if status.result is not None:
+                sets.append(
+                    "result_json = ?, result_url = ?, result_expires_at = ?, billed_amount = ?, "
+                    "billed_unit = ?, billed_usd = ?"
+                )
+                values += self._result_columns(status.result)
+            if message is not None:
+                sets.append("error_class = ?, error_message = ?")
+                values += ["JobFailed" if status.state is JobState.FAILED else None, scrub(message)]
+            conn.execute(
+                f"UPDATE jobs SET {', '.join(sets)} WHERE local_id = ?", (*values, local_id)
+            )
+            self._event(
+                conn, local_id, EventKind.STATUS, state, raw=status.raw_status,
+                progress=status.progress, error=message,
+            )
+            self._renew(conn, local_id)
+
+    @staticmethod
+    def _result_columns(result: JobResult) -> list[Any]:
+        billed = result.billed
+        return [
+            scrub(dumps(result)),
+            scrub(result.video_url),
+            _time(result.expires_at) if result.expires_at else None,
+            _text(billed.amount) if billed else None,
+            billed.unit if billed else None,
+            _text(billed.usd) if billed else None,
+        ]
+
+    def step_failed(self, local_id: str, error: BaseException) -> None:
+        """A step failed without changing where the job stands (a timeout, a download)."""
+        job = self.get(local_id)
+        self._set_state(local_id, job.state, EventKind.ERROR, error=error)
+
+    def set_output(self, local_id: str, output: str) -> None:
+        with self._db.write() as conn:
+            conn.execute(
+                "UPDATE jobs SET output_path = ?, updated_at = ? WHERE local_id = ?",
+                (output, self._now(), local_id),
+            )
+
+    def downloaded(self, local_id: str, path: Path, size: int, sha256: str) -> None:
+        state = LocalState.DOWNLOADED
+        with self._db.write() as conn:
+            conn.execute(
+                "UPDATE jobs SET state = ?, output_path = ?, output_size = ?, output_sha256 = ?, "
+                "error_class = NULL, error_message = NULL, updated_at = ? WHERE local_id = ?",
+                (state.value, str(path), size, sha256, self._now(), local_id),
+            )
+            self._event(conn, local_id, EventKind.DOWNLOADED, state)
+
+    def reconciled(self, local_id: str, handle: JobHandle | None, how: str) -> None:
+        """Adopt ``handle`` as the job the lost submit created, or (None) mark it never
+        accepted, so resuming submits it."""
+        state = LocalState.QUEUED if handle is not None else LocalState.NOT_SUBMITTED
+        with self._db.write() as conn:
+            if handle is not None:
+                conn.execute(
+                    "UPDATE jobs SET provider_job_id = ?, handle_json = ? WHERE local_id = ?",
+                    (handle.job_id, scrub(handle.to_json()), local_id),
+                )
+            conn.execute(
+                "UPDATE jobs SET state = ?, error_class = NULL, error_message = NULL, "
+                "updated_at = ? WHERE local_id = ?",
+                (state.value, self._now(), local_id),
+            )
+            self._event(conn, local_id, EventKind.RECONCILED, state, error=how)
+
+    def _set_state(
+        self, local_id: str, state: LocalState, kind: EventKind, *, error: BaseException
+    ) -> None:
+        message = scrub(str(error.message if isinstance(error, LipbridgeError) else error))
+        with self._db.write() as conn:
+            conn.execute(
+                "UPDATE jobs SET state = ?, error_class = ?, error_message = ?, updated_at = ? "
+                "WHERE local_id = ?",
+                (state.value, type(error).__name__, message, self._now(), local_id),
+            )
+            self._event(conn, local_id, kind, state, error=f"{type(error).__name__}: {message}")
+
+    def _event(
+        self,
+        conn: sqlite3.Connection,
+        local_id: str,
+        kind: EventKind,
+        state: LocalState,
+        *,
+        raw: str | None = None,
+        progress: float | None = None,
+        error: str | None = None,
+    ) -> None:
+        conn.execute(
+            "INSERT INTO events (local_id, at, kind, state, raw_status, progress, error) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (local_id, self._now(), kind.value, state.value, raw, progress, error),
+        )
+
+    # -- leases -------------------------------------------------------------------------------
+
+    @contextmanager
+    def driving(self, local_id: str) -> Iterator[None]:
+        """Hold ``local_id``'s lease for the block, or raise :class:`JobBusy`."""
+        self.acquire(local_id)
+        try:
+            yield
+        finally:
+            self.release(local_id)
+
+    def acquire(self, local_id: str) -> None:
+        with self._driving_lock:
+            if local_id in self._driving:
+                raise JobBusy(
+                    f"job {local_id} is already being driven by another thread of this process",
+                    local_id=local_id,
+                    owner=str(self.owner),
+                )
+            with self._db.write() as conn:
+                row = conn.execute(
+                    "SELECT lease_owner, lease_expires_at FROM jobs WHERE local_id = ?",
+                    (local_id,),
+                ).fetchone()
+                if row is None:
+                    raise self._no_such_job(local_id)
+                now = self.clock.now()
+                other = held_by_other(row[0], _parse_time(row[1]), self.owner, now)
+                if other is not None:
+                    raise JobBusy(
+                        f"job {local_id} is being driven by {other.describe()} (its lease runs "
+                        f"until {row[1]}); let it finish, or try again after that",
+                        local_id=local_id,
+                        owner=str(other),
+                    )
+                conn.execute(
+                    "UPDATE jobs SET lease_owner = ?, lease_expires_at = ? WHERE local_id = ?",
+                    (str(self.owner), _time(now + self.lease), local_id),
+                )
+            self._driving.add(local_id)
+
+    def _renew(self, conn: sqlite3.Connection, local_id: str) -> None:
+        conn.execute(
+            "UPDATE jobs SET lease_expires_at = ? WHERE local_id = ? AND lease_owner = ?",
+            (_time(self.clock.now() + self.lease), local_id, str(self.owner)),
+        )
+
+    def release(self, local_id: str) -> None:
+        with self._driving_lock:
+            self._driving.discard(local_id)
+            with self._db.write() as conn:
+                conn.execute(
+                    "UPDATE jobs SET lease_owner = NULL, lease_expires_at = NULL "
+                    "WHERE local_id = ? AND lease_owner = ?",
+                    (local_id, str(self.owner)),
+                )
+
+    def _lapse_orphaned_submits(self) -> None:
+        """A submit whose process died before the answer was recorded may have been
+        accepted: it becomes ``unknown``, to be reconciled, never resent blindly."""
+        with self._db.read() as conn:
+            rows = conn.execute(
+                "SELECT local_id, lease_owner, lease_expires_at FROM jobs WHERE state = ?",
+                (LocalState.SUBMITTING.value,),
+            ).fetchall()
+        now = self.clock.now()
+        orphans = [
+            local_id
+            for local_id, owner, expires in rows
+            if owner != str(self.owner)
+            and held_by_other(owner, _parse_time(expires), self.owner, now) is None
+        ]
+        for local_id in orphans:
+            self.orphaned(local_id)
+
+    def orphaned(self, local_id: str) -> None:
+        """A ``submitting`` job whose submitter is gone becomes ``unknown``."""
+        why = "the process submitting it ended before the answer was recorded"
+        with self._db.write() as conn:
+            changed = conn.execute(
+                "UPDATE jobs SET state = ?, error_class = 'SubmitOutcomeUnknown', "
+                "error_message = ?, updated_at = ? WHERE local_id = ? AND state = ?",
+                (
+                    LocalState.UNKNOWN.value, why, self._now(), local_id,
+                    LocalState.SUBMITTING.value,
+                ),
+            ).rowcount
+            if changed:
+                self._event(conn, local_id, EventKind.UNKNOWN, LocalState.UNKNOWN, error=why)
+
+    # -- reading ------------------------------------------------------------------------------
+
+    def get(self, ref: str) -> LedgerJob:
+        """The job whose local id is ``ref``, or starts with it when only one does."""
+        ref = ref.strip().upper()
+        if not is_local_id_prefix(ref):
+            raise InvalidRequest(
+                f"{ref!r} is not a local job id (26 characters, such as "
+                "01JF2Q8W3V6Z5X4Y3A2B1C0D9E, or its first 4 or more)",
+                field="job",
+            )
+        with self._db.read() as conn:
+            rows = conn.execute(
+                "SELECT * FROM jobs WHERE local_id >= ? AND local_id < ? LIMIT 2",
+                (ref, ref + "~"),
+            ).fetchall()
+            names = [d[0] for d in conn.execute("SELECT * FROM jobs LIMIT 0").description]
+        if not rows:
+            raise self._no_such_job(ref)
+        if len(rows) > 1:
+            raise InvalidRequest(
+                f"{ref} starts more than one job id in {self.path}; give more of it",
+                field="job",
+            )
+        return _job(dict(zip(names, rows[0], strict=True)))
+
+    def find(self, provider: str, job_id: str) -> LedgerJob | None:
+        """The job with this provider job id, if the ledger has it."""
+        with self._db.read() as conn:
+            row = conn.execute(
+                "SELECT local_id FROM jobs WHERE provider = ? AND provider_job_id = ?",
+                (provider, job_id),
+            ).fetchone()
+        return self.get(row[0]) if row else None
+
+    def known_job_ids(self, provider: str) -> set[str]:
+        with self._db.read() as conn:
+            rows = conn.execute(
+                "SELECT provider_job_id FROM jobs WHERE provider = ? "
+                "AND provider_job_id IS NOT NULL",
+                (provider,),
+            ).fetchall()
+        return {row[0] for row in rows}
+
+    def list(
+        self,
+        *,
+        provider: str | None = None,
+        states: tuple[LocalState, ...] = (),
+        since: dt.datetime | None = None,
+        limit: int | None = None,
+    ) -> builtins.list[JobSummary]:
+        """Jobs newest first, without decoding their JSON (fast over many rows)."""
+        where, args = ["1"], []
+        if provider is not None:
+            where.append("provider = ?")
+            args.append(provider)
+        if states:
+            where.append(f"state IN ({', '.join('?' for _ in states)})")
+            args += [s.value for s in states]
+        if since is not None:
+            where.append("created_at >= ?")
+            args.append(_time(since))
+        sql = f"SELECT {_SUMMARY} FROM jobs WHERE {' AND '.join(where)} ORDER BY local_id DESC"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        with self._db.read() as conn:
+            rows = conn.execute(sql, args).fetchall()
+        return [JobSummary.from_row(row) for row in rows]
+
+    def events(self, local_id: str) -> builtins.list[LedgerEvent]:
+        with self._db.read() as conn:
+            rows = conn.execute(
+                "SELECT local_id, at, kind, state, raw_status, progress, error FROM events "
+                "WHERE local_id = ? ORDER BY seq",
+                (local_id,),
+            ).fetchall()
+        return [
+            LedgerEvent(
+                local_id=row[0], at=dt.datetime.fromisoformat(row[1]), kind=EventKind(row[2]),
+                state=LocalState(row[3]), raw_status=row[4], progress=row[5], error=row[6],
+            )
+            for row in rows
+        ]
+
+    def unfinished(self) -> builtins.list[LedgerJob]:
+        """Every job with something left to do, oldest first."""
+        with self._db.read() as conn:
+            rows = conn.execute(
+                "SELECT local_id FROM jobs WHERE state IN (?, ?, ?, ?, ?) "
+                "OR (state = ? AND output_path IS NOT NULL) ORDER BY local_id",
+                (
+                    LocalState.SUBMITTING.value, LocalState.UNKNOWN.value,
+                    LocalState.NOT_SUBMITTED.value, LocalState.QUEUED.value,
+                    LocalState.RUNNING.value, LocalState.SUCCEEDED.value,
+                ),
+            ).fetchall()
+        return [self.get(row[0]) for row in rows]
+
+    def cost_rows(self) -> builtins.list[tuple[Any, ...]]:
+        """Per job: provider, model, day, state, estimate (amount, unit, usd), billed."""
+        with self._db.read() as conn:
+            return conn.execute(
+                "SELECT provider, model, substr(created_at, 1, 10), state, estimate_amount, "
+                "estimate_unit, estimate_usd, billed_amount, billed_unit, billed_usd FROM jobs "
+                "ORDER BY local_id"
+            ).fetchall()
+
+    def _no_such_job(self, ref: str) -> InvalidRequest:
+        return InvalidRequest(f"no job {ref} in the ledger {self.path}", field="job")
+
+
+def _job(row: dict[str, Any]) -> LedgerJob:
+    return LedgerJob(
+        local_id=row["local_id"],
+        provider=row["provider"],
+        model=row["model"],
+        request=loads(row["request_json"], JobRequest),
+        fingerprint=row["fingerprint"],
+        state=LocalState(row["state"]),
+        created_at=dt.datetime.fromisoformat(row["created_at"]),
+        updated_at=dt.datetime.fromisoformat(row["updated_at"]),
+        estimate=loads(row["estimate_json"], CostEstimate) if row["estimate_json"] else None,
+        handle=loads(row["handle_json"], JobHandle) if row["handle_json"] else None,
+        result=loads(row["result_json"], JobResult) if row["result_json"] else None,
+        output_path=row["output_path"],
+        output_size=row["output_size"],
+        output_sha256=row["output_sha256"],
+        error_class=row["error_class"],
+        error_message=row["error_message"],
+        attempts=row["attempts"],
+        lease_owner=row["lease_owner"],
+        lease_expires_at=_parse_time(row["lease_expires_at"]),
+    )
