@@ -140,7 +140,7 @@ def test_a_ledger_that_fails_after_acceptance_still_gives_the_handle(
     server.script("POST", "/v1/jobs", accepted("j-accepted"))
     ledger = jobs(client)
 
-    def full(*args: object) -> None:
+    def full(*args: object, **kwargs: object) -> None:
         raise LedgerError("the job ledger x could not be written (disk full)", path="x")
 
     monkeypatch.setattr(ledger, "submitted", full)
@@ -229,6 +229,25 @@ def test_a_job_waited_on_elsewhere_is_busy_here(
     ):
         client.wait(handle)
     assert server.requests("GET") == []
+
+
+def test_a_long_wait_keeps_its_lease_alive_without_writing_every_poll(
+    client: Client, server: ScriptedServer, clock: FakeClock, ledger_path: Path
+) -> None:
+    handle = _submitted(client, server)
+    server.script("GET", "/v1/jobs/j1", *[running()] * 80, done(server))
+    seen: list[tuple[dt.datetime, dt.datetime | None]] = []
+
+    def look(_: object) -> None:
+        with Ledger(ledger_path, clock=clock) as other:
+            seen.append((clock.now(), other.get(handle.local_id or "").lease_expires_at))
+
+    client.wait(handle, on_progress=look, timeout=None)
+    assert seen[-1][0] - seen[0][0] > dt.timedelta(minutes=15)  # longer than one lease
+    for now, expiry in seen[:-1]:  # the lease never lapsed while the wait went on
+        assert expiry is not None and expiry > now
+    assert 2 <= len({expiry for _, expiry in seen[:-1]}) <= 8  # renewed now and then only
+    assert seen[-1][1] is None  # released with the last status
 
 
 def test_a_wait_by_bare_job_id_finds_the_ledger_s_job(

@@ -43,6 +43,7 @@ from lipbridge.models import (
     ProviderInfo,
 )
 from lipbridge.urls import check_output_path
+from lipbridge.validation import local_path
 
 if TYPE_CHECKING:
     from lipbridge.client import Client
@@ -100,19 +101,27 @@ class Jobs:
             provider, request, estimate=self._estimate(provider, request), output=output
         )
         try:
-            return self._send(job, info, request)
+            return self._send(job, info, request, release=not keep_lease)
         finally:
             if not keep_lease:
                 self.ledger.release(job.local_id)
 
     def _estimate(self, provider: str, request: JobRequest) -> CostEstimate | None:
-        """What the job should cost, where that is known offline; never a reason to stop."""
+        """What the job should cost, where that is known offline; never a reason to stop.
+
+        Only local inputs can be measured offline; for URLs the length, and so the price,
+        is unknown until the provider bills.
+        """
+        if not any(ref and local_path(ref) for ref in (request.video, request.audio)):
+            return None
         try:
             return self.client.estimate_cost(provider, request)
         except LipbridgeError:
             return None
 
-    def _send(self, job: LedgerJob, info: ProviderInfo, request: JobRequest) -> JobHandle:
+    def _send(
+        self, job: LedgerJob, info: ProviderInfo, request: JobRequest, *, release: bool = False
+    ) -> JobHandle:
         key = job.local_id if info.idempotency_header else None
         try:
             handle = self.client.send(job.provider, info, request, idempotency_key=key)
@@ -128,7 +137,7 @@ class Jobs:
             raise
         handle = attrs.evolve(handle, local_id=job.local_id)
         try:
-            self.ledger.submitted(job.local_id, handle)
+            self.ledger.submitted(job.local_id, handle, release=release)
         except LedgerError as exc:
             raise LedgerError(
                 f"{exc.message}. The provider accepted the job; keep its handle to follow "
@@ -178,16 +187,18 @@ class Jobs:
         cancel_on_timeout: bool = False,
     ) -> JobResult:
         """Wait for a job, recording what each poll sees when the ledger knows the job."""
-        job = self.job_of(handle)
-        if job is None:
+        local_id = self.ledger.locate(handle)
+        if local_id is None:
             return self.client.wait_unrecorded(
                 handle,
                 timeout=timeout,
                 on_progress=on_progress,
                 cancel_on_timeout=cancel_on_timeout,
             )
-        with self.ledger.driving(job.local_id):
-            return self._wait(job.local_id, handle, timeout, on_progress, cancel_on_timeout)
+        with self.ledger.driving(local_id):
+            return self._wait(
+                local_id, handle, timeout, on_progress, cancel_on_timeout, release_when_done=True
+            )
 
     def _wait(
         self,
@@ -196,11 +207,14 @@ class Jobs:
         timeout: float | None,
         on_progress: Progress | None,
         cancel_on_timeout: bool = False,
+        *,
+        release_when_done: bool = False,
     ) -> JobResult:
         last: list[JobStatus] = []
 
         def observe(status: JobStatus) -> None:
-            self.ledger.observed(local_id, status, last[-1] if last else None)
+            release = release_when_done and status.state.terminal
+            self.ledger.observed(local_id, status, last[-1] if last else None, release=release)
             last[:] = [status]
             if on_progress is not None:
                 on_progress(status)
@@ -214,11 +228,6 @@ class Jobs:
         except LipbridgeError as exc:
             self.ledger.step_failed(local_id, exc)
             raise
-
-    def job_of(self, handle: JobHandle) -> LedgerJob | None:
-        if handle.local_id is not None:
-            return self.ledger.get(handle.local_id)
-        return self.ledger.find(handle.provider, handle.job_id)
 
     def download(self, ref: str, path: str | os.PathLike[str] | None = None) -> Path:
         """Fetch a finished job's video again, to ``path`` or where it was asked for.

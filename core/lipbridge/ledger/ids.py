@@ -13,7 +13,15 @@ _PREFIX = re.compile(r"[0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{4,26}")
 
 def new_local_id(now: dt.datetime) -> str:
     """48 bits of milliseconds since 1970, then 80 random bits, in Crockford base32."""
-    value = (int(now.timestamp() * 1000) << 80) | secrets.randbits(80)
+    return _encode((int(now.timestamp() * 1000) << 80) | secrets.randbits(80))
+
+
+def first_local_id(at: dt.datetime) -> str:
+    """The smallest id a job created at ``at`` can have: ids sort by creation time."""
+    return _encode(int(at.timestamp() * 1000) << 80)
+
+
+def _encode(value: int) -> str:
     return "".join(_CROCKFORD[(value >> shift) & 31] for shift in range(125, -1, -5))
 
 

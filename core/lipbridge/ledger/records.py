@@ -65,7 +65,11 @@ class EventKind(str, enum.Enum):
 
 def fingerprint(request: JobRequest) -> str:
     """The request's identity: sha256 of its canonical JSON, first 32 hex digits."""
-    return hashlib.sha256(dumps(request).encode()).hexdigest()[:32]
+    return digest(dumps(request))
+
+
+def digest(canonical_json: str) -> str:
+    return hashlib.sha256(canonical_json.encode()).hexdigest()[:32]
 
 
 @frozen(kw_only=True)

@@ -14,7 +14,7 @@ MIGRATIONS: tuple[str, ...] = (
     """
     CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
     CREATE TABLE jobs (
-        local_id TEXT PRIMARY KEY,
+        local_id TEXT PRIMARY KEY,  -- a ULID: ordered by creation time
         provider TEXT NOT NULL,
         model TEXT,
         request_json TEXT NOT NULL,
@@ -42,13 +42,15 @@ MIGRATIONS: tuple[str, ...] = (
         attempts INTEGER NOT NULL DEFAULT 1,
         lease_owner TEXT,
         lease_expires_at TEXT
-    );
+    ) WITHOUT ROWID;
     CREATE INDEX jobs_provider_job ON jobs (provider, provider_job_id)
         WHERE provider_job_id IS NOT NULL;
-    CREATE INDEX jobs_created ON jobs (created_at);
-    CREATE INDEX jobs_state ON jobs (state, created_at);
+    -- Only the jobs with something left to do: small, whatever the ledger's size.
+    CREATE INDEX jobs_open ON jobs (state)
+        WHERE state IN ('submitting', 'unknown', 'not_submitted', 'queued', 'running',
+                        'succeeded');
     CREATE TABLE events (
-        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        seq INTEGER PRIMARY KEY,
         local_id TEXT NOT NULL REFERENCES jobs (local_id),
         at TEXT NOT NULL,
         kind TEXT NOT NULL,

@@ -22,7 +22,7 @@ from lipbridge.context import Clock, SystemClock
 from lipbridge.convert import dumps, loads
 from lipbridge.errors import InvalidRequest, JobBusy, LipbridgeError
 from lipbridge.ledger.database import Database
-from lipbridge.ledger.ids import is_local_id_prefix, new_local_id
+from lipbridge.ledger.ids import first_local_id, is_local_id_prefix, new_local_id
 from lipbridge.ledger.leases import LEASE_SECONDS, Owner, held_by_other
 from lipbridge.ledger.records import (
     EventKind,
@@ -30,7 +30,7 @@ from lipbridge.ledger.records import (
     LedgerEvent,
     LedgerJob,
     LocalState,
-    fingerprint,
+    digest,
 )
 from lipbridge.models import CostEstimate, JobHandle, JobRequest, JobResult, JobState, JobStatus
 from lipbridge.redact import scrub
@@ -87,6 +87,7 @@ class Ledger:
         self._db = Database(self.path, fsync=fsync)
         self._driving: set[str] = set()  # jobs this ledger object drives, across its threads
         self._driving_lock = threading.Lock()
+        self._renewed: dict[str, dt.datetime] = {}  # when each held lease was last extended
         self._lapse_orphaned_submits()
 
     def __repr__(self) -> str:
@@ -118,6 +119,8 @@ class Ledger:
         now = self.clock.now()
         local_id = new_local_id(now)
         amount = estimate.amount if estimate is not None else None
+        request_json = dumps(request)
+        print_ = digest(request_json)
         with self._db.write() as conn:
             conn.execute(
                 "INSERT INTO jobs (local_id, provider, model, request_json, fingerprint, state, "
@@ -125,8 +128,8 @@ class Ledger:
                 "estimate_usd, output_path, lease_owner, lease_expires_at) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
-                    local_id, provider, request.model, scrub(dumps(request)),
-                    fingerprint(request), LocalState.SUBMITTING.value, _time(now), _time(now),
+                    local_id, provider, request.model, scrub(request_json),
+                    print_, LocalState.SUBMITTING.value, _time(now), _time(now),
                     dumps(estimate) if estimate is not None else None, _text(amount),
                     estimate.unit if estimate is not None and amount is not None else None,
                     _text(estimate.usd) if estimate is not None else None, output,
@@ -136,7 +139,21 @@ class Ledger:
             self._event(conn, local_id, EventKind.INTENT, LocalState.SUBMITTING)
         with self._driving_lock:
             self._driving.add(local_id)
-        return self.get(local_id)
+            self._renewed[local_id] = now
+        return LedgerJob(
+            local_id=local_id,
+            provider=provider,
+            model=request.model,
+            request=request,
+            fingerprint=print_,
+            state=LocalState.SUBMITTING,
+            created_at=now,
+            updated_at=now,
+            estimate=estimate,
+            output_path=output,
+            lease_owner=str(self.owner),
+            lease_expires_at=now + self.lease,
+        )
 
     def resubmitting(self, local_id: str) -> None:
         """A job proven never accepted is about to be submitted again (under its lease)."""
@@ -148,8 +165,11 @@ class Ledger:
             )
             self._event(conn, local_id, EventKind.INTENT, LocalState.SUBMITTING)
 
-    def submitted(self, local_id: str, handle: JobHandle) -> None:
-        """The provider answered: from now on the job can always be found again."""
+    def submitted(self, local_id: str, handle: JobHandle, *, release: bool = False) -> None:
+        """The provider answered: from now on the job can always be found again.
+
+        ``release`` gives up the lease in the same write (a submit that waits no further).
+        """
         state = LocalState.QUEUED
         with self._db.write() as conn:
             conn.execute(
@@ -158,6 +178,11 @@ class Ledger:
                 (state.value, handle.job_id, scrub(handle.to_json()), self._now(), local_id),
             )
             self._event(conn, local_id, EventKind.SUBMITTED, state)
+            if release:
+                self._release(conn, local_id)
+        if release:
+            with self._driving_lock:
+                self._driving.discard(local_id)
 
     def submit_failed(self, local_id: str, error: BaseException, *, unknown: bool) -> None:
         """The submit ended without a handle: refused (nothing billed) or ``unknown``."""
@@ -165,13 +190,28 @@ class Ledger:
         kind = EventKind.UNKNOWN if unknown else EventKind.REJECTED
         self._set_state(local_id, state, kind, error=error)
 
-    def observed(self, local_id: str, status: JobStatus, previous: JobStatus | None) -> None:
-        """A poll's status; an event only when state, word or progress changed."""
+    def observed(
+        self,
+        local_id: str,
+        status: JobStatus,
+        previous: JobStatus | None,
+        *,
+        release: bool = False,
+    ) -> None:
+        """A poll's status; an event only when state, word or progress changed.
+
+        Each poll also keeps this process's lease alive (written when half of it is
+        spent); ``release`` gives it up in the same write.
+        """
         if previous is not None and (previous.state, previous.raw_status, previous.progress) == (
             status.state,
             status.raw_status,
             status.progress,
         ):
+            if release or self._lease_half_spent(local_id):
+                with self._db.write() as conn:
+                    self._keep_or_release(conn, local_id, release)
+                self._forget(local_id, release)
             return
         state = LocalState.of(status.state)
         message = status.error.message if status.error else None
@@ -195,7 +235,8 @@ class Ledger:
                 conn, local_id, EventKind.STATUS, state, raw=status.raw_status,
                 progress=status.progress, error=message,
             )
-            self._renew(conn, local_id)
+            self._keep_or_release(conn, local_id, release)
+        self._forget(local_id, release)
 
     @staticmethod
     def _result_columns(result: JobResult) -> list[Any]:
@@ -317,30 +358,55 @@ class Ledger:
                     (str(self.owner), _time(now + self.lease), local_id),
                 )
             self._driving.add(local_id)
+            self._renewed[local_id] = now
 
     def _renew(self, conn: sqlite3.Connection, local_id: str) -> None:
+        now = self.clock.now()
         conn.execute(
             "UPDATE jobs SET lease_expires_at = ? WHERE local_id = ? AND lease_owner = ?",
-            (_time(self.clock.now() + self.lease), local_id, str(self.owner)),
+            (_time(now + self.lease), local_id, str(self.owner)),
         )
+        self._renewed[local_id] = now
+
+    def _keep_or_release(self, conn: sqlite3.Connection, local_id: str, release: bool) -> None:
+        if release:
+            self._release(conn, local_id)
+        else:
+            self._renew(conn, local_id)
+
+    def _lease_half_spent(self, local_id: str) -> bool:
+        renewed = self._renewed.get(local_id)
+        return renewed is None or self.clock.now() - renewed > self.lease / 2
+
+    def _forget(self, local_id: str, released: bool) -> None:
+        if released:
+            with self._driving_lock:
+                self._driving.discard(local_id)
+            self._renewed.pop(local_id, None)
 
     def release(self, local_id: str) -> None:
         with self._driving_lock:
+            if local_id not in self._driving:
+                return  # released already (with its last write)
             self._driving.discard(local_id)
+            self._renewed.pop(local_id, None)
             with self._db.write() as conn:
-                conn.execute(
-                    "UPDATE jobs SET lease_owner = NULL, lease_expires_at = NULL "
-                    "WHERE local_id = ? AND lease_owner = ?",
-                    (local_id, str(self.owner)),
-                )
+                self._release(conn, local_id)
+
+    def _release(self, conn: sqlite3.Connection, local_id: str) -> None:
+        conn.execute(
+            "UPDATE jobs SET lease_owner = NULL, lease_expires_at = NULL "
+            "WHERE local_id = ? AND lease_owner = ?",
+            (local_id, str(self.owner)),
+        )
 
     def _lapse_orphaned_submits(self) -> None:
         """A submit whose process died before the answer was recorded may have been
         accepted: it becomes ``unknown``, to be reconciled, never resent blindly."""
         with self._db.read() as conn:
-            rows = conn.execute(
-                "SELECT local_id, lease_owner, lease_expires_at FROM jobs WHERE state = ?",
-                (LocalState.SUBMITTING.value,),
+            rows = conn.execute(  # a literal state, so that the small index jobs_open serves
+                "SELECT local_id, lease_owner, lease_expires_at FROM jobs "
+                "WHERE state = 'submitting'"
             ).fetchall()
         now = self.clock.now()
         orphans = [
@@ -379,11 +445,12 @@ class Ledger:
                 field="job",
             )
         with self._db.read() as conn:
-            rows = conn.execute(
+            cursor = conn.execute(
                 "SELECT * FROM jobs WHERE local_id >= ? AND local_id < ? LIMIT 2",
                 (ref, ref + "~"),
-            ).fetchall()
-            names = [d[0] for d in conn.execute("SELECT * FROM jobs LIMIT 0").description]
+            )
+            rows = cursor.fetchall()
+            names = [d[0] for d in cursor.description]
         if not rows:
             raise self._no_such_job(ref)
         if len(rows) > 1:
@@ -392,6 +459,16 @@ class Ledger:
                 field="job",
             )
         return _job(dict(zip(names, rows[0], strict=True)))
+
+    def locate(self, handle: JobHandle) -> str | None:
+        """The local id of the job ``handle`` names, if the ledger has it (no decoding)."""
+        with self._db.read() as conn:
+            row = conn.execute(
+                "SELECT local_id FROM jobs WHERE local_id = ? OR (provider = ? AND "
+                "provider_job_id = ?) ORDER BY local_id = ? DESC LIMIT 1",
+                (handle.local_id, handle.provider, handle.job_id, handle.local_id),
+            ).fetchone()
+        return row[0] if row else None
 
     def find(self, provider: str, job_id: str) -> LedgerJob | None:
         """The job with this provider job id, if the ledger has it."""
@@ -427,9 +504,9 @@ class Ledger:
         if states:
             where.append(f"state IN ({', '.join('?' for _ in states)})")
             args += [s.value for s in states]
-        if since is not None:
-            where.append("created_at >= ?")
-            args.append(_time(since))
+        if since is not None:  # local ids sort by creation time
+            where.append("local_id >= ?")
+            args.append(first_local_id(since))
         sql = f"SELECT {_SUMMARY} FROM jobs WHERE {' AND '.join(where)} ORDER BY local_id DESC"
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
@@ -455,14 +532,10 @@ class Ledger:
     def unfinished(self) -> builtins.list[LedgerJob]:
         """Every job with something left to do, oldest first."""
         with self._db.read() as conn:
-            rows = conn.execute(
-                "SELECT local_id FROM jobs WHERE state IN (?, ?, ?, ?, ?) "
-                "OR (state = ? AND output_path IS NOT NULL) ORDER BY local_id",
-                (
-                    LocalState.SUBMITTING.value, LocalState.UNKNOWN.value,
-                    LocalState.NOT_SUBMITTED.value, LocalState.QUEUED.value,
-                    LocalState.RUNNING.value, LocalState.SUCCEEDED.value,
-                ),
+            rows = conn.execute(  # literal states, so that the small index jobs_open serves
+                "SELECT local_id FROM jobs WHERE state IN ('submitting', 'unknown', "
+                "'not_submitted', 'queued', 'running', 'succeeded') "
+                "AND (state != 'succeeded' OR output_path IS NOT NULL) ORDER BY local_id"
             ).fetchall()
         return [self.get(row[0]) for row in rows]
 
