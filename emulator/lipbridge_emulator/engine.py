@@ -2,13 +2,14 @@
 store or the control API, and applying the fault plan on the way.
 
 Everything here is provider-neutral; a :class:`Dialect` translates. The parts have
-modules of their own: the fault plan (every seeded draw), jobs, inputs (fetching, probing,
-rendering) and accounts.
+modules of their own: the fault plan (every seeded draw), holds (requests kept waiting
+for a crash test), jobs, inputs (fetching, probing, rendering) and accounts.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import functools
+from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from lipbridge_emulator.callbacks import CallbackSender
 from lipbridge_emulator.clock import cooperation
 from lipbridge_emulator.dialect import Dialect, Endpoint, JobView, Problem, Reply, Request
 from lipbridge_emulator.faults import FaultSpec, parse
+from lipbridge_emulator.holds import Held, HoldEnd, HoldPoint, Holds
 from lipbridge_emulator.inputs import Inputs
 from lipbridge_emulator.jobs import Job, Jobs, Timing
 from lipbridge_emulator.ledger import Accepted, Arrival, Ledger
@@ -30,6 +32,10 @@ from lipbridge_emulator.store import FileStore
 from lipbridge_emulator.wire import RESET, FileReply, Incoming, Outcome
 
 DEFAULT_KEY = "lb-test-key"
+CONTROL = (
+    "GET /_emulator/ledger, POST /_emulator/credits, GET /_emulator/holds, "
+    "POST /_emulator/holds/release"
+)
 
 
 class Emulator:
@@ -67,6 +73,7 @@ class Emulator:
         self.store = FileStore(root)
         spec = faults if isinstance(faults, FaultSpec) else parse(faults)
         self._plan = FaultPlan(spec, seed)
+        self.holds = Holds()
         self._accounts = Accounts(self.dialects, credits)
         self._marks = cooperation(self.clock)
         self._inputs = Inputs(self.store, lambda: self.url, self._marks, render_workers)
@@ -89,6 +96,7 @@ class Emulator:
         return self
 
     def close(self) -> None:
+        self.holds.close()  # a held request must not outlive the emulator
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -150,7 +158,12 @@ class Emulator:
         with self._marks.busy():
             head, _, rest = incoming.path.lstrip("/").partition("/")
             arrival = self.ledger.arrive(
-                Arrival(at=self.clock.monotonic(), method=incoming.method, path=incoming.path)
+                Arrival(
+                    at=self.clock.monotonic(),
+                    method=incoming.method,
+                    path=incoming.path,
+                    peer=incoming.peer,
+                )
             )
             if head == "files":
                 return self._files(incoming, rest, arrival)
@@ -205,9 +218,25 @@ class Emulator:
             self.clock.sleep(slow)
         if dialect.api_key(request) != self.key:
             return self._answer(arrival, dialect.problem(Problem.UNAUTHORIZED, "invalid API key"))
+        held = functools.partial(self._held, incoming, arrival, identity, attempt)
         if route.endpoint is Endpoint.SUBMIT:
+            if plan.held(endpoint, attempt) and held(HoldPoint.SUBMIT_BEFORE):
+                return RESET  # its client went away before the provider took the job
             reply, job = self._submit(dialect, request, identity, attempt)
+            if (
+                job is not None
+                and plan.held(endpoint, attempt, after=True)
+                and held(
+                    HoldPoint.SUBMIT_AFTER,
+                    job.id,
+                    # accepted, and the answer never left
+                    on_gone=functools.partial(self.ledger.mark_unanswered, job.id),
+                )
+            ):
+                return RESET
         else:
+            if plan.held(endpoint, attempt) and held(HoldPoint(endpoint), route.job_id):
+                return RESET
             job = self._jobs.find(dialect.provider, route.job_id or "")
             if job is None:
                 reply = dialect.problem(Problem.NOT_FOUND, f"no task {route.job_id}")
@@ -227,6 +256,34 @@ class Emulator:
             arrival.fault = "5xx"
             reply = dialect.problem(Problem.SERVER_ERROR, "upstream timed out", status=error.status)
         return self._answer(arrival, reply)
+
+    def _held(
+        self,
+        incoming: Incoming,
+        arrival: Arrival,
+        identity: str,
+        attempt: int,
+        point: HoldPoint,
+        job_id: str | None = None,
+        *,
+        on_gone: Callable[[], None] | None = None,
+    ) -> bool:
+        """Hold the request at ``point`` until its client goes away (True: drop it) or it
+        is released (False: go on). Disarmed holds hold nothing."""
+        held = Held(
+            point,
+            identity=identity,
+            attempt=attempt,
+            provider=arrival.provider,
+            job_id=job_id,
+            peer=incoming.peer,
+        )
+
+        def reached() -> None:
+            arrival.fault = "hold"
+
+        end = self.holds.hold(held, incoming.until_hangup, on_reached=reached, on_gone=on_gone)
+        return end is HoldEnd.GONE
 
     def _answer(self, arrival: Arrival, reply: Reply) -> Reply:
         arrival.status = reply.status
@@ -297,7 +354,8 @@ class Emulator:
             return self._answer(arrival, Reply.json(201, {"url": url}))
         token = rest.split("/", 1)[0]
         arrival.identity = token
-        if self._plan.reset_download(token):
+        attempt = self._plan.attempt("download", token)
+        if self._plan.reset_download(token, attempt):
             arrival.fault = "reset-before"
             return RESET
         stored = self.store.get(token)
@@ -308,10 +366,15 @@ class Emulator:
                 arrival, Reply.json(403, {"error": f"this URL expired at {stored.expires}"})
             )
         arrival.status = 200
-        return FileReply(path=stored.path, name=stored.name)
+        if not self._plan.held("download", attempt):
+            return FileReply(path=stored.path, name=stored.name)
+        hold = functools.partial(self._held, incoming, arrival, token, attempt, HoldPoint.DOWNLOAD)
+        return FileReply(
+            path=stored.path, name=stored.name, hold_at=self._plan.hold_bytes(), hold=hold
+        )
 
     def _control(self, incoming: Incoming, rest: str, arrival: Arrival) -> Outcome:
-        """A small API for out-of-process users: the ledger and account balances."""
+        """A small API for out-of-process users: the ledger, account balances, holds."""
         arrival.endpoint = "control"
         if incoming.method == "GET" and rest == "ledger":
             arrivals, accepted, callbacks = self.ledger.snapshot()
@@ -320,6 +383,12 @@ class Emulator:
                 "accepted": [attrs.asdict(a) for a in accepted],
                 "callbacks": [attrs.asdict(c) for c in callbacks],
             }))
+        if rest == "holds" and incoming.method == "GET":
+            holds = [held.as_dict() for held in self.holds.reached()]
+            return self._answer(arrival, Reply.json(200, {"holds": holds}))
+        if rest == "holds/release" and incoming.method == "POST":
+            released = [held.as_dict() for held in self.holds.release()]
+            return self._answer(arrival, Reply.json(200, {"released": released}))
         if incoming.method == "POST" and rest == "credits":
             try:
                 data = Request(method="POST", path="", body=incoming.read_body()).json()
@@ -331,6 +400,4 @@ class Emulator:
             return self._answer(arrival, Reply.json(200, {
                 "credits": {k: str(v) for k, v in self.credits.items()}
             }))
-        return self._answer(arrival, Reply.json(
-            404, {"error": "control routes: GET /_emulator/ledger, POST /_emulator/credits"}
-        ))
+        return self._answer(arrival, Reply.json(404, {"error": f"control routes: {CONTROL}"}))

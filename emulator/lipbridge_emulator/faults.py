@@ -7,6 +7,9 @@ Grammar (``--faults``)::
     TARGET:= submit | poll | cancel | download | "*" | job
     FAULT := 5xx=RATE | reset=RATE | reset-before=RATE | reset-after=RATE
            | 429=RATE[@SECONDS] | slow=RATE[@SECONDS] | late=RATE[@SECONDS]   (late: job only)
+           | hold-before=N | hold-after=N        (submit only)
+           | hold=N                              (poll, cancel)
+           | hold=N[@BYTES]                      (download)
 
 ``RATE`` is a probability in [0, 1]. ``reset`` splits its rate evenly between resets
 before the request body is read and after it was read (and acted on). A ``429`` opens a
@@ -14,6 +17,13 @@ rate-limit window of SECONDS (default 2) on that endpoint: every request inside 
 429 with ``Retry-After`` set to the rest of the window. ``slow`` delays the reply by
 SECONDS (default 1). ``job:late`` makes a job's results arrive SECONDS (default 5) after
 its status says it is done.
+
+A hold is not drawn: it keeps the Nth request of each identity (the Nth attempt of a
+submit body, the Nth poll of a job, the Nth fetch of a file) waiting at a chosen point
+until its client goes away or the emulator is told to release it (see
+:mod:`lipbridge_emulator.holds`): a submit before its job is created (``hold-before``) or
+after it was created with the answer not yet sent (``hold-after``), a poll or cancel
+before it is answered, a download after BYTES of the file were sent (default: half).
 
 Every draw is a hash of the seed, the endpoint, the fault, and the request's identity and
 attempt number (a job id, a submit body's digest, or for resets before the body is read,
@@ -25,14 +35,25 @@ from __future__ import annotations
 
 import hashlib
 import re
+from typing import Any
 
 from attrs import field, frozen
 
 TARGETS = ("submit", "poll", "cancel", "download", "*", "job")
 DEFAULT_SECONDS = {"429": 2.0, "slow": 1.0, "late": 5.0}
+HOLDS = {  # the hold faults each target takes
+    "submit": ("hold-before", "hold-after"),
+    "poll": ("hold",),
+    "cancel": ("hold",),
+    "download": ("hold",),
+}
 _FAULT = re.compile(
-    r"^(?P<kind>5xx|reset|reset-before|reset-after|429|slow|late)=(?P<rate>[0-9.]+)"
-    r"(?:@(?P<seconds>[0-9.]+))?$"
+    r"^(?P<kind>5xx|reset|reset-before|reset-after|429|slow|late|hold|hold-before|hold-after)"
+    r"=(?P<rate>[0-9.]+)(?:@(?P<seconds>[0-9.]+))?$"
+)
+_ALLOWED = (
+    "5xx=R, reset=R, reset-before=R, reset-after=R, 429=R[@S], slow=R[@S], late=R[@S], "
+    "hold-before=N, hold-after=N, hold=N[@BYTES]"
 )
 
 
@@ -53,6 +74,9 @@ class Faults:
     slow_seconds: float = DEFAULT_SECONDS["slow"]
     late: float = 0.0
     late_seconds: float = DEFAULT_SECONDS["late"]
+    hold: int = 0  # the attempt held (0: none); on submit, before the job is created
+    hold_after: int = 0  # submit only: the attempt held after its job was created
+    hold_bytes: int | None = None  # download only: bytes sent before the hold (None: half)
 
 
 @frozen(kw_only=True)
@@ -89,15 +113,18 @@ def parse(text: str | None) -> FaultSpec:
             raise FaultSpecError(
                 f"fault rule {rule!r} must start with a target; allowed: {', '.join(TARGETS)}"
             )
-        values: dict[str, float] = {}
+        values: dict[str, Any] = {}
         for item in filter(None, (part.strip() for part in body.split(","))):
             match = _FAULT.match(item)
             if match is None:
                 raise FaultSpecError(
-                    f"fault {item!r} in {rule!r} is not understood; allowed: 5xx=R, reset=R, "
-                    "reset-before=R, reset-after=R, 429=R[@S], slow=R[@S], late=R[@S]"
+                    f"fault {item!r} in {rule!r} is not understood; allowed: {_ALLOWED}"
                 )
-            kind, rate = match["kind"], _rate(match["rate"], f"fault {item!r}")
+            kind = match["kind"]
+            if kind.startswith("hold"):
+                values.update(_hold(target, kind, match["rate"], match["seconds"], item))
+                continue
+            rate = _rate(match["rate"], f"fault {item!r}")
             if (kind == "late") != (target == "job"):
                 raise FaultSpecError(
                     f"fault {item!r}: late applies to the job target only (job:late=R@S), and "
@@ -115,6 +142,30 @@ def parse(text: str | None) -> FaultSpec:
                     values[f"{name}_seconds"] = seconds
         targets[target] = Faults(**values)
     return FaultSpec(text=text, targets=targets)
+
+
+def _hold(
+    target: str, kind: str, count: str, after: str | None, item: str
+) -> dict[str, int | None]:
+    """A hold fault's fields: which attempt it holds, and where."""
+    allowed = HOLDS.get(target, ())
+    if kind not in allowed:
+        where = ", ".join(f"{t}:{'/'.join(k)}" for t, k in HOLDS.items())
+        raise FaultSpecError(f"fault {item!r}: {target} takes no {kind}; holds: {where}")
+    if not count.isdigit() or int(count) < 1:
+        raise FaultSpecError(
+            f"fault {item!r}: {count!r} is not a request number; allowed: 1, 2, 3, ... "
+            "(the Nth request of each job, submit body or file)"
+        )
+    if after is not None and target != "download":
+        raise FaultSpecError(
+            f"fault {item!r}: @BYTES applies to download holds only (download:hold=N@BYTES)"
+        )
+    if after is not None and not after.isdigit():
+        raise FaultSpecError(f"fault {item!r}: @{after} is not a whole number of bytes")
+    if kind == "hold-after":
+        return {"hold_after": int(count)}
+    return {"hold": int(count), "hold_bytes": int(after) if after is not None else None}
 
 
 def draw(seed: int, *key: object) -> float:

@@ -22,8 +22,9 @@ class Arrival:
     endpoint: str | None = None  # submit, poll, cancel, download, upload, control
     identity: str | None = None  # job id, submit body digest or file token
     status: int | None = None  # None: the connection was reset
-    fault: str | None = None  # 5xx, reset-before, reset-after, 429, slow
+    fault: str | None = None  # 5xx, reset-before, reset-after, 429, slow, hold
     retry_after: int | None = None
+    peer: str | None = None  # the client's "host:port": which connection (and process) sent it
 
 
 @frozen(kw_only=True)

@@ -3,7 +3,8 @@
 A draw is a hash of the seed, the endpoint, the fault, and the request's identity and
 attempt number (:func:`faults.draw`), so the same seed and the same requests meet the same
 faults however threads interleave. The plan counts the attempts and keeps each endpoint's
-429 window; the emulator only asks it and acts on the answers.
+429 window; the emulator only asks it and acts on the answers. Holds are not drawn: the
+plan says which attempt is held (the Nth of each identity); ``holds`` does the holding.
 """
 
 from __future__ import annotations
@@ -47,8 +48,8 @@ class FaultPlan:
         rate = self.spec.for_target(endpoint).reset_before
         return draw(self.seed, endpoint, "reset-before", nth) < rate
 
-    def reset_download(self, token: str) -> bool:
-        attempt = self.attempt("download", token)
+    def reset_download(self, token: str, attempt: int) -> bool:
+        """Whether to drop this fetch of a file (its ``attempt``, counted by the caller)."""
         rate = self.spec.for_target("download").reset_before
         return draw(self.seed, "download", "reset-before", token, attempt) < rate
 
@@ -92,6 +93,19 @@ class FaultPlan:
         """Whether to drop the connection after the request was acted on."""
         rate = self.spec.for_target(endpoint).reset_after
         return draw(self.seed, endpoint, "reset-after", identity, attempt) < rate
+
+    def held(self, endpoint: str, attempt: int, *, after: bool = False) -> bool:
+        """Whether this attempt is held: on submit before its job is created, or
+        ``after`` it was; elsewhere before it is answered (a download, part way)."""
+        faults = self.spec.targets.get(endpoint)  # never "*": holds name their target
+        if faults is None:
+            return False
+        return attempt == (faults.hold_after if after else faults.hold)
+
+    def hold_bytes(self) -> int | None:
+        """Bytes of a file sent before a download is held (None: half the file)."""
+        faults = self.spec.targets.get("download")
+        return faults.hold_bytes if faults is not None else None
 
     def job_token(self, provider: str, identity: str, attempt: int) -> str:
         """A new job's 32 hex digits, the same in every run with this seed."""

@@ -1,22 +1,29 @@
 """The emulator's HTTP layer: a threaded HTTP/1.1 server that speaks for the engine.
 
 It only moves bytes: the engine decides every answer. A reset is a real TCP RST
-(SO_LINGER 0), so clients meet the same errors as with a dropped connection.
+(SO_LINGER 0), so clients meet the same errors as with a dropped connection. A held
+request waits on its connection and a wake-up socket together, so it ends the moment
+the client goes away (a killed process's connection closes) or it is released.
 """
 
 from __future__ import annotations
 
 import contextlib
+import select
 import socket
 import struct
+import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 from lipbridge_emulator.dialect import Reply
-from lipbridge_emulator.wire import FileReply, Handler, Incoming, Outcome, Reset
+from lipbridge_emulator.wire import FileReply, Handler, Incoming, Outcome, Reset, Wakeable
 
 MAX_BODY = 200 * 1024 * 1024
+# The peer closed its side, even with unread bytes pending (Linux); else POLLIN and a peek.
+_RDHUP = getattr(select, "POLLRDHUP", 0)
+_ENDED = select.POLLHUP | select.POLLERR | select.POLLNVAL | _RDHUP
 
 
 class _BadLength(Exception):
@@ -27,6 +34,11 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 2048  # thousands of concurrent clients must not be refused
     handler: Handler
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return  # a client that went away (killed, or reset on purpose) is no error
+        super().handle_error(request, client_address)  # type: ignore[arg-type]
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -52,6 +64,8 @@ class _Handler(BaseHTTPRequestHandler):
             query=query,
             headers={k.lower(): v for k, v in self.headers.items()},
             read_body=self._read_body,
+            peer=f"{self.client_address[0]}:{self.client_address[1]}",
+            until_hangup=self._until_hangup,
         )
         try:
             outcome: Outcome = self.server.handler.handle(incoming)
@@ -86,7 +100,40 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Disposition", f'inline; filename="{reply.name}"')
             self.end_headers()
             self.wfile.flush()
+            if reply.hold is not None:
+                first = min(size, reply.hold_at if reply.hold_at is not None else size // 2)
+                if first:
+                    self.connection.sendfile(source, 0, first)
+                if reply.hold():  # the client went away while the rest was held back
+                    self._reset()
+                    return
+                self.connection.sendfile(source, first)
+                return
             self.connection.sendfile(source)
+
+    def _until_hangup(self, wake: Wakeable) -> bool:
+        """Block until the client closes the connection (True) or ``wake`` is readable
+        (False). The client sends nothing while it waits for an answer, so a readable
+        connection is a closed one; bytes it sent anyway are left unread."""
+        poller = select.poll()
+        poller.register(wake, select.POLLIN)
+        poller.register(self.connection, select.POLLIN | _RDHUP)
+        while True:
+            for fd, events in poller.poll():
+                if fd == wake.fileno():
+                    return False
+                if events & _ENDED:
+                    return True
+                try:
+                    if not self.connection.recv(1, socket.MSG_PEEK):
+                        return True  # an orderly close
+                except OSError:
+                    return True  # reset
+                # Bytes, not a close: watch for the hang-up alone (or only the wake-up).
+                if _RDHUP:
+                    poller.modify(self.connection, _RDHUP)
+                else:
+                    poller.unregister(self.connection)
 
     def _reset(self) -> None:
         self.close_connection = True
