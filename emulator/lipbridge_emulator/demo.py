@@ -21,7 +21,7 @@ from lipbridge import Client, JobRequest, LipbridgeError, Registry
 from lipbridge.cli.render import money
 from lipbridge.context import Clock
 from lipbridge.media import probe_seconds
-from lipbridge.models import CostEstimate, JobResult, JobStatus
+from lipbridge.models import CostEstimate, JobResult, JobState, JobStatus
 from lipbridge_emulator import samples
 from lipbridge_emulator.engine import Emulator
 from lipbridge_emulator.jobs import Timing
@@ -74,14 +74,14 @@ def lip_sync(
             provider, request, video_seconds=video[1], audio_seconds=audio[1]
         )
         report("submit", 0)
-        handle = client.submit(provider, request)
 
         def progress(status: JobStatus) -> None:
             report(f"wait: {status.raw_status}", status.progress)
+            if status.state is JobState.SUCCEEDED:
+                report("download", 100)
 
-        result = client.wait(handle, timeout=600, on_progress=progress)
-        report("download", 100)
-        path = client.download(result, out / f"{provider}.mp4")
+        path = out / f"{provider}.mp4"
+        result = client.run(provider, request, path, timeout=600, on_progress=progress)
     except LipbridgeError as exc:
         report(f"failed: {exc.message}", None)
         return Outcome(provider=provider, error=exc.message)
@@ -115,6 +115,7 @@ def run_demo(
             clock=emu.clock,
             api_keys={n: emu.key for n in names},
             base_urls={n: emu.base_url(n) for n in names},
+            ledger=out / "jobs.sqlite",  # its own: the emulator's jobs end with the demo
         )
         with client, _Display(names) as display:
             outcomes: dict[str, Outcome] = {}
@@ -134,6 +135,8 @@ def run_demo(
             for thread in threads:
                 thread.join()
     _summary([outcomes[n] for n in names])
+    click.echo(f"every job is in the job ledger {out / 'jobs.sqlite'}: "
+               f"lipbridge --ledger {out / 'jobs.sqlite'} jobs list")
     return [outcomes[n] for n in names]
 
 

@@ -8,7 +8,6 @@ the downloaded file. A job is driven by one process at a time (see
 
 from __future__ import annotations
 
-import builtins
 import datetime as dt
 import os
 import sqlite3
@@ -19,15 +18,14 @@ from pathlib import Path
 from typing import Any
 
 from lipbridge.context import Clock, SystemClock
-from lipbridge.convert import dumps, loads
-from lipbridge.errors import InvalidRequest, JobBusy, LipbridgeError
+from lipbridge.convert import dumps
+from lipbridge.errors import JobBusy, LipbridgeError
 from lipbridge.ledger.database import Database
-from lipbridge.ledger.ids import first_local_id, is_local_id_prefix, new_local_id
+from lipbridge.ledger.ids import new_local_id
 from lipbridge.ledger.leases import LEASE_SECONDS, Owner, held_by_other
+from lipbridge.ledger.queries import LedgerQueries, parse_timestamp, text_of, timestamp
 from lipbridge.ledger.records import (
     EventKind,
-    JobSummary,
-    LedgerEvent,
     LedgerJob,
     LocalState,
     digest,
@@ -36,10 +34,6 @@ from lipbridge.models import CostEstimate, JobHandle, JobRequest, JobResult, Job
 from lipbridge.redact import scrub
 
 LEDGER_ENV = "LIPBRIDGE_LEDGER"
-_SUMMARY = (
-    "local_id, provider, model, state, provider_job_id, created_at, updated_at, "
-    "output_path, error_class, error_message"
-)
 
 
 def default_path(environ: Mapping[str, str] = os.environ) -> Path:
@@ -52,19 +46,7 @@ def default_path(environ: Mapping[str, str] = os.environ) -> Path:
     return Path(platformdirs.user_data_dir("lipbridge", appauthor=False)) / "jobs.sqlite"
 
 
-def _time(value: dt.datetime) -> str:
-    return value.astimezone(dt.timezone.utc).isoformat(timespec="microseconds")
-
-
-def _parse_time(value: str | None) -> dt.datetime | None:
-    return dt.datetime.fromisoformat(value) if value else None
-
-
-def _text(value: object) -> str | None:
-    return None if value is None else str(value)
-
-
-class Ledger:
+class Ledger(LedgerQueries):
     """A job ledger file. Safe to share between threads and between processes.
 
     ``fsync=True`` makes every write durable across a power cut too, at about 3 ms a
@@ -103,7 +85,7 @@ class Ledger:
         self.close()
 
     def _now(self) -> str:
-        return _time(self.clock.now())
+        return timestamp(self.clock.now())
 
     # -- recording a job's life ---------------------------------------------------------------
 
@@ -129,11 +111,11 @@ class Ledger:
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     local_id, provider, request.model, scrub(request_json),
-                    print_, LocalState.SUBMITTING.value, _time(now), _time(now),
-                    dumps(estimate) if estimate is not None else None, _text(amount),
+                    print_, LocalState.SUBMITTING.value, timestamp(now), timestamp(now),
+                    dumps(estimate) if estimate is not None else None, text_of(amount),
                     estimate.unit if estimate is not None and amount is not None else None,
-                    _text(estimate.usd) if estimate is not None else None, output,
-                    str(self.owner), _time(now + self.lease),
+                    text_of(estimate.usd) if estimate is not None else None, output,
+                    str(self.owner), timestamp(now + self.lease),
                 ),
             )
             self._event(conn, local_id, EventKind.INTENT, LocalState.SUBMITTING)
@@ -244,10 +226,10 @@ class Ledger:
         return [
             scrub(dumps(result)),
             scrub(result.video_url),
-            _time(result.expires_at) if result.expires_at else None,
-            _text(billed.amount) if billed else None,
+            timestamp(result.expires_at) if result.expires_at else None,
+            text_of(billed.amount) if billed else None,
             billed.unit if billed else None,
-            _text(billed.usd) if billed else None,
+            text_of(billed.usd) if billed else None,
         ]
 
     def step_failed(self, local_id: str, error: BaseException) -> None:
@@ -345,7 +327,7 @@ class Ledger:
                 if row is None:
                     raise self._no_such_job(local_id)
                 now = self.clock.now()
-                other = held_by_other(row[0], _parse_time(row[1]), self.owner, now)
+                other = held_by_other(row[0], parse_timestamp(row[1]), self.owner, now)
                 if other is not None:
                     raise JobBusy(
                         f"job {local_id} is being driven by {other.describe()} (its lease runs "
@@ -355,7 +337,7 @@ class Ledger:
                     )
                 conn.execute(
                     "UPDATE jobs SET lease_owner = ?, lease_expires_at = ? WHERE local_id = ?",
-                    (str(self.owner), _time(now + self.lease), local_id),
+                    (str(self.owner), timestamp(now + self.lease), local_id),
                 )
             self._driving.add(local_id)
             self._renewed[local_id] = now
@@ -364,7 +346,7 @@ class Ledger:
         now = self.clock.now()
         conn.execute(
             "UPDATE jobs SET lease_expires_at = ? WHERE local_id = ? AND lease_owner = ?",
-            (_time(now + self.lease), local_id, str(self.owner)),
+            (timestamp(now + self.lease), local_id, str(self.owner)),
         )
         self._renewed[local_id] = now
 
@@ -413,7 +395,7 @@ class Ledger:
             local_id
             for local_id, owner, expires in rows
             if owner != str(self.owner)
-            and held_by_other(owner, _parse_time(expires), self.owner, now) is None
+            and held_by_other(owner, parse_timestamp(expires), self.owner, now) is None
         ]
         for local_id in orphans:
             self.orphaned(local_id)
@@ -432,145 +414,3 @@ class Ledger:
             ).rowcount
             if changed:
                 self._event(conn, local_id, EventKind.UNKNOWN, LocalState.UNKNOWN, error=why)
-
-    # -- reading ------------------------------------------------------------------------------
-
-    def get(self, ref: str) -> LedgerJob:
-        """The job whose local id is ``ref``, or starts with it when only one does."""
-        ref = ref.strip().upper()
-        if not is_local_id_prefix(ref):
-            raise InvalidRequest(
-                f"{ref!r} is not a local job id (26 characters, such as "
-                "01JF2Q8W3V6Z5X4Y3A2B1C0D9E, or its first 4 or more)",
-                field="job",
-            )
-        with self._db.read() as conn:
-            cursor = conn.execute(
-                "SELECT * FROM jobs WHERE local_id >= ? AND local_id < ? LIMIT 2",
-                (ref, ref + "~"),
-            )
-            rows = cursor.fetchall()
-            names = [d[0] for d in cursor.description]
-        if not rows:
-            raise self._no_such_job(ref)
-        if len(rows) > 1:
-            raise InvalidRequest(
-                f"{ref} starts more than one job id in {self.path}; give more of it",
-                field="job",
-            )
-        return _job(dict(zip(names, rows[0], strict=True)))
-
-    def locate(self, handle: JobHandle) -> str | None:
-        """The local id of the job ``handle`` names, if the ledger has it (no decoding)."""
-        with self._db.read() as conn:
-            row = conn.execute(
-                "SELECT local_id FROM jobs WHERE local_id = ? OR (provider = ? AND "
-                "provider_job_id = ?) ORDER BY local_id = ? DESC LIMIT 1",
-                (handle.local_id, handle.provider, handle.job_id, handle.local_id),
-            ).fetchone()
-        return row[0] if row else None
-
-    def find(self, provider: str, job_id: str) -> LedgerJob | None:
-        """The job with this provider job id, if the ledger has it."""
-        with self._db.read() as conn:
-            row = conn.execute(
-                "SELECT local_id FROM jobs WHERE provider = ? AND provider_job_id = ?",
-                (provider, job_id),
-            ).fetchone()
-        return self.get(row[0]) if row else None
-
-    def known_job_ids(self, provider: str) -> set[str]:
-        with self._db.read() as conn:
-            rows = conn.execute(
-                "SELECT provider_job_id FROM jobs WHERE provider = ? "
-                "AND provider_job_id IS NOT NULL",
-                (provider,),
-            ).fetchall()
-        return {row[0] for row in rows}
-
-    def list(
-        self,
-        *,
-        provider: str | None = None,
-        states: tuple[LocalState, ...] = (),
-        since: dt.datetime | None = None,
-        limit: int | None = None,
-    ) -> builtins.list[JobSummary]:
-        """Jobs newest first, without decoding their JSON (fast over many rows)."""
-        where, args = ["1"], []
-        if provider is not None:
-            where.append("provider = ?")
-            args.append(provider)
-        if states:
-            where.append(f"state IN ({', '.join('?' for _ in states)})")
-            args += [s.value for s in states]
-        if since is not None:  # local ids sort by creation time
-            where.append("local_id >= ?")
-            args.append(first_local_id(since))
-        sql = f"SELECT {_SUMMARY} FROM jobs WHERE {' AND '.join(where)} ORDER BY local_id DESC"
-        if limit is not None:
-            sql += f" LIMIT {int(limit)}"
-        with self._db.read() as conn:
-            rows = conn.execute(sql, args).fetchall()
-        return [JobSummary.from_row(row) for row in rows]
-
-    def events(self, local_id: str) -> builtins.list[LedgerEvent]:
-        with self._db.read() as conn:
-            rows = conn.execute(
-                "SELECT local_id, at, kind, state, raw_status, progress, error FROM events "
-                "WHERE local_id = ? ORDER BY seq",
-                (local_id,),
-            ).fetchall()
-        return [
-            LedgerEvent(
-                local_id=row[0], at=dt.datetime.fromisoformat(row[1]), kind=EventKind(row[2]),
-                state=LocalState(row[3]), raw_status=row[4], progress=row[5], error=row[6],
-            )
-            for row in rows
-        ]
-
-    def unfinished(self) -> builtins.list[LedgerJob]:
-        """Every job with something left to do, oldest first."""
-        with self._db.read() as conn:
-            rows = conn.execute(  # literal states, so that the small index jobs_open serves
-                "SELECT local_id FROM jobs WHERE state IN ('submitting', 'unknown', "
-                "'not_submitted', 'queued', 'running', 'succeeded') "
-                "AND (state != 'succeeded' OR output_path IS NOT NULL) ORDER BY local_id"
-            ).fetchall()
-        return [self.get(row[0]) for row in rows]
-
-    def cost_rows(self) -> builtins.list[tuple[Any, ...]]:
-        """Per job: provider, model, day, state, estimate (amount, unit, usd), billed."""
-        with self._db.read() as conn:
-            return conn.execute(
-                "SELECT provider, model, substr(created_at, 1, 10), state, estimate_amount, "
-                "estimate_unit, estimate_usd, billed_amount, billed_unit, billed_usd FROM jobs "
-                "ORDER BY local_id"
-            ).fetchall()
-
-    def _no_such_job(self, ref: str) -> InvalidRequest:
-        return InvalidRequest(f"no job {ref} in the ledger {self.path}", field="job")
-
-
-def _job(row: dict[str, Any]) -> LedgerJob:
-    return LedgerJob(
-        local_id=row["local_id"],
-        provider=row["provider"],
-        model=row["model"],
-        request=loads(row["request_json"], JobRequest),
-        fingerprint=row["fingerprint"],
-        state=LocalState(row["state"]),
-        created_at=dt.datetime.fromisoformat(row["created_at"]),
-        updated_at=dt.datetime.fromisoformat(row["updated_at"]),
-        estimate=loads(row["estimate_json"], CostEstimate) if row["estimate_json"] else None,
-        handle=loads(row["handle_json"], JobHandle) if row["handle_json"] else None,
-        result=loads(row["result_json"], JobResult) if row["result_json"] else None,
-        output_path=row["output_path"],
-        output_size=row["output_size"],
-        output_sha256=row["output_sha256"],
-        error_class=row["error_class"],
-        error_message=row["error_message"],
-        attempts=row["attempts"],
-        lease_owner=row["lease_owner"],
-        lease_expires_at=_parse_time(row["lease_expires_at"]),
-    )

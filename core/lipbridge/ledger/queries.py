@@ -1,0 +1,182 @@
+"""Reading the ledger: one job, a listing, events, what is left to do, costs."""
+
+from __future__ import annotations
+
+import builtins
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+from lipbridge.convert import loads
+from lipbridge.errors import InvalidRequest
+from lipbridge.ledger.database import Database
+from lipbridge.ledger.ids import first_local_id, is_local_id_prefix
+from lipbridge.ledger.records import EventKind, JobSummary, LedgerEvent, LedgerJob, LocalState
+from lipbridge.models import CostEstimate, JobHandle, JobRequest, JobResult
+
+_SUMMARY = (
+    "local_id, provider, model, state, provider_job_id, created_at, updated_at, "
+    "output_path, error_class, error_message"
+)
+
+
+def timestamp(value: dt.datetime) -> str:
+    return value.astimezone(dt.timezone.utc).isoformat(timespec="microseconds")
+
+
+def parse_timestamp(value: str | None) -> dt.datetime | None:
+    return dt.datetime.fromisoformat(value) if value else None
+
+
+def text_of(value: object) -> str | None:
+    return None if value is None else str(value)
+
+
+
+class LedgerQueries:
+    """The reading half of :class:`~lipbridge.ledger.Ledger`."""
+
+    path: Path
+    _db: Database
+
+    def get(self, ref: str) -> LedgerJob:
+        """The job whose local id is ``ref``, or starts with it when only one does."""
+        ref = ref.strip().upper()
+        if not is_local_id_prefix(ref):
+            raise InvalidRequest(
+                f"{ref!r} is not a local job id (26 characters, such as "
+                "01JF2Q8W3V6Z5X4Y3A2B1C0D9E, or its first 4 or more)",
+                field="job",
+            )
+        with self._db.read() as conn:
+            cursor = conn.execute(
+                "SELECT * FROM jobs WHERE local_id >= ? AND local_id < ? LIMIT 2",
+                (ref, ref + "~"),
+            )
+            rows = cursor.fetchall()
+            names = [d[0] for d in cursor.description]
+        if not rows:
+            raise self._no_such_job(ref)
+        if len(rows) > 1:
+            raise InvalidRequest(
+                f"{ref} starts more than one job id in {self.path}; give more of it",
+                field="job",
+            )
+        return _job(dict(zip(names, rows[0], strict=True)))
+
+    def locate(self, handle: JobHandle) -> str | None:
+        """The local id of the job ``handle`` names, if the ledger has it (no decoding)."""
+        with self._db.read() as conn:
+            row = conn.execute(
+                "SELECT local_id FROM jobs WHERE local_id = ? OR (provider = ? AND "
+                "provider_job_id = ?) ORDER BY local_id = ? DESC LIMIT 1",
+                (handle.local_id, handle.provider, handle.job_id, handle.local_id),
+            ).fetchone()
+        return row[0] if row else None
+
+    def find(self, provider: str, job_id: str) -> LedgerJob | None:
+        """The job with this provider job id, if the ledger has it."""
+        with self._db.read() as conn:
+            row = conn.execute(
+                "SELECT local_id FROM jobs WHERE provider = ? AND provider_job_id = ?",
+                (provider, job_id),
+            ).fetchone()
+        return self.get(row[0]) if row else None
+
+    def known_job_ids(self, provider: str) -> set[str]:
+        with self._db.read() as conn:
+            rows = conn.execute(
+                "SELECT provider_job_id FROM jobs WHERE provider = ? "
+                "AND provider_job_id IS NOT NULL",
+                (provider,),
+            ).fetchall()
+        return {row[0] for row in rows}
+
+    def list(
+        self,
+        *,
+        provider: str | None = None,
+        states: tuple[LocalState, ...] = (),
+        since: dt.datetime | None = None,
+        limit: int | None = None,
+    ) -> builtins.list[JobSummary]:
+        """Jobs newest first, without decoding their JSON (fast over many rows)."""
+        where, args = ["1"], []
+        if provider is not None:
+            where.append("provider = ?")
+            args.append(provider)
+        if states:
+            where.append(f"state IN ({', '.join('?' for _ in states)})")
+            args += [s.value for s in states]
+        if since is not None:  # local ids sort by creation time
+            where.append("local_id >= ?")
+            args.append(first_local_id(since))
+        sql = f"SELECT {_SUMMARY} FROM jobs WHERE {' AND '.join(where)} ORDER BY local_id DESC"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        with self._db.read() as conn:
+            rows = conn.execute(sql, args).fetchall()
+        return [JobSummary.from_row(row) for row in rows]
+
+    def events(self, local_id: str) -> builtins.list[LedgerEvent]:
+        with self._db.read() as conn:
+            rows = conn.execute(
+                "SELECT local_id, at, kind, state, raw_status, progress, error FROM events "
+                "WHERE local_id = ? ORDER BY seq",
+                (local_id,),
+            ).fetchall()
+        return [
+            LedgerEvent(
+                local_id=row[0], at=dt.datetime.fromisoformat(row[1]), kind=EventKind(row[2]),
+                state=LocalState(row[3]), raw_status=row[4], progress=row[5], error=row[6],
+            )
+            for row in rows
+        ]
+
+    def unfinished(self) -> builtins.list[LedgerJob]:
+        """Every job with something left to do, oldest first."""
+        with self._db.read() as conn:
+            rows = conn.execute(  # literal states, so that the small index jobs_open serves
+                "SELECT local_id FROM jobs WHERE state IN ('submitting', 'unknown', "
+                "'not_submitted', 'queued', 'running', 'succeeded') "
+                "AND (state != 'succeeded' OR output_path IS NOT NULL) ORDER BY local_id"
+            ).fetchall()
+        return [self.get(row[0]) for row in rows]
+
+    def cost_rows(self) -> builtins.list[tuple[Any, ...]]:
+        """Per job: provider, model, day, state, estimate (amount, unit, usd), billed."""
+        with self._db.read() as conn:
+            return conn.execute(
+                "SELECT provider, model, substr(created_at, 1, 10), state, estimate_amount, "
+                "estimate_unit, estimate_usd, billed_amount, billed_unit, billed_usd FROM jobs "
+                "ORDER BY local_id"
+            ).fetchall()
+
+    def _no_such_job(self, ref: str) -> InvalidRequest:
+        return InvalidRequest(f"no job {ref} in the ledger {self.path}", field="job")
+
+
+
+
+def _job(row: dict[str, Any]) -> LedgerJob:
+    return LedgerJob(
+        local_id=row["local_id"],
+        provider=row["provider"],
+        model=row["model"],
+        request=loads(row["request_json"], JobRequest),
+        fingerprint=row["fingerprint"],
+        state=LocalState(row["state"]),
+        created_at=dt.datetime.fromisoformat(row["created_at"]),
+        updated_at=dt.datetime.fromisoformat(row["updated_at"]),
+        estimate=loads(row["estimate_json"], CostEstimate) if row["estimate_json"] else None,
+        handle=loads(row["handle_json"], JobHandle) if row["handle_json"] else None,
+        result=loads(row["result_json"], JobResult) if row["result_json"] else None,
+        output_path=row["output_path"],
+        output_size=row["output_size"],
+        output_sha256=row["output_sha256"],
+        error_class=row["error_class"],
+        error_message=row["error_message"],
+        attempts=row["attempts"],
+        lease_owner=row["lease_owner"],
+        lease_expires_at=parse_timestamp(row["lease_expires_at"]),
+    )
