@@ -22,9 +22,9 @@ import click
 import pytest
 import yaml
 from click.testing import CliRunner
-from conftest import make_registry, write_dist
 
-from lipbridge import Registry
+from conftest import make_registry, write_dist
+from lipbridge import JobState, Registry
 from lipbridge.cli.app import cli
 from lipbridge.plugin import ModelCapabilities
 from lipbridge_contract.catalogue import (
@@ -102,7 +102,7 @@ def test_the_untouched_copy_passes_every_check_exercised_here(cassettes: Path) -
         "lifecycle", "encoding", "cost",
     )
     assert {c: v.status for c, v in results.items() if v.status != PASS} == {}
-    assert results["hygiene"].detail == "11 cassettes, 23 files"
+    assert results["hygiene"].detail == "13 cassettes, 27 files"
     assert "scenarios replayed as recorded" in results["lifecycle"].detail
 
 
@@ -166,6 +166,32 @@ def _drop(*path: str) -> Callable[[Any], None]:
         pytest.param(
             "job_not_found", _drop("handle", "job_id"),
             "handle.job_id is required", id="no-submit-without-job-id",
+        ),
+        pytest.param(
+            "find_jobs", _drop("since"),
+            "a scenario that starts with find needs since", id="find-without-since",
+        ),
+        pytest.param(
+            "find_jobs", _set("since", value="last tuesday"),
+            "since: 'last tuesday' is not an ISO 8601 time", id="since-not-a-time",
+        ),
+        pytest.param(
+            "find_jobs_no_match", _drop("expect", "jobs"),
+            "expect.jobs is what a find step returns: a scenario that starts with find needs it",
+            id="find-without-expected-jobs",
+        ),
+        pytest.param(
+            "job_failed", _set("expect", "jobs", value=[]),
+            "expect.jobs is what a find step returns: there is no find step",
+            id="expected-jobs-without-find",
+        ),
+        pytest.param(
+            "find_jobs", _set("steps", value=["poll", "find"]),
+            "find can only be the first step", id="find-not-first",
+        ),
+        pytest.param(
+            "find_jobs", _set("expect", "jobs", value=[{"created_at": "2026-11-05T10:00:00Z"}]),
+            "expect.jobs[0].job_id is required", id="expected-job-without-id",
         ),
     ],
 )
@@ -351,7 +377,7 @@ def test_redacted_values_pass_secrets_static(cassettes: Path) -> None:
     replace(example / f"job_not_found{SIDECAR_SUFFIX}", "The 404 body",
             f"Key Bearer {REDACTED}, api_key: '{REDACTED}'. The 404 body")
     found = verdict(cassettes, "secrets-static")
-    assert found == Verdict(PASS, "23 files scanned")
+    assert found == Verdict(PASS, "27 files scanned")
 
 
 TOKEN_PLUGIN = '''
@@ -390,6 +416,7 @@ def test_a_key_in_the_providers_own_auth_header_fails_secrets_static(
 MISSING = {
     "rate_limited": ("capabilities", "errors", "timing"),
     "cancel_running": ("capabilities", "cancel"),
+    "find_jobs": ("capabilities", "find-jobs"),
 }
 
 
@@ -764,6 +791,8 @@ def test_the_docs_table_of_standard_scenarios_is_the_catalogue() -> None:
             assert f"`{standard.error.__name__}`" in row[2], standard.name
         if standard.capability is not None:
             assert f"`{standard.capability}`" in row[1], standard.name
+        if standard.hook is not None:
+            assert f"`{standard.hook}`" in row[1], standard.name
 
 
 def test_a_catalogue_capability_is_a_flag_every_model_declares() -> None:
@@ -773,7 +802,184 @@ def test_a_catalogue_capability_is_a_flag_every_model_declares() -> None:
     assert meaning("auth_invalid").invalid_key
 
 
-# ----------------------------------------------------------------------- 11. scrub
+# ------------------------------------------------------------------- 11. find-jobs
+
+LOOKUP_VARIANTS = """
+import datetime as dt
+
+from lipbridge import JobHandle
+from lipbridge.plugin import CallKind, hookimpl
+from lipbridge_example import ExampleLipsync
+from lipbridge_example.wire import JOBS, found_jobs, listing_query
+
+
+class SinceBlind(ExampleLipsync):
+    \"\"\"Keeps every listed job, however old: it trusts the API's created_after.\"\"\"
+
+    @hookimpl
+    def lipbridge_find_jobs(self, request, since, ctx):
+        response = ctx.http.get(JOBS, kind=CallKind.POLL, params=listing_query(request, since))
+        ever = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+        return found_jobs(response, ctx.read(response), ctx, request, ever)
+
+
+class Foreign(ExampleLipsync):
+    \"\"\"Hands out its jobs as another provider's, with a naive creation time.\"\"\"
+
+    @hookimpl
+    def lipbridge_find_jobs(self, request, since, ctx):
+        found = ExampleLipsync.lipbridge_find_jobs(self, request, since, ctx)
+        return [JobHandle(provider="other", job_id=h.job_id, created_at=h.created_at.replace(
+            tzinfo=None)) for h in found]
+
+
+class Indexing(ExampleLipsync):
+    \"\"\"Indexes the listing without checking it.\"\"\"
+
+    @hookimpl
+    def lipbridge_find_jobs(self, request, since, ctx):
+        response = ctx.http.get(JOBS, kind=CallKind.POLL, params=listing_query(request, since))
+        return [ctx.new_handle(job["id"]) for job in response.json("example")["data"]]
+
+
+class NoLookup(ExampleLipsync):
+    \"\"\"The example plugin before it had the optional hook.\"\"\"
+
+    lipbridge_find_jobs = None
+
+
+since_blind, foreign, indexing, no_lookup = SinceBlind(), Foreign(), Indexing(), NoLookup()
+"""
+
+
+@pytest.fixture
+def lookup_variant(site: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[[str], Registry]:
+    """A registry whose ``example`` is one of the variants above, by its object's name."""
+    (site / "lipbridge_lookup_variants.py").write_text(LOOKUP_VARIANTS)
+    monkeypatch.syspath_prepend(str(site))
+    monkeypatch.delitem(sys.modules, "lipbridge_lookup_variants", raising=False)
+
+    def make(name: str) -> Registry:
+        dist = f"lipbridge-lookup-{name}"
+        if not list(site.glob(f"{dist.replace('-', '_')}-*.dist-info")):
+            write_dist(site, dist, {"example": f"lipbridge_lookup_variants:{name}"})
+        return make_registry(site)
+
+    return make
+
+
+def test_the_reference_lookups_pass_find_jobs(cassettes: Path) -> None:
+    run = suite(cassettes)
+    found = verdicts(run, "find-jobs", "lifecycle", "error-fuzz")
+    assert found["find-jobs"] == Verdict(PASS, "2 lookups as recorded")
+    assert found["lifecycle"].status is PASS
+    assert "and 150 find responses generated" in found["error-fuzz"].detail
+    assert [h.job_id for h in run.observations["find_jobs"].found or []] == ["ls_8f3k2m9q"]
+    assert run.observations["find_jobs"].states == (JobState.RUNNING,)  # the poll after it
+    assert run.observations["find_jobs_no_match"].found == []
+
+
+def test_a_lookup_that_keeps_jobs_older_than_since_fails_find_jobs(
+    cassettes: Path, lookup_variant: Callable[[str], Registry]
+) -> None:
+    found = run_check(suite(cassettes, registry=lookup_variant("since_blind")), BY_ID["find-jobs"])
+    assert found.status == FAIL
+    assert found.detail == (
+        "find_jobs: with since 2026-11-05T10:00:01+00:00, after every job found, the same "
+        "answer still gave 'ls_8f3k2m9q' created at 2026-11-05T10:00:00+00:00; a job older "
+        "than since must be dropped"
+    )
+
+
+def test_a_job_from_an_old_listing_fails_find_jobs(cassettes: Path) -> None:
+    """The API itself lists a job older than since: the plugin must drop it."""
+    replace(cassettes / "example" / f"find_jobs{SIDECAR_SUFFIX}", '"2026-11-05T09:59:00Z"',
+            '"2026-11-05T10:00:00Z"')
+    replace(cassettes / "example" / "find_jobs.yaml", "09%3A59%3A00Z", "10%3A00%3A00Z")
+    assert verdict(cassettes, "find-jobs").status is PASS  # same second: kept
+    replace(cassettes / "example" / f"find_jobs{SIDECAR_SUFFIX}", '"2026-11-05T10:00:00Z"',
+            '"2026-11-05T10:00:01Z"')
+    replace(cassettes / "example" / "find_jobs.yaml", "10%3A00%3A00Z", "10%3A00%3A01Z")
+    found = verdicts(suite(cassettes), "find-jobs", "lifecycle")
+    # The reference plugin dropped it; the sidecar still expects it.
+    assert found["find-jobs"].detail == (
+        "find_jobs: found jobs []; the sidecar expects ['ls_8f3k2m9q']"
+    )
+    assert "(step poll raised LookupError: the find step found no job for the poll step to " \
+        "follow)" in found["lifecycle"].detail
+
+
+def test_handles_for_another_provider_fail_find_jobs(
+    cassettes: Path, lookup_variant: Callable[[str], Registry]
+) -> None:
+    found = run_check(suite(cassettes, registry=lookup_variant("foreign")), BY_ID["find-jobs"])
+    assert found.status == FAIL
+    assert "find_jobs: job 0 ('ls_8f3k2m9q') names provider 'other', not 'example'" in (
+        found.detail
+    )
+    assert "find_jobs: job 0 ('ls_8f3k2m9q'): created_at 2026-11-05 10:00:00 has no timezone" \
+        in found.detail
+
+
+def test_a_lookup_that_crashes_on_a_bad_answer_fails_error_fuzz(
+    cassettes: Path, lookup_variant: Callable[[str], Registry]
+) -> None:
+    found = run_check(suite(cassettes, registry=lookup_variant("indexing")), BY_ID["error-fuzz"])
+    assert found.status == FAIL
+    assert "find: " in found.detail and "escaped for HTTP" in found.detail
+
+
+@pytest.mark.parametrize(
+    ("file", "old", "new", "expected"),
+    [
+        pytest.param(
+            f"find_jobs{SIDECAR_SUFFIX}", "job_id: ls_8f3k2m9q", "job_id: ls_other",
+            "find_jobs: found jobs ['ls_8f3k2m9q']; the sidecar expects ['ls_other']",
+            id="other-job",
+        ),
+        pytest.param(
+            f"find_jobs{SIDECAR_SUFFIX}", 'created_at: "2026-11-05T10:00:00Z"',
+            'created_at: "2026-11-05T10:00:05Z"',
+            "find_jobs: job 'ls_8f3k2m9q' was created at 2026-11-05T10:00:00+00:00; the sidecar "
+            "expects 2026-11-05T10:00:05+00:00",
+            id="other-time",
+        ),
+        pytest.param(
+            f"find_jobs_no_match{SIDECAR_SUFFIX}", "jobs: []", "jobs: [{job_id: ls_8f3k2m9q}]",
+            "find_jobs_no_match: the sidecar expects 1 job(s); this scenario means a lookup "
+            "that finds no job",
+            id="no-match-expects-a-job",
+        ),
+    ],
+)
+def test_a_sidecar_the_lookup_contradicts_fails_find_jobs(
+    cassettes: Path, file: str, old: str, new: str, expected: str
+) -> None:
+    replace(cassettes / "example" / file, old, new)
+    found = verdict(cassettes, "find-jobs")
+    assert found.status == FAIL
+    assert expected in found.detail.splitlines(), found.detail
+
+
+def test_a_plugin_without_the_hook_passes_and_its_find_scenarios_are_not_replayed(
+    cassettes: Path, lookup_variant: Callable[[str], Registry]
+) -> None:
+    run = suite(cassettes, registry=lookup_variant("no_lookup"))
+    assert not run.implements("lipbridge_find_jobs")
+    results = verdicts(run, "find-jobs", "capabilities", "lifecycle", "error-fuzz")
+    assert {c: v.status for c, v in results.items()} == dict.fromkeys(results, PASS)
+    assert results["find-jobs"].detail == (
+        "lipbridge_find_jobs not implemented (optional): the core reconciles this provider's "
+        "unknown jobs without it; not replayed: find_jobs, find_jobs_no_match"
+    )
+    assert results["lifecycle"].detail == "11 scenarios replayed as recorded"
+    assert "find" not in results["error-fuzz"].detail
+    remove_scenario(cassettes, "find_jobs")  # not required without the hook, even at high
+    assert verdicts(suite(cassettes, registry=lookup_variant("no_lookup")),
+                    "capabilities")["capabilities"].status is PASS
+
+
+# ----------------------------------------------------------------------- 12. scrub
 
 
 def test_scrub_text_removes_known_keys_and_pattern_matches_only() -> None:

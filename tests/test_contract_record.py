@@ -15,9 +15,9 @@ import click
 import pytest
 import yaml
 from click.testing import CliRunner
-from conftest import FakeClock
 from scripted_server import Reply, ScriptedServer
 
+from conftest import FakeClock
 from lipbridge import Client, Registry
 from lipbridge.registry import discover
 from lipbridge_contract import SuiteRun
@@ -197,3 +197,34 @@ def test_the_old_spelling_still_records_live_and_says_what_to_type(
     )
     assert f"wrote {root / 'example' / 'success.yaml'} and its sidecar" in result.stdout
     assert len(server.requests()) == 3
+
+
+def test_a_lookup_is_recorded_live_without_spending_and_replays(
+    root: Path, live: Client, server: ScriptedServer
+) -> None:
+    """A find step submits nothing, so it costs nothing against --allow-spend; the
+    sidecar's expect gains the jobs found."""
+    from urllib.parse import urlencode
+
+    listing = "/v1/lipsync?" + urlencode({
+        "model": "example-1",
+        "video_url": "https://cdn.example-lipsync.invalid/in/face.mp4",
+        "audio_url": "https://cdn.example-lipsync.invalid/in/speech.wav",
+        "created_after": "2026-11-05T09:59:00Z",
+    })
+    server.script("GET", listing, Reply.json(
+        {"data": [{"id": "ls_live", "status": "processing", "created_at": "2026-11-21T12:00:00Z"}]}
+    ))
+    server.script("GET", "/v1/lipsync/ls_live", Reply.json(
+        {"id": "ls_live", "status": "processing", "progress": 40}
+    ))
+    record_scenarios(live, "example", root, ["find_jobs"], Decimal("0"), environ={})
+
+    assert [r.method for r in server.requests()] == ["GET", "GET"]
+    expect = yaml.safe_load((root / "example" / "find_jobs.sidecar.yaml").read_text())["expect"]
+    assert expect == {"states": ["running"],
+                      "jobs": [{"job_id": "ls_live", "created_at": "2026-11-21T12:00:00+00:00"}]}
+    run = SuiteRun("example", root, "high")
+    for check in ("lifecycle", "encoding", "find-jobs", "secrets-static"):
+        verdict = run_check(run, next(c for c in CHECKS if c.id == check))
+        assert verdict.status is PASS, (check, verdict.detail)

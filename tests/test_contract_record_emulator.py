@@ -17,8 +17,8 @@ import click
 import pytest
 import yaml
 from click.testing import CliRunner
-from conftest import FakeClock
 
+from conftest import FakeClock
 from lipbridge import Client, Registry
 from lipbridge.registry import discover
 from lipbridge_contract import SuiteRun, certify
@@ -272,3 +272,51 @@ def test_the_old_emulator_spelling_still_records_and_says_what_to_type(tmp_path:
     assert parse_sidecar(out / "foxapi" / "job_not_found.sidecar.yaml").provenance.source == (
         "emulator"
     )
+
+
+JOGG_DOCUMENTED = Path(__file__).parents[1] / "cassettes" / "jogg"
+FIND_SCENARIOS = ["find_jobs", "find_jobs_no_match"]
+
+
+def test_the_find_scenarios_record_from_the_emulator_and_replay_green(tmp_path: Path) -> None:
+    """find_jobs is staged with a job whose submit answer is in no recording; the lookup's
+    query carries the inputs' URLs URL-encoded, rewritten like every other URL."""
+    root, out = tmp_path / "cassettes", tmp_path / "out"
+    shutil.copytree(JOGG_DOCUMENTED, root / "jogg")
+    record_from_emulator("jogg", root, out, FIND_SCENARIOS)
+    found = yaml.safe_load((out / "jogg" / "find_jobs.sidecar.yaml").read_text())
+    [job] = found["expect"]["jobs"]
+    [interaction] = yaml.safe_load((out / "jogg" / "find_jobs.yaml").read_text())["interactions"]
+    assert interaction["request"]["method"] == "GET"  # the staged submit is not in it
+    uri = interaction["request"]["uri"]
+    assert uri.startswith("https://api.jogg.ai/v2/lip_sync_video?video_url=http%3A%2F%2F"
+                          f"{EMULATOR_HOST}%2Ffiles%2F")
+    assert "127.0.0.1" not in uri and "playback_type=normal_reverse" in uri
+    assert job["job_id"] in interaction["response"]["body"]["string"]
+    missing = yaml.safe_load((out / "jogg" / "find_jobs_no_match.sidecar.yaml").read_text())
+    assert missing["expect"]["jobs"] == []
+    for name in FIND_SCENARIOS:
+        text = (out / "jogg" / f"{name}.yaml").read_text()
+        assert PORT_IN_URL.search(text) is None and DEFAULT_KEY not in text
+    report = certify(SuiteRun("jogg", out, "low"))
+    results = {r.check: r for r in report.results}
+    assert {c: r.detail for c, r in results.items() if r.status == FAIL} == {}
+    assert results["find-jobs"].status is PASS
+    assert results["find-jobs"].detail.startswith("2 lookups as recorded")
+
+
+def test_a_find_recording_that_finds_the_wrong_number_of_jobs_is_not_written(
+    tmp_path: Path,
+) -> None:
+    """The no-match script asking for the staged job's inputs would find it: refused."""
+    root, out = tmp_path / "cassettes", tmp_path / "out"
+    shutil.copytree(JOGG_DOCUMENTED, root / "jogg")
+    sidecar = root / "jogg" / "find_jobs_no_match.sidecar.yaml"
+    data = yaml.safe_load(sidecar.read_text())
+    data["request"]["sync_mode"] = "bounce"  # the staged find_jobs job's inputs
+    sidecar.write_text(yaml.safe_dump(data))
+    with pytest.raises(RecordRefused, match=r"find_jobs_no_match: the emulator answered no "
+                       r"error, finding 1 job; the script expects no error, finding 0 jobs"):
+        record_from_emulator("jogg", root, out, FIND_SCENARIOS)
+    assert (out / "jogg" / "find_jobs.yaml").exists()  # recorded before it, and kept
+    assert not (out / "jogg" / "find_jobs_no_match.yaml").exists()

@@ -31,6 +31,9 @@ class EmulatorStage:
     # Keep the script's inputs: the emulator fetches only its own files, so it accepts the
     # job and fails it, as a provider fails a job whose inputs it cannot download.
     script_inputs: bool = False
+    # Submit the script's request once before recording, outside the cassette: a job the
+    # provider accepted but whose answer never reached the client, for a lookup to find.
+    submitted: bool = False
 
 
 @frozen(kw_only=True)
@@ -38,6 +41,8 @@ class StandardScenario:
     name: str
     error: type[LipbridgeError] | None = None  # what its replay must raise, or a subclass
     capability: str | None = None  # a model capability without which it must not exist
+    hook: str | None = None  # an optional hook: required with it, not replayed without it
+    finds: bool | None = None  # its find step must return some job (True) or none (False)
     retry_after: bool = False  # its sidecar must give the recorded retry_after
     invalid_key: bool = False  # recorded with a key the provider must refuse (spends nothing)
     stage: EmulatorStage = EmulatorStage()
@@ -45,6 +50,8 @@ class StandardScenario:
     @property
     def required_by(self) -> str:
         """What needs it, for a missing scenario's message."""
+        if self.hook:
+            return f"the {self.hook} hook"
         return self.capability or "the core lifecycle"
 
 
@@ -67,6 +74,11 @@ JOB_NOT_FOUND = StandardScenario(name="job_not_found", error=JobNotFound)
 PROVIDER_UNAVAILABLE = StandardScenario(name="provider_unavailable", error=ProviderUnavailable)
 CANCEL_RUNNING = StandardScenario(name="cancel_running", capability="cancel")
 CANCEL_AFTER_COMPLETE = StandardScenario(name="cancel_after_complete", capability="cancel")
+FIND_HOOK = "lipbridge_find_jobs"
+FIND_JOBS = StandardScenario(
+    name="find_jobs", hook=FIND_HOOK, finds=True, stage=EmulatorStage(submitted=True)
+)
+FIND_JOBS_NO_MATCH = StandardScenario(name="find_jobs_no_match", hook=FIND_HOOK, finds=False)
 
 CATALOGUE = (
     SUCCESS,
@@ -79,6 +91,8 @@ CATALOGUE = (
     PROVIDER_UNAVAILABLE,
     CANCEL_RUNNING,
     CANCEL_AFTER_COMPLETE,
+    FIND_JOBS,
+    FIND_JOBS_NO_MATCH,
 )
 STANDARD_SCENARIOS = tuple(s.name for s in CATALOGUE)
 _BY_NAME = {s.name: s for s in CATALOGUE}
@@ -86,5 +100,6 @@ _BY_NAME = {s.name: s for s in CATALOGUE}
 
 def meaning(name: str) -> StandardScenario:
     """What the scenario ``name`` stands for: a standard one's entry; for a provider's own
-    scenario, nothing beyond its sidecar (no error, capability, key or stage of its own)."""
+    scenario, nothing beyond its sidecar (no error, capability, hook, key or stage of its
+    own)."""
     return _BY_NAME.get(name) or StandardScenario(name=name)

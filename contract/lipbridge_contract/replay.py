@@ -7,6 +7,7 @@ playback repeats), the clock is virtual, the key is a canary, and every instrume
 
 from __future__ import annotations
 
+import datetime as dt
 import random
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -19,12 +20,17 @@ from lipbridge import (
     Client,
     Clock,
     JobHandle,
+    JobRequest,
     JobResult,
     JobState,
     JobStatus,
+    PluginContractError,
     Registry,
     Transport,
 )
+from lipbridge.plugin import CallContext
+from lipbridge.validation import validate
+from lipbridge_contract.catalogue import FIND_HOOK
 from lipbridge_contract.harness import (
     ClockWatch,
     LogCapture,
@@ -72,6 +78,7 @@ class Observation:
     statuses: list[JobStatus] = field(factory=list)
     handle: JobHandle | None = None
     handle_json: str | None = None
+    found: list[JobHandle] | None = None  # what the find step returned
     resumed_handle: JobHandle | None = None
     result: JobResult | None = None
     error: BaseException | None = None
@@ -99,7 +106,8 @@ def new_client(
     settings: Mapping[str, str] | None = None,
 ) -> Client:
     """A client with nothing from the environment: the canary key, defaults and the
-    scenario's own settings."""
+    scenario's own settings. It keeps no job ledger: a replay is not a job anyone paid
+    for, and recorded job ids repeat across scenarios."""
     return Client(
         registry=registry,
         transport=transport,
@@ -108,7 +116,34 @@ def new_client(
         settings={provider: settings or {}},
         environ={},
         rng=random.Random(0),
+        ledger=False,
     )
+
+
+def call_find_jobs(
+    client: Client, ctx: CallContext, request: JobRequest, since: dt.datetime
+) -> list[JobHandle]:
+    """The plugin's ``lipbridge_find_jobs`` for ``request`` (validated first, as the core
+    does), through ``ctx``: what it returned, unfiltered (``Client.find_jobs`` drops what
+    the hook should have dropped itself), or the lipbridge error it raised. A crash is
+    wrapped by the client's own hook call, so the checks name it as for any other hook."""
+    provider = ctx.provider
+    request = validate(client.info(provider), request)
+    found = client._call(  # the one place the core calls a hook and wraps its crashes
+        ctx, FIND_HOOK, object, lambda: client.registry.find_jobs(provider, request, since, ctx)
+    )
+    if not isinstance(found, list) or not all(isinstance(h, JobHandle) for h in found):
+        what = "nothing: it does not implement it" if found is None else repr(found)
+        raise PluginContractError(f"{provider}: {FIND_HOOK} returned {what}, not a list of "
+                                  "JobHandle")
+    return found
+
+
+def find_jobs(
+    client: Client, provider: str, request: JobRequest, since: dt.datetime
+) -> list[JobHandle]:
+    """:func:`call_find_jobs` with ``client``'s own context for ``provider``."""
+    return call_find_jobs(client, client.context(provider, client.info(provider)), request, since)
 
 
 def _handle_for(scenario: Scenario, provider: str, clock: Clock) -> JobHandle:
@@ -137,14 +172,24 @@ def run_steps(
     expectations are observed exactly the way a replay is judged.
     """
     scenario = obs.scenario
+    sidecar = scenario.sidecar
     client = fresh_client()
-    handle = None if scenario.sidecar.request else _handle_for(scenario, provider, client.clock)
-    for step in scenario.sidecar.steps:
+    handle = None if sidecar.request else _handle_for(scenario, provider, client.clock)
+    for step in sidecar.steps:
         on_step(step)
         obs.error_step = step
+        if step == "find":
+            assert sidecar.request is not None and sidecar.since is not None
+            obs.found = find_jobs(client, provider, sidecar.request, sidecar.since)
+            if obs.found:
+                # The steps after it follow the first job found from its JSON in a fresh
+                # client, as a job adopted into a ledger is followed.
+                handle = obs.resumed_handle = JobHandle.from_json(obs.found[0].to_json())
+                client = fresh_client()
+            continue
         if step == "submit":
-            assert scenario.sidecar.request is not None
-            handle = obs.handle = client.submit(provider, scenario.sidecar.request)
+            assert sidecar.request is not None
+            handle = obs.handle = client.submit(provider, sidecar.request)
             on_submit(handle)
             # Everything after the submit runs in a fresh client from the serialised
             # handle, as a worker process resuming the job would.
@@ -152,7 +197,8 @@ def run_steps(
             handle = obs.resumed_handle = JobHandle.from_json(obs.handle_json)
             client = fresh_client()
             continue
-        assert handle is not None
+        if handle is None:
+            raise LookupError(f"the find step found no job for the {step} step to follow")
         if step == "poll":
             obs.statuses.append(client.poll(handle))
         elif step == "cancel":

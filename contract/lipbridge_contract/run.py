@@ -14,8 +14,8 @@ from pathlib import Path
 from lipbridge import Client, JobHandle, Registry
 from lipbridge.context import EPOCH
 from lipbridge.plugin import ProviderInfo, Response
-from lipbridge.registry import discover
-from lipbridge_contract.catalogue import SUCCESS
+from lipbridge.registry import discover, make_plugin_manager
+from lipbridge_contract.catalogue import FIND_HOOK, SUCCESS
 from lipbridge_contract.harness import (
     ClockWatch,
     NetworkBlocked,
@@ -54,6 +54,7 @@ class SuiteRun:
         self.load_error: BaseException | None = None
         self.load_network: list[str] = []
         self._recorded: dict[str, list[Interaction]] = {}
+        self._implements: dict[str, bool] = {}
         self.watch = ClockWatch(frozenset())  # set to the plugin's modules once it loads
 
     def __repr__(self) -> str:
@@ -74,11 +75,33 @@ class SuiteRun:
         finally:
             self.load_network = list(attempts)
 
+    def implements(self, hook: str) -> bool:
+        """Whether the plugin implements the (optional) ``hook``; False when it won't load."""
+        if hook not in self._implements:
+            if self.info is None:
+                return False
+            plugin = self.registry.plugin(self.provider)
+            opts = make_plugin_manager().parse_hookimpl_opts(plugin, hook)
+            self._implements[hook] = opts is not None
+        return self._implements[hook]
+
+    @property
+    def unreplayed(self) -> tuple[Scenario, ...]:
+        """Scenarios of an optional hook the plugin does not implement: not replayed."""
+        if self.implements(FIND_HOOK):
+            return ()
+        return tuple(s for s in self.scenarios if s.sidecar.finds)
+
     @functools.cached_property
     def observations(self) -> dict[str, Observation]:
         if self.info is None:
             return {}
-        return {s.name: replay(s, self.registry, self.provider, self.key) for s in self.scenarios}
+        skipped = self.unreplayed
+        return {
+            s.name: replay(s, self.registry, self.provider, self.key)
+            for s in self.scenarios
+            if s not in skipped
+        }
 
     @property
     def scenarios(self) -> tuple[Scenario, ...]:

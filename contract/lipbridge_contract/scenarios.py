@@ -9,6 +9,7 @@ with errors that name the file and the field.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
@@ -21,10 +22,12 @@ from attrs import field, frozen
 
 from lipbridge import JobRequest, JobState, LipbridgeError, errors
 from lipbridge.convert import structure
-from lipbridge.plugin import MediaDurations
+from lipbridge.plugin import MediaDurations, timestamp
 from lipbridge_contract.catalogue import STANDARD_SCENARIOS
 
-STEPS = ("submit", "poll", "wait", "cancel")
+STEPS = ("submit", "poll", "wait", "cancel", "find")
+# Steps that start a scenario from a request; the others act on a handle.
+REQUEST_STEPS = ("submit", "find")
 SIDECAR_SUFFIX = ".sidecar.yaml"
 SUITE_FILE = "suite.yaml"
 # Where a scenario's bodies may come from, and what its provenance must then say.
@@ -76,10 +79,19 @@ class ExpectedError:
 
 
 @frozen(kw_only=True)
+class ExpectedJob:
+    """A job the ``find`` step must return, in order."""
+
+    job_id: str
+    created_at: dt.datetime | None = None  # compared as an instant when given
+
+
+@frozen(kw_only=True)
 class Expectation:
     states: tuple[JobState, ...]
     result: Mapping[str, Any] | None = field(default=None, hash=False)
     error: ExpectedError | None = None
+    jobs: tuple[ExpectedJob, ...] | None = None  # what ``find`` returns; None: no find step
 
 
 @frozen(kw_only=True)
@@ -94,6 +106,12 @@ class Sidecar:
     # Provider settings for this scenario (``ctx.settings``), e.g. a documented older
     # field layout the plugin can be switched to.
     settings: Mapping[str, str] = field(factory=dict, hash=False)
+    since: dt.datetime | None = None  # the find step's ``since``
+
+    @property
+    def finds(self) -> bool:
+        """Whether the scenario starts by looking its request's job up (``find``)."""
+        return self.steps[0] == "find"
 
 
 @frozen(kw_only=True)
@@ -145,6 +163,33 @@ def _provenance(data: object, where: str) -> Provenance:
     return Provenance(**{k: str(v) for k, v in data.items()})
 
 
+def _instant(value: object, where: str) -> dt.datetime:
+    """An ISO 8601 time, quoted or as YAML wrote it; UTC when it names no offset."""
+    text = value.isoformat() if isinstance(value, dt.datetime) else value
+    when = timestamp(text)
+    if when is None:
+        raise ScenarioError(f"{where}: {value!r} is not an ISO 8601 time")
+    return when
+
+
+def _jobs(data: object, where: str) -> tuple[ExpectedJob, ...]:
+    if not isinstance(data, list):
+        raise ScenarioError(f"{where}: expect.jobs must be a list (empty: nothing found)")
+    jobs = []
+    for n, item in enumerate(data):
+        item = _mapping(item, f"{where}: expect.jobs[{n}]")
+        if not isinstance(item.get("job_id"), str) or not item["job_id"]:
+            raise ScenarioError(f"{where}: expect.jobs[{n}].job_id is required")
+        created = item.get("created_at")
+        jobs.append(ExpectedJob(
+            job_id=item["job_id"],
+            created_at=None if created is None else _instant(
+                created, f"{where}: expect.jobs[{n}].created_at"
+            ),
+        ))
+    return tuple(jobs)
+
+
 def _expectation(data: object, steps: tuple[str, ...], where: str) -> Expectation:
     data = _mapping(data, f"{where}: expect")
     try:
@@ -167,10 +212,17 @@ def _expectation(data: object, steps: tuple[str, ...], where: str) -> Expectatio
             code=None if raw.get("code") is None else str(raw["code"]),
         )
     result = data.get("result")
+    finds = steps[0] == "find"
+    if finds != ("jobs" in data):
+        raise ScenarioError(
+            f"{where}: expect.jobs is what a find step returns: "
+            + ("a scenario that starts with find needs it" if finds else "there is no find step")
+        )
     return Expectation(
         states=states,
         result=None if result is None else _mapping(result, f"{where}: expect.result"),
         error=error,
+        jobs=_jobs(data["jobs"], where) if finds else None,
     )
 
 
@@ -181,10 +233,22 @@ def parse_sidecar(path: Path) -> Sidecar:
     bad = [s for s in steps if s not in STEPS]
     if not steps or bad:
         raise ScenarioError(f"{where}: steps={list(steps)}; each step is one of {STEPS}")
+    late = [s for s in steps[1:] if s in REQUEST_STEPS]
+    if late:
+        raise ScenarioError(f"{where}: steps={list(steps)}; {late[0]} can only be the first step")
     request = handle = None
-    if steps[0] == "submit":
+    since = None
+    if steps[0] == "find":
+        if data.get("since") is None:
+            raise ScenarioError(f"{where}: a scenario that starts with find needs since")
+        since = _instant(data["since"], f"{where}: since")
+    elif data.get("since") is not None:
+        raise ScenarioError(f"{where}: since is the find step's; this scenario has none first")
+    if steps[0] in REQUEST_STEPS:
         if data.get("request") is None:
-            raise ScenarioError(f"{where}: a scenario that starts with submit needs a request")
+            raise ScenarioError(
+                f"{where}: a scenario that starts with {steps[0]} needs a request"
+            )
         try:
             request = structure(dict(_mapping(data["request"], f"{where}: request")), JobRequest)
         except LipbridgeError as exc:
@@ -213,6 +277,7 @@ def parse_sidecar(path: Path) -> Sidecar:
         handle=handle,
         durations=durations,
         settings={str(k): v for k, v in settings.items()},
+        since=since,
     )
 
 

@@ -10,6 +10,7 @@ from lipbridge_contract.checks.base import FAIL, PASS, SKIP, Check, Verdict, Ver
 from lipbridge_contract.checks.cancel import CANCEL
 from lipbridge_contract.checks.cost import COST
 from lipbridge_contract.checks.errors import ERROR_FUZZ, ERRORS
+from lipbridge_contract.checks.find import FIND
 from lipbridge_contract.checks.lifecycle import LIFECYCLE, OUTPUT, RESUME
 from lipbridge_contract.checks.load import CAPABILITIES, LOAD
 from lipbridge_contract.checks.preflight import PREFLIGHT
@@ -28,6 +29,7 @@ CHECKS: tuple[Check, ...] = (
     ERRORS,
     ERROR_FUZZ,
     CANCEL,
+    FIND,
     COST,
     SECRETS_STATIC,
     SECRETS_CANARY,

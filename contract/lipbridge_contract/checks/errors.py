@@ -10,9 +10,10 @@ from typing import TYPE_CHECKING, Any
 
 from hypothesis import strategies as st
 
-from lipbridge import JobHandle, JobStatus, ProviderError
+from lipbridge import JobHandle, JobStatus, LipbridgeError, ProviderError
 from lipbridge.plugin import CallContext, Response
-from lipbridge_contract.catalogue import CATALOGUE, SUCCESS
+from lipbridge.validation import validate
+from lipbridge_contract.catalogue import CATALOGUE, FIND_HOOK, FIND_JOBS, SUCCESS
 from lipbridge_contract.checks.base import Check, Verdict, examples, file_gate, needs_scenario
 from lipbridge_contract.checks.explore import explore
 from lipbridge_contract.checks.lifecycle import foreign_cause, replay_problems
@@ -176,6 +177,8 @@ def responses(draw: Any, seeds: list[bytes]) -> Response:
 
 # A plugin hook called with the call context, its other arguments already bound.
 Hook = Callable[[CallContext], object]
+# What each fuzzed hook must return.
+RETURNS: dict[str, type] = {"submit": JobHandle, "poll": JobStatus, "find": list}
 
 
 def _attempt(run: SuiteRun, name: str, hook: Hook, response: Response) -> str | None:
@@ -193,15 +196,33 @@ def _attempt(run: SuiteRun, name: str, hook: Hook, response: Response) -> str | 
             f"{name}: {_describe(exc)} escaped for HTTP {response.status} body "
             f"{response.body[:120]!r}"
         )
-    want = JobHandle if name == "submit" else JobStatus
-    if not isinstance(got, want):
-        return f"{name}: returned {type(got).__name__} for HTTP {response.status}"
+    want = RETURNS[name]
+    if not isinstance(got, want) or (
+        isinstance(got, list) and not all(isinstance(h, JobHandle) for h in got)
+    ):
+        return f"{name}: returned {got!r:.120} for HTTP {response.status}"
     if response.status >= 400:
         return (
             f"{name}: returned a {want.__name__} for an HTTP {response.status} answer "
             f"{response.body[:120]!r}; an error status must raise"
         )
     return None
+
+
+def _find_hook(run: SuiteRun) -> Hook | None:
+    """The find hook with a recorded lookup's request (validated, as the core passes it)
+    and ``since``, where the plugin implements it."""
+    finds = [s for s in run.scenarios if s.sidecar.finds]
+    if not finds or not run.implements(FIND_HOOK):
+        return None
+    scenario = run.scenario(FIND_JOBS.name) or finds[0]
+    since = scenario.sidecar.since
+    assert run.info is not None and scenario.sidecar.request is not None and since is not None
+    try:
+        request = validate(run.info, scenario.sidecar.request)
+    except LipbridgeError:  # an invalid recorded request: capabilities says so
+        return None
+    return lambda ctx: run.registry.find_jobs(run.provider, request, since, ctx)
 
 
 def _fuzz(run: SuiteRun) -> Verdict:
@@ -211,6 +232,9 @@ def _fuzz(run: SuiteRun) -> Verdict:
     request = success.sidecar.request if success is not None else None
     if request is not None:
         hooks["submit"] = lambda ctx: run.registry.submit(run.provider, request, ctx)
+    finder = _find_hook(run)
+    if finder is not None:
+        hooks["find"] = finder
     problems: list[str] = []
     notes: list[str] = []
     counts = []
@@ -229,7 +253,8 @@ def _fuzz(run: SuiteRun) -> Verdict:
         problems.append("the API key appears in a log record")
     if "submit" not in hooks:
         file_gate(needs_scenario(run, SUCCESS.name, "submit fuzzing"), problems, notes)
-    return Verdict.of(problems, "; ".join([f"{' and '.join(counts)} responses generated", *notes]))
+    listed = " and ".join([", ".join(counts[:-1]), counts[-1]] if len(counts) > 2 else counts)
+    return Verdict.of(problems, "; ".join([f"{listed} responses generated", *notes]))
 
 
 ERRORS = Check("errors", "Error mapping of recorded scenarios", _errors)

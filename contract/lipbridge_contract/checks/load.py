@@ -75,7 +75,8 @@ def _capabilities(run: SuiteRun) -> Verdict:
         if run.scenario(s.name) is not None
     ]
     for standard in CATALOGUE:
-        if standard not in refused:
+        # An optional hook's scenarios are required with it and not replayed without it.
+        if standard not in refused and (standard.hook is None or run.implements(standard.hook)):
             file_gate(needs_scenario(run, standard.name, standard.required_by), problems, notes)
     requests = {s.name: s.sidecar.request for s in run.scenarios if s.sidecar.request}
     for name, request in requests.items():

@@ -40,6 +40,7 @@ def _places(obs: Observation, auth_header: str, secret_headers: tuple[str, ...])
         places[f"{type(exc).__name__} attributes"] = repr(vars(exc))
     places["handle repr"] = repr(obs.handle)
     places["handle JSON"] = obs.handle_json
+    places["found handles"] = [(repr(h), h.to_json()) for h in obs.found or ()]
     places["status repr"] = repr(obs.statuses)
     places["result repr"] = repr(obs.result)
     for n, sent in enumerate(obs.sent):

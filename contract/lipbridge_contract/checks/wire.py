@@ -71,7 +71,9 @@ def _poll_seed(run: SuiteRun) -> tuple[Interaction, str] | None:
     """A recorded poll answer and, inside it, the status word of a non-terminal state."""
     assert run.info is not None
     waiting = {w.lower() for w, s in run.info.status_words.items() if not s.terminal}
-    for item in run.all_recorded():
+    # A lookup's answer (a find step's) may be shaped as a list, not as a job.
+    polled = [s.name for s in run.scenarios if not s.sidecar.finds]
+    for item in (i for name in polled for i in run.recorded(name)):
         if item.method != "GET" or item.status >= 300:
             continue
         text = item.body.decode("utf-8", "replace")

@@ -38,8 +38,8 @@ def plan_spend(
     total = Decimal(0)
     for scenario in scenarios:
         request = scenario.sidecar.request
-        if request is None or meaning(scenario.name).invalid_key:
-            continue
+        if request is None or scenario.sidecar.finds or meaning(scenario.name).invalid_key:
+            continue  # nothing is submitted (a find step only looks a job up)
         durations = scenario.sidecar.durations
         try:
             estimate = client.estimate_cost(

@@ -48,11 +48,15 @@ def scripts(folder: CassetteDir, names: Sequence[str]) -> list[Scenario]:
 
 
 def outcome(expect: dict[str, Any]) -> str:
-    """An ``expect`` section in a few words: the error and its step, or the last state."""
-    states, error = expect.get("states") or [], expect.get("error")
+    """An ``expect`` section in a few words: the error and its step, or the last state
+    and how many jobs a find step found."""
+    states, error, jobs = expect.get("states") or [], expect.get("error"), expect.get("jobs")
     if error:
         return f"{error['class']} at {error['step']}"
-    return f"no error, ending {states[-1]}" if states else "no error"
+    said = f"no error, ending {states[-1]}" if states else "no error"
+    if jobs is not None:
+        said += f", finding {len(jobs)} job" + ("" if len(jobs) == 1 else "s")
+    return said
 
 
 def _observe(client: Client, provider: str, scenario: Scenario) -> dict[str, Any]:
@@ -82,6 +86,10 @@ def _observe(client: Client, provider: str, scenario: Scenario) -> dict[str, Any
                 if getattr(error, name, None) is not None
             },
         }
+    if scenario.sidecar.finds:
+        expect["jobs"] = [
+            {"job_id": h.job_id, "created_at": h.created_at.isoformat()} for h in obs.found or ()
+        ]
     if obs.result is not None:
         expect["result"] = {
             k: v
@@ -93,7 +101,9 @@ def _observe(client: Client, provider: str, scenario: Scenario) -> dict[str, Any
 
 def _scenario_client(client: Client, provider: str, scenario: Scenario, key: str) -> Client:
     """The user's client setup with the scenario's settings, and its key: the one given, or
-    for a scenario recorded with an invalid key, one the provider must refuse."""
+    for a scenario recorded with an invalid key, one the provider must refuse. It keeps
+    the user's client's job ledger, or none when that client keeps none."""
+    jobs = client.jobs
     return Client(
         registry=client.registry,
         transport=client.transport,
@@ -102,6 +112,7 @@ def _scenario_client(client: Client, provider: str, scenario: Scenario, key: str
         base_urls={provider: client.base_url(provider, client.info(provider))},
         settings={provider: scenario.sidecar.settings},
         environ={},
+        ledger=jobs.ledger if jobs is not None else False,
     )
 
 

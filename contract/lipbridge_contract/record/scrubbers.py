@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
+from urllib.parse import quote
 
 from attrs import frozen
 
@@ -19,9 +20,11 @@ Rewrites = Sequence[tuple[str, str]]  # (old, new), applied in order to everythi
 
 
 def clean(text: str, secrets: Sequence[str], rewrites: Rewrites = ()) -> str:
-    """``text`` rewritten, then scrubbed of ``secrets`` and every secret pattern."""
+    """``text`` rewritten, then scrubbed of ``secrets`` and every secret pattern. Each
+    rewrite applies URL-encoded too: a URL sent as a query parameter (a lookup by input
+    URL) is written the way the replay will send it."""
     for old, new in rewrites:
-        text = text.replace(old, new)
+        text = text.replace(old, new).replace(quote(old, safe=""), quote(new, safe=""))
     return scrub_text(text, secrets)
 
 

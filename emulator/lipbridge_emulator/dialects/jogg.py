@@ -17,16 +17,37 @@ Where the docs are silent, the emulator assumes:
 * Result URLs live 24 hours: JoggAI documents no lifetime, and a short one is the safe
   assumption for a client (FoxAPI and AIHubMax document 24 h).
 * An unknown route gets the not-found envelope (code 10104) under HTTP 404.
+
+The lookup ``GET {prefix}/lip_sync_video`` is documented only by JoggAI's own lip-sync
+skill (JoggAI-Tech/jogg-skills, ``skills/jogg-lip-sync/SKILL.md``, "Endpoints" and
+"Decision Rules"): it "returns the latest matching task under the current authenticated
+user and space", and the skill queries it before every create to reuse a task made from
+the same normalized inputs, ``playback_type`` defaulting to ``normal``. Its parameters
+and answer are not shown, so the emulator assumes: the query parameters are the create
+body's inputs (``video_url``, ``audio_url``, ``playback_type``, ``normal`` when absent),
+all of which must equal the task's; the answer is the task's GET envelope for the latest
+task made from them; and no match is the not-found envelope (code 10104, HTTP 200, like
+an unknown task id).
+
+The engine routes a request to one job, and a dialect sees no job it is not given, so
+this dialect remembers the inputs of each task it accepted (``accepted`` is called for
+every task created, whether or not its answer reached the client) and routes a lookup to
+the latest match as a poll of that task. That memory is the one state a dialect keeps:
+each emulator builds its own ``JoggDialect``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import itertools
+import threading
 import uuid
 from collections.abc import Mapping
 from decimal import ROUND_CEILING, Decimal
 from typing import Any
 from urllib.parse import unquote, urlsplit
+
+from attrs import frozen
 
 from lipbridge.models import SyncMode
 from lipbridge_emulator.dialect import (
@@ -44,7 +65,10 @@ from lipbridge_emulator.dialect import (
 # The rendered API pages use /open/v2, the OpenAPI files and JoggAI's own client /v2.
 PREFIXES = ("/v2", "/open/v2")
 CREATE = "/create_lip_sync_video"
-TASK = "/lip_sync_video/"
+LOOKUP = "/lip_sync_video"
+TASK = LOOKUP + "/"
+INPUTS = ("video_url", "audio_url", "playback_type")  # what a lookup matches on
+NO_MATCH = ""  # the task id a lookup without a match is routed to: no task has it
 
 MODEL = "lipsync"  # JoggAI names no model; the plugin calls its one endpoint this
 PLAYBACK_MODES: Mapping[str, SyncMode] = {
@@ -91,6 +115,16 @@ def is_http_url(value: object) -> bool:
     return parts.scheme in ("http", "https") and bool(parts.netloc)
 
 
+@frozen
+class Made:
+    """A task this dialect accepted, as a lookup matches it."""
+
+    task_id: str
+    inputs: tuple[str, ...]  # the values of INPUTS, normalized
+    created: dt.datetime
+    order: int  # acceptance order: the later of two tasks made in the same instant wins
+
+
 def unix(moment: dt.datetime | None) -> int:
     """Unix seconds, and 0 for "not yet" (the zero value the cassettes assume)."""
     return int(moment.timestamp()) if moment is not None else 0
@@ -100,14 +134,31 @@ class JoggDialect(Dialect):
     provider = "jogg"
     url_lifetime = dt.timedelta(hours=24)
 
+    def __init__(self) -> None:
+        self._made: list[Made] = []
+        self._lock = threading.Lock()
+        self._order = itertools.count()
+
     def api_key(self, request: Request) -> str | None:
         return request.headers.get("x-api-key") or None
 
     def route(self, request: Request) -> Route | None:
         for prefix in PREFIXES:
             if request.path.startswith(prefix + "/"):
-                return self._route(request.method, request.path[len(prefix) :])
+                rest = request.path[len(prefix) :]
+                if request.method == "GET" and rest == LOOKUP:
+                    return Route(Endpoint.POLL, self.latest(request.query))
+                return self._route(request.method, rest)
         return None
+
+    def latest(self, query: Mapping[str, str]) -> str:
+        """The id of the latest task made from the query's inputs, or NO_MATCH."""
+        wanted = self._inputs(query)
+        with self._lock:
+            matches = [made for made in self._made if made.inputs == wanted]
+        if not matches:
+            return NO_MATCH
+        return max(matches, key=lambda made: (made.created, made.order)).task_id
 
     def parse_submit(self, request: Request) -> JobSpec | Reply:
         try:
@@ -129,6 +180,7 @@ class JoggDialect(Dialect):
             video=body["video_url"],
             audio=body["audio_url"],
             sync_mode=PLAYBACK_MODES[playback],
+            echo={"playback_type": playback},
         )
 
     def job_id(self, created: dt.datetime, token: str) -> str:
@@ -142,6 +194,18 @@ class JoggDialect(Dialect):
         return credits.quantize(CENT, rounding=ROUND_CEILING)
 
     def accepted(self, job: JobView) -> Reply:
+        """The create answer; the task is remembered for lookups."""
+        fields = {
+            "video_url": job.spec.video,
+            "audio_url": job.spec.audio or "",
+            "playback_type": str(job.spec.echo.get("playback_type", DEFAULT_PLAYBACK)),
+        }
+        made = Made(
+            task_id=job.id, inputs=self._inputs(fields), created=job.created,
+            order=next(self._order),
+        )
+        with self._lock:
+            self._made.append(made)
         task = {"task_id": job.id, "status": self._word(job)}
         return envelope(200, 0, "Success", task)
 
@@ -176,6 +240,12 @@ class JoggDialect(Dialect):
         if problem is Problem.UNSUPPORTED:
             msg = f"{msg}: {message}"
         return envelope(http, code, msg)
+
+    @staticmethod
+    def _inputs(fields: Mapping[str, str]) -> tuple[str, ...]:
+        """The values a lookup matches on, ``playback_type`` at its default when absent."""
+        defaults = {"playback_type": DEFAULT_PLAYBACK}
+        return tuple(fields.get(name) or defaults.get(name, "") for name in INPUTS)
 
     @staticmethod
     def _route(method: str, rest: str) -> Route | None:

@@ -7,6 +7,9 @@ The API (``https://api.example-lipsync.invalid``, ``Authorization: Bearer <key>`
 * ``GET /v1/lipsync/{id}`` -> ``{"id", "status", "progress", "result": {"video_url",
   "duration", "expires_at"} | null, "usage": {"credits"} | null, "error": {...} | null}``;
 * ``POST /v1/lipsync/{id}/cancel`` -> the job, or 409 ``job_finished`` once it has ended;
+* ``GET /v1/lipsync?model=&video_url=&audio_url=&created_after=<ISO 8601>`` -> ``{"data":
+  [{"id", "status", "created_at"}, ...]}``: the jobs made from those inputs at or after
+  ``created_after``, newest first (``{"data": []}`` when there are none);
 * errors: ``{"error": {"message", "code"}}`` with the usual HTTP statuses.
 
 This module is the declarations (provider info, prices) and the hooks; the JSON mapping
@@ -33,7 +36,9 @@ from lipbridge_example.wire import (
     NAME,
     STATUSES,
     USD_PER_CREDIT,
+    found_jobs,
     job_path,
+    listing_query,
     status_of,
     submit_body,
 )
@@ -101,6 +106,16 @@ class ExampleLipsync:
     def lipbridge_cancel(self, handle: JobHandle, ctx: CallContext) -> JobStatus:
         response = ctx.http.post(job_path(handle.job_id, "/cancel"), kind=CallKind.CANCEL)
         return status_of(response, ctx.read(response, handle.job_id), ctx, handle.job_id)
+
+    @hookimpl
+    def lipbridge_find_jobs(
+        self, request: JobRequest, since: dt.datetime, ctx: CallContext
+    ) -> list[JobHandle]:
+        """The jobs made from ``request``'s inputs since ``since``, from the listing. The
+        core calls it to find a job whose submit answer was lost, instead of paying twice."""
+        query = listing_query(request, since)
+        response = ctx.http.get(JOBS, kind=CallKind.POLL, params=query)
+        return found_jobs(response, ctx.read(response), ctx, request, since)
 
     @hookimpl
     def lipbridge_estimate_cost(

@@ -9,17 +9,27 @@ the wrong type (progress, duration, expiry, credits) is left out.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 from urllib.parse import quote
 
-from lipbridge import BilledUsage, JobError, JobRequest, JobResult, JobState, JobStatus
+from lipbridge import (
+    BilledUsage,
+    JobError,
+    JobHandle,
+    JobRequest,
+    JobResult,
+    JobState,
+    JobStatus,
+)
 from lipbridge.plugin import (
     CallContext,
     Response,
     StatusMap,
     dig,
+    malformed,
     number,
     request_body,
     text,
@@ -99,3 +109,50 @@ def status_of(
         result=_result(response, data, ctx, job_id) if state is JobState.SUCCEEDED else None,
         error=error,
     )
+
+
+def listing_query(request: JobRequest, since: dt.datetime) -> dict[str, str]:
+    """The listing's filters: the inputs the job was made from, and ``created_after``
+    (whole seconds, rounded down, so a job made in ``since``'s own second is listed)."""
+    if since.tzinfo is None:
+        since = since.replace(tzinfo=dt.timezone.utc)
+    query = {
+        "model": request.model,
+        "video_url": request.video,
+        "audio_url": request.audio,
+        "created_after": since.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+    return {name: value for name, value in query.items() if value}
+
+
+def found_jobs(
+    response: Response,
+    data: Mapping[str, Any],
+    ctx: CallContext,
+    request: JobRequest,
+    since: dt.datetime,
+) -> list[JobHandle]:
+    """The listed jobs as handles, newest first as listed, none created before ``since``
+    (the API filters by ``created_after`` already; the plugin does not rely on it). A
+    job it cannot read fails the whole lookup: skipping it could hide the one match."""
+    if since.tzinfo is None:
+        since = since.replace(tzinfo=dt.timezone.utc)
+    # The API reports whole seconds: a job made in since's own second reads as its start.
+    since = since.replace(microsecond=0)
+    jobs = data.get("data")
+    if not isinstance(jobs, list):
+        raise malformed(response, "without a data list", provider=ctx.provider)
+    found = []
+    for n, job in enumerate(jobs):
+        job_id = ctx.require(response, data, "data", n, "id")
+        created = timestamp(dig(job, "created_at"))
+        if created is None:
+            raise malformed(
+                response, f"without data.{n}.created_at", provider=ctx.provider, job_id=job_id
+            )
+        if created >= since:
+            found.append(
+                JobHandle(provider=ctx.provider, job_id=job_id, created_at=created,
+                          model=request.model)
+            )
+    return found

@@ -8,7 +8,21 @@ The API (``https://api.jogg.ai``, ``x-api-key: <key>``, routes under ``/v2`` or
 * ``GET {prefix}/lip_sync_video/{task_id}`` -> ``{"code": 0, "msg", "data": {"task_id",
   "status", "created_at", "completed_at", "data": {"result_url", "cover_url",
   "duration_seconds"}, "error": {"message"}}}``;
+* ``GET {prefix}/lip_sync_video?video_url=&audio_url=&playback_type=`` -> the same
+  envelope as the task's GET, holding "the latest matching task under the current
+  authenticated user and space" (see below);
 * errors: a non-zero ``code`` with ``msg``, whatever the HTTP status.
+
+The lookup (``lipbridge_find_jobs``) is documented only by JoggAI's own lip-sync skill
+(JoggAI-Tech/jogg-skills, ``skills/jogg-lip-sync/SKILL.md``, "Endpoints" and "Decision
+Rules": the skill queries it before every create, to reuse a task made from the same
+normalized inputs, ``playback_type`` defaulting to ``normal``). Neither that page nor
+docs.jogg.ai shows its parameters or its answer, so the plugin assumes: the query
+parameters are the create body's inputs (``video_url``, ``audio_url``,
+``playback_type``, sent as ``normal`` when the create body leaves it out); the answer is
+the single-task envelope ``{"code": 0, "msg": "Success", "data": {task}}``; and no
+match is code 10104 ("record not found") or an empty ``data``. A task created before
+``since`` is dropped.
 
 No cancel and no per-job callback are documented (JoggAI's webhooks are account-level
 and list no lip-sync event), so jobs are polled. This module is the declarations and
@@ -36,6 +50,9 @@ from lipbridge_jogg.wire import (
     PLAYBACK_TYPES,
     STATUSES,
     create_path,
+    found_tasks,
+    lookup_path,
+    lookup_query,
     read,
     status_of,
     submit_body,
@@ -100,6 +117,15 @@ class JoggLipSync:
     def lipbridge_poll(self, handle: JobHandle, ctx: CallContext) -> JobStatus:
         response = ctx.http.get(task_path(ctx.settings, handle.job_id), kind=CallKind.POLL)
         return status_of(response, read(response, ctx, handle.job_id), ctx, handle.job_id)
+
+    @hookimpl
+    def lipbridge_find_jobs(
+        self, request: JobRequest, since: dt.datetime, ctx: CallContext
+    ) -> list[JobHandle]:
+        """The latest task made from ``request``'s inputs, if it is not older than ``since``."""
+        query = lookup_query(request)
+        response = ctx.http.get(lookup_path(ctx.settings), kind=CallKind.POLL, params=query)
+        return found_tasks(response, ctx, request, since)
 
     @hookimpl
     def lipbridge_estimate_cost(

@@ -8,6 +8,7 @@ error class first; only an answer without a known code falls back to its HTTP st
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
@@ -18,6 +19,7 @@ from lipbridge import (
     InsufficientCredits,
     InvalidRequest,
     JobError,
+    JobHandle,
     JobNotFound,
     JobRequest,
     JobResult,
@@ -36,7 +38,6 @@ from lipbridge.plugin import (
     StatusMap,
     dig,
     env_var,
-    error_for_status,
     malformed,
     message_text,
     number,
@@ -62,6 +63,7 @@ STATUSES = StatusMap(
 )
 
 PLAYBACK_TYPES = ("normal", "normal_reverse", "normal_reverse_by_audio")
+DEFAULT_PLAYBACK = "normal"  # the create body's documented default
 # Only bounce means what a playback type documents: normal_reverse "alternates forward
 # and reverse playback to extend the video". The other two are described too vaguely
 # to equal any canonical mode, so they stay native (options={"playback_type": ...}).
@@ -78,6 +80,10 @@ CODE_ERRORS: Mapping[int, type[ProviderError]] = {
     40000: RequestRejected,
     50000: ProviderUnavailable,
 }
+NO_RECORD = 10104  # "record not found": for the lookup, no task matches
+
+# The last second a datetime can hold (9999-12-31T23:59:59Z): a larger created_at is junk.
+LAST_SECOND = 253402300799
 
 
 def path_prefix(settings: Mapping[str, str]) -> str:
@@ -96,9 +102,14 @@ def create_path(settings: Mapping[str, str]) -> str:
     return f"{path_prefix(settings)}/create_lip_sync_video"
 
 
+def lookup_path(settings: Mapping[str, str]) -> str:
+    """The lookup of the latest task made from given inputs (no task id)."""
+    return f"{path_prefix(settings)}/lip_sync_video"
+
+
 def task_path(settings: Mapping[str, str], task_id: str) -> str:
     """The task's URL path; the id is escaped, so a stored handle cannot steer it."""
-    return f"{path_prefix(settings)}/lip_sync_video/{quote(task_id, safe='')}"
+    return f"{lookup_path(settings)}/{quote(task_id, safe='')}"
 
 
 def submit_body(request: JobRequest) -> dict[str, Any]:
@@ -142,6 +153,8 @@ def read(response: Response, ctx: CallContext, job_id: str | None = None) -> Map
         cls = CODE_ERRORS.get(code)
         if cls is not None or response.ok:
             # The code picks the class; error_for_status words it and reads Retry-After.
+            from lipbridge.plugin import error_for_status  # the HTTP stack, only on an error
+
             raise error_for_status(
                 response,
                 provider=ctx.provider,
@@ -182,3 +195,51 @@ def status_of(
             message=text(dig(task, "error", "message")) or f"the task ended {raw} with no message"
         )
     return JobStatus(state=state, raw_status=raw, result=result, error=error)
+
+
+def lookup_query(request: JobRequest) -> dict[str, str]:
+    """The lookup's query: the create body's inputs, with ``playback_type`` at its
+    documented default when the create body leaves it out, so a task made with the
+    default matches. Built from :func:`submit_body`, so what submit refuses is refused
+    here too, before anything is sent."""
+    body = submit_body(request)
+    return {
+        "video_url": str(body["video_url"]),
+        "audio_url": str(body["audio_url"]),
+        "playback_type": str(body.get("playback_type", DEFAULT_PLAYBACK)),
+    }
+
+
+def found_tasks(
+    response: Response, ctx: CallContext, request: JobRequest, since: dt.datetime
+) -> list[JobHandle]:
+    """The lookup's answer as handles: none for "record not found" (code 10104 under a
+    2xx, as JoggAI sends business errors) or an empty ``data``; else the one task, unless
+    it was created before ``since`` (to the second, JoggAI's resolution). A 10104 under
+    an error status still raises: a failed lookup must not read as "no job", which would
+    invite a paid resubmit."""
+    try:
+        envelope = read(response, ctx)
+    except JobNotFound as exc:
+        if response.ok and exc.code == str(NO_RECORD):
+            return []
+        raise
+    task = dig(envelope, "data")
+    if task is None or task == {}:
+        return []
+    task_id = ctx.require(response, envelope, "data", "task_id")
+    seconds = number(dig(task, "created_at"), top=LAST_SECOND)
+    if not seconds:  # JoggAI's zero value means "not set"; a task always has a creation time
+        raise malformed(
+            response, "without a readable data.created_at", provider=ctx.provider, job_id=task_id
+        )
+    created = dt.datetime.fromtimestamp(seconds, tz=dt.timezone.utc)
+    if since.tzinfo is None:
+        since = since.replace(tzinfo=dt.timezone.utc)
+    # JoggAI reports whole seconds: a task made in since's own second reads as its start.
+    if created < since.replace(microsecond=0):
+        return []
+    handle = JobHandle(
+        provider=ctx.provider, job_id=task_id, created_at=created, model=request.model
+    )
+    return [handle]
