@@ -22,8 +22,8 @@ import click
 import pytest
 import yaml
 from click.testing import CliRunner
-
 from conftest import make_registry, write_dist
+
 from lipbridge import JobState, Registry
 from lipbridge.cli.app import cli
 from lipbridge.plugin import ModelCapabilities

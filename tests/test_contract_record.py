@@ -15,9 +15,9 @@ import click
 import pytest
 import yaml
 from click.testing import CliRunner
+from conftest import FakeClock
 from scripted_server import Reply, ScriptedServer
 
-from conftest import FakeClock
 from lipbridge import Client, Registry
 from lipbridge.registry import discover
 from lipbridge_contract import SuiteRun

@@ -17,8 +17,8 @@ import click
 import pytest
 import yaml
 from click.testing import CliRunner
-
 from conftest import FakeClock
+
 from lipbridge import Client, Registry
 from lipbridge.registry import discover
 from lipbridge_contract import SuiteRun, certify

@@ -8,8 +8,8 @@ from pathlib import Path
 import attrs
 import pytest
 from click.testing import CliRunner
-
 from conftest import FakeClock
+
 from lipbridge import Client, JobNotFound, JobRequest, JobState, Transport
 from lipbridge.cli.app import cli
 from lipbridge_contract.recorded import load_interactions

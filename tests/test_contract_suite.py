@@ -10,8 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from conftest import make_registry, write_dist
+
 from lipbridge_contract import CHECKS, SuiteRun, certify, run_check
 
 EXAMPLE = Path(__file__).parent.parent / "examples" / "example_plugin"

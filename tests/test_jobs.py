@@ -10,9 +10,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from conftest import KEY, FakeClock, make_registry, write_dist
 from scripted_server import Reply, ScriptedServer, Seen
 
-from conftest import KEY, FakeClock, make_registry, write_dist
 from lipbridge import Client, JobFailed, JobRequest, SubmitOutcomeUnknown, WaitTimeout
 from lipbridge.errors import InvalidRequest, JobBusy, JobNotFound, LedgerError
 from lipbridge.jobs import NeedsReconciling

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import attrs
 import pytest
-
 from conftest import FakeClock
+
 from lipbridge.errors import InvalidRequest, JobBusy, LedgerError, SubmitOutcomeUnknown
 from lipbridge.ledger import (
     SCHEMA_VERSION,

@@ -21,9 +21,11 @@ if TYPE_CHECKING:
         DownloadFailed,
         InsufficientCredits,
         InvalidRequest,
+        JobBusy,
         JobCancelled,
         JobFailed,
         JobNotFound,
+        LedgerError,
         LipbridgeError,
         OptionDropped,
         OutputError,
@@ -43,6 +45,8 @@ if TYPE_CHECKING:
     )
     from lipbridge.hookspecs import CONTRACT_VERSION
     from lipbridge.http import RetryPolicy
+    from lipbridge.jobs import Jobs, NeedsReconciling, ResumeOutcome
+    from lipbridge.ledger import Ledger, LedgerEvent, LedgerJob, LocalState
     from lipbridge.models import (
         BilledUsage,
         CostEstimate,
@@ -97,9 +101,11 @@ _HOMES = {
             "DownloadFailed",
             "InsufficientCredits",
             "InvalidRequest",
+            "JobBusy",
             "JobCancelled",
             "JobFailed",
             "JobNotFound",
+            "LedgerError",
             "LipbridgeError",
             "OptionDropped",
             "OutputError",
@@ -121,6 +127,8 @@ _HOMES = {
     ),
     "CONTRACT_VERSION": "hookspecs",
     "RetryPolicy": "http",
+    **dict.fromkeys(("Jobs", "NeedsReconciling", "ResumeOutcome"), "jobs"),
+    **dict.fromkeys(("Ledger", "LedgerEvent", "LedgerJob", "LocalState"), "ledger"),
     **dict.fromkeys(
         (
             "BilledUsage",
@@ -185,6 +193,7 @@ __all__ = [
     "DownloadFailed",
     "InsufficientCredits",
     "InvalidRequest",
+    "JobBusy",
     "JobCancelled",
     "JobError",
     "JobFailed",
@@ -194,7 +203,14 @@ __all__ = [
     "JobResult",
     "JobState",
     "JobStatus",
+    "Jobs",
+    "Ledger",
+    "LedgerError",
+    "LedgerEvent",
+    "LedgerJob",
     "LipbridgeError",
+    "LocalState",
+    "NeedsReconciling",
     "OptionDropped",
     "OutputError",
     "PluginContractError",
@@ -208,6 +224,7 @@ __all__ = [
     "RateLimited",
     "Registry",
     "RequestRejected",
+    "ResumeOutcome",
     "RetryPolicy",
     "SubmitOutcomeUnknown",
     "SyncMode",

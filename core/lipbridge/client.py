@@ -553,6 +553,7 @@ class Client:
         """The provider's jobs made from ``request``'s inputs since ``since``, or None
         when its plugin cannot look jobs up."""
         info = self.registry.info(provider)
+        request = validate(info, request)  # the model filled in, as the submit had it
         ctx = self.context(provider, info)
         found = self._call(
             ctx,

@@ -18,7 +18,6 @@ from attrs import frozen
 
 from lipbridge.errors import (
     InvalidRequest,
-    JobBusy,
     JobFailed,
     LipbridgeError,
     SubmitOutcomeUnknown,
@@ -240,4 +239,4 @@ class Jobs(TrackedJobs):
         return cost_lines(self.ledger.cost_rows(), by)
 
 
-__all__ = ["JobBusy", "Jobs", "NeedsReconciling", "ResumeOutcome"]
+__all__ = ["Jobs", "NeedsReconciling", "ResumeOutcome"]

@@ -1,4 +1,8 @@
-"""Fixtures for every test folder: no test reads or writes the user's own job ledger."""
+"""A pytest plugin for every test folder: no test reads or writes the user's job ledger.
+
+Loaded by ``-p private_ledger`` in the pytest configuration, so that it covers the core's,
+the plugins', the emulator's and the examples' tests alike.
+"""
 
 from __future__ import annotations
 
