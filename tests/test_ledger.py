@@ -377,13 +377,34 @@ def test_a_leased_job_is_not_driven_by_another_ledger_until_released(
         mine.acquire(job.local_id)
 
 
-def test_a_lease_lapses_at_its_expiry(path: Path, clock: FakeClock) -> None:
+def test_a_lease_from_another_host_lapses_at_its_expiry(path: Path, clock: FakeClock) -> None:
+    with Ledger(path, clock=clock) as ledger:
+        job = ledger.begin("acme", REQUEST)
+        ledger.release(job.local_id)
+        expiry = clock.now() + dt.timedelta(seconds=60)
+        conn = sqlite3.connect(path, isolation_level=None)
+        conn.execute(
+            "UPDATE jobs SET lease_owner = ?, lease_expires_at = ? WHERE local_id = ?",
+            (str(Owner("elsewhere", 4242, "1", "t")), expiry.isoformat(), job.local_id),
+        )
+        conn.close()
+        clock.sleep(59)
+        with pytest.raises(JobBusy, match="process 4242 on elsewhere"):
+            ledger.acquire(job.local_id)
+        clock.sleep(2)
+        ledger.acquire(job.local_id)
+
+
+def test_a_live_process_on_this_host_keeps_its_lease_past_the_expiry(
+    path: Path, clock: FakeClock
+) -> None:
+    """However long its download takes: only its end, or its death, frees the job."""
     with Ledger(path, clock=clock, lease_seconds=60) as mine, Ledger(path, clock=clock) as theirs:
         job = mine.begin("acme", REQUEST)
-        clock.sleep(59)
+        clock.sleep(3600)
         with pytest.raises(JobBusy):
             theirs.acquire(job.local_id)
-        clock.sleep(2)
+        mine.release(job.local_id)
         theirs.acquire(job.local_id)
 
 
@@ -408,10 +429,24 @@ def test_the_lease_of_a_killed_process_on_this_host_is_void_at_once(
         ledger.release(job.local_id)
         ledger.acquire(job.local_id)
         ledger._driving.clear()  # as if this object were another process...
-        dead = Owner(ledger.owner.host, _dead_pid(), "dead")
+        dead = Owner(ledger.owner.host, _dead_pid(), "", "dead")
         _lease_to(path, job.local_id, str(dead))  # ...that was killed holding the lease
         ledger.acquire(job.local_id)
         assert ledger.get(job.local_id).lease_owner == str(ledger.owner)
+
+
+def test_a_reused_pid_does_not_keep_a_dead_process_s_lease(
+    path: Path, clock: FakeClock
+) -> None:
+    me = Owner.this_process()
+    if not me.start:
+        pytest.skip("no process start times here (/proc)")
+    with Ledger(path, clock=clock) as ledger:
+        job = ledger.begin("acme", REQUEST)
+        ledger._driving.clear()
+        earlier = Owner(me.host, me.pid, str(int(me.start) - 1), "old")  # same pid, gone
+        _lease_to(path, job.local_id, str(earlier))
+        ledger.acquire(job.local_id)
 
 
 def test_a_submit_left_by_a_killed_process_is_unknown_on_the_next_start(
@@ -420,8 +455,8 @@ def test_a_submit_left_by_a_killed_process_is_unknown_on_the_next_start(
     with Ledger(path, clock=clock) as ledger:
         job = ledger.begin("acme", REQUEST)
         alive = ledger.begin("acme", REQUEST)
-    _lease_to(path, job.local_id, str(Owner(Owner.this_process().host, _dead_pid(), "x")))
-    _lease_to(path, alive.local_id, str(Owner("elsewhere", 1, "x")))
+    _lease_to(path, job.local_id, str(Owner(Owner.this_process().host, _dead_pid(), "", "x")))
+    _lease_to(path, alive.local_id, str(Owner("elsewhere", 1, "", "x")))
     with Ledger(path, clock=clock) as ledger:
         assert ledger.get(job.local_id).state is LocalState.UNKNOWN
         assert ledger.events(job.local_id)[-1].kind is EventKind.UNKNOWN

@@ -1,8 +1,10 @@
 """Leases: which process drives a job, so no two poll, download or submit it at once.
 
 A lease is an owner and an expiry, renewed as the owner makes progress. The owner is
-``host:pid:token``: on the same host a lease whose process has gone is void at once
-(``kill -9`` leaves nothing to wait out); from another host it lapses at its expiry.
+``host:pid:start:token``. On the same host the lease lasts exactly as long as its
+process: a killed one (``kill -9``) leaves nothing to wait out, and a live one keeps the
+job however long a download or a wait takes. From another host (a ledger on a shared
+disk) it lapses at its expiry.
 """
 
 from __future__ import annotations
@@ -14,29 +16,32 @@ import socket
 
 from attrs import frozen
 
-from lipbridge.processes import pid_alive
+from lipbridge.processes import process_alive, started
 
-LEASE_SECONDS = 600.0  # renewed on every poll; polls are at most a minute apart
+LEASE_SECONDS = 600.0  # renewed on every poll once half spent
 
 
 @frozen
 class Owner:
     host: str
     pid: int
-    token: str
+    start: str  # the process's start time, so that a reused pid is told apart
+    token: str  # tells apart ledger objects of one process
 
     @classmethod
     def this_process(cls) -> Owner:
-        return cls(socket.gethostname(), os.getpid(), secrets.token_hex(4))
+        pid = os.getpid()
+        return cls(socket.gethostname(), pid, started(pid), secrets.token_hex(4))
 
     @classmethod
     def parse(cls, text: str) -> Owner | None:
-        host, _, rest = text.rpartition(":")
-        host, _, pid = host.rpartition(":")
-        return cls(host, int(pid), rest) if pid.isdigit() and host else None
+        rest, _, token = text.rpartition(":")
+        rest, _, start = rest.rpartition(":")
+        host, _, pid = rest.rpartition(":")
+        return cls(host, int(pid), start, token) if pid.isdigit() and host else None
 
     def __str__(self) -> str:
-        return f"{self.host}:{self.pid}:{self.token}"
+        return f"{self.host}:{self.pid}:{self.start}:{self.token}"
 
     def describe(self) -> str:
         return f"process {self.pid} on {self.host}"
@@ -46,11 +51,11 @@ def held_by_other(
     owner: str | None, expires_at: dt.datetime | None, me: Owner, now: dt.datetime
 ) -> Owner | None:
     """The live owner of a lease that is not ``me``, or None when it is free to take."""
-    if owner is None or expires_at is None or owner == str(me) or expires_at <= now:
+    if owner is None or owner == str(me):
         return None
     other = Owner.parse(owner)
     if other is None:
         return None
-    if other.host == me.host and other.pid != me.pid and not pid_alive(other.pid):
-        return None
-    return other
+    if other.host == me.host:
+        return other if process_alive(other.pid, other.start) else None
+    return other if expires_at is not None and expires_at > now else None
