@@ -17,7 +17,6 @@ and turns transport failures into lipbridge errors. What is safe:
 from __future__ import annotations
 
 import email.utils
-import enum
 import hashlib
 import json as jsonlib
 import logging
@@ -30,6 +29,7 @@ from urllib.parse import urlencode, urljoin, urlsplit
 import attrs
 from attrs import frozen
 
+from lipbridge.calls import CallKind as CallKind  # its home; re-exported here
 from lipbridge.context import Clock, Credentials
 from lipbridge.errors import (
     AuthenticationError,
@@ -51,17 +51,6 @@ from lipbridge.sockets import Deadline, is_local_host
 from lipbridge.transport import Response, Transport, TransportFailure
 
 log = logging.getLogger("lipbridge.http")
-
-
-class CallKind(str, enum.Enum):
-    SUBMIT = "submit"
-    POLL = "poll"
-    CANCEL = "cancel"
-    ESTIMATE = "estimate"
-
-    @property
-    def idempotent(self) -> bool:
-        return self is not CallKind.SUBMIT
 
 
 # Statuses after which a submit without an idempotency key may still have created a job.

@@ -5,36 +5,81 @@ errors); plugins import from here, so the application namespace stays small and 
 plugin contract has one documented home (docs/hooks.md). A plugin also uses the
 application types its hooks exchange (``JobRequest``, ``JobHandle``, ``JobStatus``,
 ``JobResult``, ``CostEstimate``, the errors), from :mod:`lipbridge`.
+
+Names are imported on first use: a plugin that describes itself with ``ProviderInfo``,
+``ModelCapabilities``, ``StatusMap``, ``CallKind`` and ``Response`` loads without the
+HTTP stack (``ProviderHTTP``, ``error_for_status``), so ``lipbridge providers`` does not
+import urllib3.
 """
 
 from __future__ import annotations
 
-from lipbridge.context import CallContext, env_name, env_var
-from lipbridge.http import CallKind, ProviderHTTP, error_for_status
-from lipbridge.inline import data_uri, inline_local
-from lipbridge.markers import hookimpl
-from lipbridge.models import (
-    AuthScheme,
-    InputLimits,
-    MediaDurations,
-    ModelCapabilities,
-    ProviderInfo,
-    shown,
-)
-from lipbridge.pricing import PriceTable
-from lipbridge.transport import Response
-from lipbridge.wire import (
-    StatusMap,
-    dig,
-    malformed,
-    message_text,
-    number,
-    read_object,
-    request_body,
-    required_text,
-    text,
-    timestamp,
-)
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from lipbridge.calls import CallKind, Response
+    from lipbridge.context import CallContext, env_name, env_var
+    from lipbridge.http import ProviderHTTP, error_for_status
+    from lipbridge.inline import data_uri, inline_local
+    from lipbridge.markers import hookimpl
+    from lipbridge.models import (
+        AuthScheme,
+        InputLimits,
+        MediaDurations,
+        ModelCapabilities,
+        ProviderInfo,
+        shown,
+    )
+    from lipbridge.pricing import PriceTable
+    from lipbridge.wire import (
+        StatusMap,
+        dig,
+        malformed,
+        message_text,
+        number,
+        read_object,
+        request_body,
+        required_text,
+        text,
+        timestamp,
+    )
+
+# Each name's module, imported when the name is first used.
+_HOMES = {
+    **dict.fromkeys(("CallKind", "Response"), "calls"),
+    **dict.fromkeys(("CallContext", "env_name", "env_var"), "context"),
+    **dict.fromkeys(("ProviderHTTP", "error_for_status"), "http"),
+    **dict.fromkeys(("data_uri", "inline_local"), "inline"),
+    "hookimpl": "markers",
+    **dict.fromkeys(
+        (
+            "AuthScheme",
+            "InputLimits",
+            "MediaDurations",
+            "ModelCapabilities",
+            "ProviderInfo",
+            "shown",
+        ),
+        "models",
+    ),
+    "PriceTable": "pricing",
+    **dict.fromkeys(
+        (
+            "StatusMap",
+            "dig",
+            "malformed",
+            "message_text",
+            "number",
+            "read_object",
+            "request_body",
+            "required_text",
+            "text",
+            "timestamp",
+        ),
+        "wire",
+    ),
+}
 
 __all__ = [
     "AuthScheme",
@@ -65,3 +110,16 @@ __all__ = [
     "text",
     "timestamp",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'lipbridge.plugin' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"lipbridge.{home}"), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -116,9 +116,23 @@ def discover(path: list[str] | None = None) -> list[Candidate]:
     return found
 
 
+class PluginManager(pluggy.PluginManager):
+    """pluggy's manager, not looking for hooks among a plugin's dunder names.
+
+    Registering looks up every name ``dir(plugin)`` lists, each without running
+    descriptors, which is most of what loading a small plugin costs; ``__init__``,
+    ``__eq__`` and the other dunders of a plugin object (or module) are never hooks.
+    """
+
+    def parse_hookimpl_opts(self, plugin: object, name: str) -> Any:
+        if name.startswith("__") and name.endswith("__"):
+            return None
+        return super().parse_hookimpl_opts(plugin, name)
+
+
 def make_plugin_manager() -> pluggy.PluginManager:
     """The one way a plugin manager is made: providers' and CLI extensions' hooks alike."""
-    pm = pluggy.PluginManager(PROJECT)
+    pm = PluginManager(PROJECT)
     pm.add_hookspecs(hookspecs)
     return pm
 

@@ -10,10 +10,8 @@ Retrying and error mapping are decisions about *meaning*, so they live in
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import urllib3
@@ -25,8 +23,8 @@ from urllib3.exceptions import (
     NewConnectionError,
 )
 
+from lipbridge.calls import Response as Response  # its home; re-exported here
 from lipbridge.context import Clock, SystemClock
-from lipbridge.errors import ProviderProtocolError, excerpt
 from lipbridge.sockets import POOL_CLASSES, AddressRefused, Deadline, Rules, applied
 
 # Headers that carry credentials for some provider. Any header a plugin declares secret is
@@ -58,43 +56,6 @@ class Timeouts:
     submit: float = 120.0
     download_read: float = 60.0
     download: float = 3600.0
-
-
-@frozen(kw_only=True)
-class Response:
-    """A read response. Header names are lower-cased.
-
-    ``truncated``: the body went past the transport's limit; ``body`` holds its start.
-    """
-
-    method: str
-    url: str
-    status: int
-    headers: Mapping[str, str]
-    body: bytes
-    truncated: bool = False
-
-    @property
-    def ok(self) -> bool:
-        return 200 <= self.status < 300
-
-    def header(self, name: str) -> str | None:
-        return self.headers.get(name.lower())
-
-    def json(self, provider: str = "") -> Any:
-        """The parsed body; a non-JSON body is a :class:`ProviderProtocolError`."""
-        try:
-            return json.loads(self.body)
-        except (ValueError, RecursionError):
-            raise ProviderProtocolError(
-                f"{self.method} {self.url} answered HTTP {self.status} with a non-JSON body",
-                provider=provider,
-                http_status=self.status,
-                body_excerpt=excerpt(self.body),
-            ) from None
-
-    def excerpt(self) -> str:
-        return excerpt(self.body)
 
 
 class TransportFailure(Exception):

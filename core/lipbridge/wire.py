@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any
 from attrs import field, frozen
 
 from lipbridge.errors import InvalidRequest, ProviderError, ProviderProtocolError
-from lipbridge.http import error_for_status
 from lipbridge.models import JobState
 
 if TYPE_CHECKING:
@@ -122,6 +121,8 @@ def read_object(
                 envelope = response.json(provider)
             except ProviderProtocolError:  # truncated JSON: the status alone decides
                 envelope = None
+        from lipbridge.http import error_for_status  # the HTTP stack, only on an error
+
         raise error_for_status(
             response,
             provider=provider,

@@ -2,7 +2,9 @@
 
 Extension commands are found by name in the ``lipbridge.commands`` entry points and
 imported only when one is run or ``--help`` lists them, so ``lipbridge providers`` does
-not pay for the contract suite or the emulator.
+not pay for the contract suite or the emulator. The client (and with it the HTTP stack,
+urllib3 included) is imported when a command first asks for it; ``providers`` only needs
+the registry, and ``--help`` neither.
 
 Everything :func:`report` prints and every ``--debug`` log line goes through
 :mod:`lipbridge.redact`, so no key and no signed URL's credentials reach the terminal.
@@ -11,17 +13,16 @@ Everything :func:`report` prints and every ``--debug`` log line goes through
 from __future__ import annotations
 
 import enum
-import json
+import importlib
 import logging
 import sys
 import warnings
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from importlib import metadata
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from lipbridge.client import Client
 from lipbridge.errors import (
     ConfigurationError,
     DownloadFailed,
@@ -40,7 +41,10 @@ from lipbridge.errors import (
 )
 from lipbridge.markers import COMMAND_GROUP, EXTENSION_GROUP
 from lipbridge.redact import RedactingFilter, redact_message, scrub, scrub_data
-from lipbridge.registry import make_plugin_manager
+
+if TYPE_CHECKING:
+    from lipbridge.client import Client
+    from lipbridge.registry import PluginRecord
 
 
 class ExitCode(enum.IntEnum):
@@ -84,6 +88,8 @@ def report(error: LipbridgeError) -> None:
     if isinstance(error, WaitTimeout):
         click.echo(scrub(f"resume with this handle: {error.handle.to_json()}"), err=True)
     if isinstance(error, SubmitOutcomeUnknown):
+        import json
+
         details = json.dumps(scrub_data(error.details), sort_keys=True)
         click.echo(redact_message(f"details: {details}"), err=True)
     if isinstance(error, OutputError):
@@ -94,17 +100,31 @@ def report(error: LipbridgeError) -> None:
         )
 
 
+# The modules defining lipbridge's own commands, by command name: a command's module is
+# imported when it runs (``providers`` does not compile the job commands), all of them
+# when the commands are listed.
+BUILTIN_COMMANDS = {
+    **dict.fromkeys(("providers", "estimate"), "lipbridge.cli.info"),
+    **dict.fromkeys(("submit", "status", "wait", "cancel", "download"), "lipbridge.cli.jobs"),
+}
+
+
 class LipbridgeGroup(click.Group):
     """Turns lipbridge errors into one stderr line and an exit code; finds extensions' commands.
 
-    A name that is not one of the group's own commands is looked up in the
-    ``lipbridge.commands`` entry points and only that command is imported; extensions
-    using the deprecated ``lipbridge_add_commands`` hook are imported when a name is found
-    nowhere else, or when the commands are listed.
+    ``modules`` maps command names to the modules that add them to this group, imported
+    when one of their commands runs or the commands are listed. A name found neither
+    there nor among the group's commands is looked up in the ``lipbridge.commands``
+    entry points and only that command is imported; extensions using the deprecated
+    ``lipbridge_add_commands`` hook are imported when a name is found nowhere else, or
+    when the commands are listed.
     """
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, modules: Mapping[str, str] | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
+        self._modules = dict(modules or {})
         self._entry_points: metadata.EntryPoints | None = None
         self._hooks_called = False
 
@@ -118,7 +138,13 @@ class LipbridgeGroup(click.Group):
             ctx.exit(exit_code_for(error))
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        module = self._modules.get(cmd_name)
+        if module is not None and cmd_name not in self.commands:
+            importlib.import_module(module)
         command = super().get_command(ctx, cmd_name)
+        if command is None:
+            self._import_modules()  # a command its module adds without naming it here
+            command = super().get_command(ctx, cmd_name)
         if command is None:
             command = self._load_command(cmd_name)
         if command is None:
@@ -127,11 +153,16 @@ class LipbridgeGroup(click.Group):
         return command
 
     def list_commands(self, ctx: click.Context) -> list[str]:
+        self._import_modules()
         for ep in self._points().select(group=COMMAND_GROUP):
             if ep.name not in self.commands:
                 self._load_command(ep.name)
         self._call_add_commands()
         return super().list_commands(ctx)
+
+    def _import_modules(self) -> None:
+        for module in sorted(set(self._modules.values())):
+            importlib.import_module(module)
 
     def _points(self) -> metadata.EntryPoints:
         """Both extension groups' entry points, read once: one pass over the installed files."""
@@ -169,7 +200,7 @@ def warn(problem: str) -> None:
     click.echo(f"warning: {problem}", err=True)
 
 
-@click.group(cls=LipbridgeGroup)
+@click.group(cls=LipbridgeGroup, modules=BUILTIN_COMMANDS)
 @click.version_option(package_name="lipbridge")
 @click.option("--debug", is_flag=True, help="Log HTTP traffic and show tracebacks.")
 @click.pass_context
@@ -178,7 +209,7 @@ def cli(ctx: click.Context, debug: bool) -> None:
     if debug:
         log_to_stderr(ctx)
     if ctx.obj is None:
-        ctx.obj = Client
+        ctx.obj = default_client
 
 
 def log_to_stderr(ctx: click.Context) -> None:
@@ -202,12 +233,34 @@ def log_to_stderr(ctx: click.Context) -> None:
     ctx.call_on_close(restore)
 
 
+def default_client() -> Client:
+    """A client with everything from the environment: the factory unless ``obj`` gives one."""
+    from lipbridge.client import Client
+
+    return Client()
+
+
 def client_from(ctx: click.Context) -> Client:
     """The client for this invocation (tests pass a factory as ``obj``)."""
     factory: Callable[[], Client] = ctx.find_root().obj
     client = factory()
     ctx.call_on_close(client.close)
     return client
+
+
+def provider_records(ctx: click.Context) -> list[PluginRecord]:
+    """What ``Client.providers`` returns for this invocation's client.
+
+    With the default factory that is a registry of the installed plugins read from the
+    environment, exactly what ``Client()`` would build and ask; it is built alone, since
+    a client also brings the HTTP stack, which listing never uses (and whose import would
+    be half of ``lipbridge providers``'s time). A factory given as ``obj`` is called.
+    """
+    if ctx.find_root().obj is default_client:
+        from lipbridge.registry import Registry
+
+        return Registry().records()
+    return client_from(ctx).providers()
 
 
 def add_extensions(
@@ -220,8 +273,13 @@ def add_extensions(
     """
     if points is None:
         points = metadata.entry_points(group=EXTENSION_GROUP)
+    points = list(points)
+    problems: list[str] = []
+    if not points:  # nothing would register: spare the plugin manager (and pluggy's import)
+        return problems
+    from lipbridge.registry import make_plugin_manager
+
     pm = make_plugin_manager()
-    problems = []
     for ep in points:
         try:
             pm.register(ep.load(), name=ep.name)

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import attrs
 import click
 from attrs import frozen
 
-from lipbridge.cli.app import cli, client_from
+from lipbridge.cli.app import cli, client_from, provider_records
 from lipbridge.cli.render import emit_json, money, print_table, table
-from lipbridge.client import Client
 from lipbridge.errors import LipbridgeError
 from lipbridge.models import CostEstimate, JobRequest, ModelCapabilities, SyncMode
+
+if TYPE_CHECKING:
+    from lipbridge.client import Client
 
 PLACEHOLDER_VIDEO = "https://example.invalid/video.mp4"
 PLACEHOLDER_AUDIO = "https://example.invalid/audio.wav"
@@ -37,7 +41,7 @@ def capability_summary(caps: ModelCapabilities) -> str:
 @click.pass_context
 def providers(ctx: click.Context, as_json: bool) -> None:
     """List installed providers, their models and capabilities, and broken plugins."""
-    records = client_from(ctx).providers()
+    records = provider_records(ctx)
     if as_json:
         emit_json(records)
         return

@@ -6,17 +6,19 @@ import json
 import math
 import shlex
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import click
 
 from lipbridge.cli.app import cli, client_from
 from lipbridge.cli.render import emit_json, progress
-from lipbridge.client import Client, result_of
 from lipbridge.errors import InvalidRequest
 from lipbridge.models import JobHandle, JobRequest, JobResult, SyncMode, TextToSpeech, shown
 from lipbridge.urls import check_output_path, check_timeout
+
+if TYPE_CHECKING:
+    from lipbridge.client import Client
 
 
 def positive_seconds(_: click.Context, __: click.Parameter, value: float) -> float:
@@ -337,6 +339,8 @@ def download(
     ctx: click.Context, provider: str, job_id: str, model: str | None, path: str, as_json: bool
 ) -> None:
     """Download a finished job's video to PATH (atomically)."""
+    from lipbridge.client import result_of  # the client's module, imported by client_from
+
     check_output_path(path)
     client = client_from(ctx)
     handle = handle_for(client, provider, job_id, model)

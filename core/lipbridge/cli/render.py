@@ -1,12 +1,11 @@
 """Output: JSON for machines, rich tables for people, progress that suits the terminal.
 
-rich and the cattrs converter are imported where they are used: every command imports
-this module, and ``lipbridge --help`` needs neither.
+rich, json and the cattrs converter are imported where they are used: every command
+imports this module, and ``lipbridge --help`` needs none of them.
 """
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -28,6 +27,8 @@ def money(value: Decimal | None) -> str:
 
 
 def emit_json(data: Any) -> None:
+    import json
+
     from lipbridge.convert import unstructure
 
     click.echo(json.dumps(unstructure(data), indent=2, sort_keys=True))

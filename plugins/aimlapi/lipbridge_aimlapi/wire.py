@@ -28,7 +28,6 @@ from lipbridge.plugin import (
     Response,
     StatusMap,
     dig,
-    inline_local,
     number,
     request_body,
     text,
@@ -69,6 +68,8 @@ STATUSES = StatusMap(
 
 def submit_body(request: JobRequest, limits: InputLimits) -> dict[str, Any]:
     """The create body; local files go inline as data URIs, which the API accepts."""
+    from lipbridge.plugin import inline_local  # file reading: imported when a job is sent
+
     tts = request.tts
     fields = {
         "model": request.model,
