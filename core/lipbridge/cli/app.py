@@ -13,6 +13,7 @@ Everything :func:`report` prints and every ``--debug`` log line goes through
 from __future__ import annotations
 
 import enum
+import functools
 import importlib
 import logging
 import sys
@@ -27,7 +28,9 @@ from lipbridge.errors import (
     ConfigurationError,
     DownloadFailed,
     InvalidRequest,
+    JobBusy,
     JobFailed,
+    LedgerError,
     LipbridgeError,
     OutputError,
     PluginContractError,
@@ -58,6 +61,7 @@ class ExitCode(enum.IntEnum):
     JOB_FAILED = 5  # the job itself failed or was cancelled
     TIMEOUT = 6  # --wait deadline passed; the job may still finish
     OUTPUT = 7  # the finished video could not be saved locally; fetch it again
+    BUSY = 8  # another process is driving this job (its lease in the job ledger)
 
 
 def exit_code_for(error: LipbridgeError) -> ExitCode:
@@ -69,6 +73,10 @@ def exit_code_for(error: LipbridgeError) -> ExitCode:
         return ExitCode.TIMEOUT
     if isinstance(error, OutputError):
         return ExitCode.OUTPUT
+    if isinstance(error, JobBusy):
+        return ExitCode.BUSY
+    if isinstance(error, LedgerError):
+        return ExitCode.CONFIGURATION
     if isinstance(error, (ProviderError, DownloadFailed)):
         return ExitCode.PROVIDER
     if isinstance(error, (ConfigurationError, PluginLoadError, ProviderConflict)):
@@ -92,6 +100,13 @@ def report(error: LipbridgeError) -> None:
 
         details = json.dumps(scrub_data(error.details), sort_keys=True)
         click.echo(redact_message(f"details: {details}"), err=True)
+        local_id = error.details.get("local_id")
+        if local_id:
+            click.echo(
+                f"the job ledger has it as {local_id}: `lipbridge jobs resume {local_id}` "
+                "settles it without paying twice",
+                err=True,
+            )
     if isinstance(error, OutputError):
         click.echo(
             "the job's result is untouched; fetch it again with: "
@@ -106,6 +121,7 @@ def report(error: LipbridgeError) -> None:
 BUILTIN_COMMANDS = {
     **dict.fromkeys(("providers", "estimate"), "lipbridge.cli.info"),
     **dict.fromkeys(("submit", "status", "wait", "cancel", "download"), "lipbridge.cli.jobs"),
+    **dict.fromkeys(("run", "jobs"), "lipbridge.cli.ledger"),
 }
 
 
@@ -203,13 +219,18 @@ def warn(problem: str) -> None:
 @click.group(cls=LipbridgeGroup, modules=BUILTIN_COMMANDS)
 @click.version_option(package_name="lipbridge")
 @click.option("--debug", is_flag=True, help="Log HTTP traffic and show tracebacks.")
+@click.option(
+    "--ledger",
+    type=click.Path(dir_okay=False),
+    help="The job ledger file (default: LIPBRIDGE_LEDGER, else one in your data folder).",
+)
 @click.pass_context
-def cli(ctx: click.Context, debug: bool) -> None:
+def cli(ctx: click.Context, debug: bool, ledger: str | None) -> None:
     """One interface to hosted lip-sync APIs."""
     if debug:
         log_to_stderr(ctx)
     if ctx.obj is None:
-        ctx.obj = default_client
+        ctx.obj = functools.partial(default_client, ledger) if ledger else default_client
 
 
 def log_to_stderr(ctx: click.Context) -> None:
@@ -233,11 +254,11 @@ def log_to_stderr(ctx: click.Context) -> None:
     ctx.call_on_close(restore)
 
 
-def default_client() -> Client:
+def default_client(ledger: str | None = None) -> Client:
     """A client with everything from the environment: the factory unless ``obj`` gives one."""
     from lipbridge.client import Client
 
-    return Client()
+    return Client(ledger=ledger)
 
 
 def client_from(ctx: click.Context) -> Client:

@@ -90,6 +90,43 @@ def handle_for(client: Client, provider: str, job_id: str, model: str | None) ->
     return attrs.evolve(handle, model=handle.model or model)
 
 
+def handle_from(
+    client: Client, refs: tuple[str, ...], handle_file: str | None, model: str | None
+) -> JobHandle:
+    """The job the arguments name: ``LOCAL_ID``, ``PROVIDER JOB_ID`` (a bare id or a whole
+    handle), or ``--handle FILE`` (``-`` for stdin) with a saved handle."""
+    if handle_file is not None:
+        if refs:
+            raise click.UsageError("give --handle or job arguments, not both")
+        text = click.open_file(handle_file).read()
+        try:
+            handle = JobHandle.from_json(text)
+        except InvalidRequest as exc:
+            raise click.BadParameter(
+                f"{handle_file} holds no job handle: {exc.message}", param_hint="--handle"
+            ) from None
+        return handle_for(client, handle.provider, text, model)
+    if len(refs) == 2:
+        return handle_for(client, refs[0], refs[1], model)
+    if len(refs) != 1:
+        raise click.UsageError(
+            "name the job as LOCAL_ID (from the job ledger), PROVIDER JOB_ID, or --handle FILE"
+        )
+    from lipbridge.cli.ledger import jobs_of
+
+    record = jobs_of(client).get(refs[0])
+    if record.handle is None:
+        raise click.UsageError(
+            f"job {record.local_id} is {record.state.value}: the provider never answered its "
+            f"submit; settle it with `lipbridge jobs resume {record.local_id}`"
+        )
+    if model and record.handle.model and model != record.handle.model:
+        raise click.BadParameter(
+            f"does not match the job's model {record.handle.model}", param_hint="--model"
+        )
+    return record.handle
+
+
 def announce(provider: str, handle: JobHandle, *, waiting: bool) -> None:
     """The job id as soon as the provider accepts it, and how to follow the job up.
 
@@ -168,35 +205,39 @@ def with_wait_options(f: Any) -> Any:
     return f
 
 
-@cli.command()
-@click.argument("provider")
-@click.option("--video", required=True, help="Video URL (or local file where supported).")
-@click.option("--audio", help="Audio URL (or local file where supported).")
-@click.option("--text", help="Script to speak with the provider's TTS (instead of --audio).")
-@click.option("--voice", help="TTS voice, with --text.")
-@click.option("--model", help="Model name (default: the provider's default).")
-@click.option("--sync-mode", type=click.Choice([m.value for m in SyncMode]))
-@click.option("--temperature", type=float)
-@click.option("--active-speaker/--no-active-speaker", default=None)
-@click.option("--callback-url")
-@click.option(
-    "--option",
-    "options",
-    multiple=True,
-    metavar="KEY=VALUE",
-    help="Provider-native field, sent as is (repeatable; JSON values allowed).",
-)
-@click.option(
-    "--drop-unsupported",
-    is_flag=True,
-    help="Leave out unsupported optional options with a warning instead of failing.",
-)
-@click.option("--wait", "wait_", is_flag=True, help="Wait for the result.")
-@with_wait_options
-@click.pass_context
-def submit(
-    ctx: click.Context,
-    provider: str,
+request_options = [
+    click.option("--video", required=True, help="Video URL (or local file where supported)."),
+    click.option("--audio", help="Audio URL (or local file where supported)."),
+    click.option("--text", help="Script to speak with the provider's TTS (instead of --audio)."),
+    click.option("--voice", help="TTS voice, with --text."),
+    click.option("--model", help="Model name (default: the provider's default)."),
+    click.option("--sync-mode", type=click.Choice([m.value for m in SyncMode])),
+    click.option("--temperature", type=float),
+    click.option("--active-speaker/--no-active-speaker", default=None),
+    click.option("--callback-url"),
+    click.option(
+        "--option",
+        "options",
+        multiple=True,
+        metavar="KEY=VALUE",
+        help="Provider-native field, sent as is (repeatable; JSON values allowed).",
+    ),
+    click.option(
+        "--drop-unsupported",
+        is_flag=True,
+        help="Leave out unsupported optional options with a warning instead of failing.",
+    ),
+]
+
+
+def with_request_options(f: Any) -> Any:
+    for option in reversed(request_options):
+        f = option(f)
+    return f
+
+
+def request_from(
+    *,
     video: str,
     audio: str | None,
     text: str | None,
@@ -207,17 +248,11 @@ def submit(
     active_speaker: bool | None,
     callback_url: str | None,
     options: tuple[str, ...],
-    drop_unsupported: bool,
-    wait_: bool,
-    timeout: float,
-    cancel_on_timeout: bool,
-    output: str | None,
-    as_json: bool,
-) -> None:
-    """Submit a lip-sync job (and with --wait or --output, wait for it)."""
+) -> JobRequest:
+    """The request the options describe (``--drop-unsupported`` is the caller's)."""
     if (text is None) != (voice is None):
         raise click.UsageError("--text and --voice go together")
-    request = JobRequest(
+    return JobRequest(
         video=video,
         audio=audio,
         tts=TextToSpeech(text=text, voice=voice) if text and voice else None,
@@ -228,6 +263,32 @@ def submit(
         callback_url=callback_url,
         options=dict(parse_option(o) for o in options),
     )
+
+
+@cli.command()
+@click.argument("provider")
+@with_request_options
+@click.option("--wait", "wait_", is_flag=True, help="Wait for the result.")
+@with_wait_options
+@click.pass_context
+def submit(
+    ctx: click.Context,
+    /,
+    provider: str,
+    drop_unsupported: bool,
+    wait_: bool,
+    timeout: float,
+    cancel_on_timeout: bool,
+    output: str | None,
+    as_json: bool,
+    **request_args: Any,
+) -> None:
+    """Submit a lip-sync job (and with --wait or --output, wait for it).
+
+    The job is recorded in the job ledger first; `lipbridge run` is the same with the
+    download recorded too, and resumable as one job.
+    """
+    request = request_from(**request_args)
     if output:
         check_output_path(output)  # before the submit: the job is paid for from then on
     client = client_from(ctx)
@@ -249,17 +310,27 @@ def submit(
     )
 
 
-job_arguments = [
-    click.argument("provider"),
-    click.argument("job_id"),
-    click.option("--model", help="The job's model, where it matters."),
-]
+def job_arguments(metavar: str = "LOCAL_ID | PROVIDER JOB_ID") -> list[Any]:
+    return [
+        click.argument("refs", nargs=-1, metavar=metavar),
+        click.option(
+            "--handle",
+            "handle_file",
+            metavar="FILE",
+            help="Read the job's handle (as `submit --json` prints it) from FILE, or - for stdin.",
+        ),
+        click.option("--model", help="The job's model, where it matters."),
+    ]
 
 
-def with_job_arguments(f: Any) -> Any:
-    for decorator in reversed(job_arguments):
+def with_job_arguments(f: Any, metavar: str = "LOCAL_ID | PROVIDER JOB_ID") -> Any:
+    for decorator in reversed(job_arguments(metavar)):
         f = decorator(f)
     return f
+
+
+def with_job_arguments_and_path(f: Any) -> Any:
+    return with_job_arguments(f, "(LOCAL_ID | PROVIDER JOB_ID) PATH")
 
 
 @cli.command()
@@ -267,11 +338,15 @@ def with_job_arguments(f: Any) -> Any:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
 def status(
-    ctx: click.Context, provider: str, job_id: str, model: str | None, as_json: bool
+    ctx: click.Context,
+    refs: tuple[str, ...],
+    handle_file: str | None,
+    model: str | None,
+    as_json: bool,
 ) -> None:
     """Show a job's current status."""
     client = client_from(ctx)
-    current = client.poll(handle_for(client, provider, job_id, model))
+    current = client.poll(handle_from(client, refs, handle_file, model))
     if as_json:
         emit_json(current)
         return
@@ -292,8 +367,8 @@ def status(
 @click.pass_context
 def wait(
     ctx: click.Context,
-    provider: str,
-    job_id: str,
+    refs: tuple[str, ...],
+    handle_file: str | None,
     model: str | None,
     timeout: float,
     cancel_on_timeout: bool,
@@ -301,17 +376,21 @@ def wait(
     as_json: bool,
 ) -> None:
     """Wait for a job to finish, showing progress; optionally download the video."""
+    from lipbridge.cli.ledger import resumable
+
     if output:
         check_output_path(output)
     client = client_from(ctx)
-    wait_and_fetch(
-        client,
-        handle_for(client, provider, job_id, model),
-        timeout=timeout,
-        output=output,
-        cancel_on_timeout=cancel_on_timeout,
-        as_json=as_json,
-    )
+    handle = handle_from(client, refs, handle_file, model)
+    with resumable(handle.local_id):
+        wait_and_fetch(
+            client,
+            handle,
+            timeout=timeout,
+            output=output,
+            cancel_on_timeout=cancel_on_timeout,
+            as_json=as_json,
+        )
 
 
 @cli.command()
@@ -319,11 +398,15 @@ def wait(
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
 def cancel(
-    ctx: click.Context, provider: str, job_id: str, model: str | None, as_json: bool
+    ctx: click.Context,
+    refs: tuple[str, ...],
+    handle_file: str | None,
+    model: str | None,
+    as_json: bool,
 ) -> None:
     """Cancel a job, where the provider supports it."""
     client = client_from(ctx)
-    after = client.cancel(handle_for(client, provider, job_id, model))
+    after = client.cancel(handle_from(client, refs, handle_file, model))
     if as_json:
         emit_json(after)
     else:
@@ -331,19 +414,25 @@ def cancel(
 
 
 @cli.command()
-@with_job_arguments
-@click.argument("path", type=click.Path(dir_okay=False))
+@with_job_arguments_and_path
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
 def download(
-    ctx: click.Context, provider: str, job_id: str, model: str | None, path: str, as_json: bool
+    ctx: click.Context,
+    refs: tuple[str, ...],
+    handle_file: str | None,
+    model: str | None,
+    as_json: bool,
 ) -> None:
-    """Download a finished job's video to PATH (atomically)."""
+    """Download a finished job's video to PATH, the last argument (atomically)."""
     from lipbridge.client import result_of  # the client's module, imported by client_from
 
+    if not refs:
+        raise click.UsageError("give PATH, the file to save the video to")
+    *refs_, path = refs
     check_output_path(path)
     client = client_from(ctx)
-    handle = handle_for(client, provider, job_id, model)
+    handle = handle_from(client, tuple(refs_), handle_file, model)
     result = result_of(handle, client.poll(handle))  # not finished yet: use `wait --output`
     saved = client.download(result, path)
     if as_json:
