@@ -3,24 +3,28 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import shlex
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from lipbridge.cli.app import ExitCode, cli, client_from, exit_code_for, report
+from lipbridge.cli.app import ExitCode, cli, client_from, default_client, exit_code_for, report
 from lipbridge.cli.jobs import describe, positive_seconds, request_from, with_request_options
 from lipbridge.cli.render import emit_json, money, print_table, progress, table
-from lipbridge.client import Client
 from lipbridge.errors import ConfigurationError, InvalidRequest
-from lipbridge.jobs import Jobs
-from lipbridge.ledger import LocalState
-from lipbridge.models import JobHandle
+from lipbridge.ledger.records import LocalState
 from lipbridge.urls import check_output_path
+
+if TYPE_CHECKING:
+    from lipbridge.client import Client
+    from lipbridge.jobs import Jobs
+    from lipbridge.ledger import Ledger
+    from lipbridge.models import JobHandle
 
 INTERRUPTED = 130  # the shell's code for a process ended by Ctrl-C
 
@@ -30,6 +34,23 @@ def jobs_of(client: Client) -> Jobs:
     if jobs is None:
         raise ConfigurationError("this client keeps no job ledger; the jobs commands need one")
     return jobs
+
+
+def ledger_of(ctx: click.Context) -> Ledger:
+    """The ledger alone, for commands that only read it: the default client would be
+    built (and the HTTP stack imported) only to reach it."""
+    factory = ctx.find_root().obj
+    if isinstance(factory, functools.partial) and factory.func is default_client:
+        path = factory.args[0]
+    elif factory is default_client:
+        path = None
+    else:  # a client made elsewhere (tests, embedding): its own ledger
+        return jobs_of(client_from(ctx)).ledger
+    from lipbridge.ledger import Ledger, default_path
+
+    ledger = Ledger(path or default_path())
+    ctx.call_on_close(ledger.close)
+    return ledger
 
 
 @contextmanager
@@ -148,25 +169,18 @@ def list_jobs(
     as_json: bool,
 ) -> None:
     """List the ledger's jobs, newest first."""
-    rows = jobs_of(client_from(ctx)).list(
+    from lipbridge.ledger.queries import TEXT_HEADER
+
+    lines = ledger_of(ctx).list_lines(
+        "json" if as_json else "text",
         provider=provider,
         states=tuple(LocalState(s) for s in states),
         since=_since(since),
         limit=limit or None,
     )
-    out = sys.stdout  # one write per row: 100,000 rows in a fraction of a second
-    if as_json:
-        import json
-
-        from lipbridge.convert import unstructure
-
-        out.writelines(json.dumps(unstructure(row), sort_keys=True) + "\n" for row in rows)
-        return
-    out.write("local id                    provider   state          provider job\n")
-    out.writelines(
-        f"{r.local_id}  {r.provider:<10} {r.state.value:<14} {r.provider_job_id or '-'}\n"
-        for r in rows
-    )
+    if not as_json:
+        sys.stdout.write(TEXT_HEADER)
+    sys.stdout.writelines(lines)
 
 
 @jobs.command()
@@ -175,9 +189,9 @@ def list_jobs(
 @click.pass_context
 def show(ctx: click.Context, job: str, as_json: bool) -> None:
     """Show one job in full, with its events."""
-    jobs_ = jobs_of(client_from(ctx))
-    record = jobs_.get(job)
-    events = jobs_.events(record.local_id)
+    ledger = ledger_of(ctx)
+    record = ledger.get(job)
+    events = ledger.events(record.local_id)
     if as_json:
         emit_json({"job": record, "events": events})
         return
@@ -308,7 +322,7 @@ def resume(
 
 def _resume_one(jobs_: Jobs, ref: str, timeout: float) -> Any:
     from lipbridge.errors import LipbridgeError
-    from lipbridge.jobs import ResumeOutcome
+    from lipbridge.jobs import ResumeOutcome  # the client's, imported by client_from
 
     record = jobs_.get(ref)
     try:
@@ -350,7 +364,10 @@ def costs(ctx: click.Context, by: str, as_json: bool) -> None:
     Only jobs the provider accepted, or may have (unknown), count. A job with no
     estimate or no reported bill is counted as unknown, never as 0.
     """
-    lines = jobs_of(client_from(ctx)).costs(by)
+    from lipbridge.ledger.costs import cost_lines
+
+    ledger = ledger_of(ctx)
+    lines = cost_lines(ledger.cost_rows(), by)
     if as_json:
         emit_json(lines)
         return

@@ -20,6 +20,41 @@ _SUMMARY = (
 )
 
 
+# ``jobs list``'s two forms, rendered in SQL: a line per job without a Python object each.
+_LINES = {
+    "text": "printf('%s  %-10s %-14s %s', local_id, provider, state, "
+    "coalesce(provider_job_id, '-')) || char(10)",
+    "json": "json_object('local_id', local_id, 'provider', provider, 'model', model, "
+    "'state', state, 'provider_job_id', provider_job_id, 'created_at', created_at, "
+    "'updated_at', updated_at, 'output_path', output_path, 'error_class', error_class, "
+    "'error_message', error_message) || char(10)",
+}
+TEXT_HEADER = f"{'local id':<26}  {'provider':<10} {'state':<14} provider job\n"
+
+
+def _listing(
+    columns: str,
+    provider: str | None,
+    states: tuple[LocalState, ...],
+    since: dt.datetime | None,
+    limit: int | None,
+) -> tuple[str, builtins.list[str]]:
+    where, args = ["1"], []
+    if provider is not None:
+        where.append("provider = ?")
+        args.append(provider)
+    if states:
+        where.append(f"state IN ({', '.join('?' for _ in states)})")
+        args += [s.value for s in states]
+    if since is not None:  # local ids sort by creation time
+        where.append("local_id >= ?")
+        args.append(first_local_id(since))
+    sql = f"SELECT {columns} FROM jobs WHERE {' AND '.join(where)} ORDER BY local_id DESC"
+    if limit is not None:
+        sql += f" LIMIT {int(limit)}"
+    return sql, args
+
+
 def timestamp(value: dt.datetime) -> str:
     return value.astimezone(dt.timezone.utc).isoformat(timespec="microseconds")
 
@@ -101,22 +136,25 @@ class LedgerQueries:
         limit: int | None = None,
     ) -> builtins.list[JobSummary]:
         """Jobs newest first, without decoding their JSON (fast over many rows)."""
-        where, args = ["1"], []
-        if provider is not None:
-            where.append("provider = ?")
-            args.append(provider)
-        if states:
-            where.append(f"state IN ({', '.join('?' for _ in states)})")
-            args += [s.value for s in states]
-        if since is not None:  # local ids sort by creation time
-            where.append("local_id >= ?")
-            args.append(first_local_id(since))
-        sql = f"SELECT {_SUMMARY} FROM jobs WHERE {' AND '.join(where)} ORDER BY local_id DESC"
-        if limit is not None:
-            sql += f" LIMIT {int(limit)}"
+        sql, args = _listing(_SUMMARY, provider, states, since, limit)
         with self._db.read() as conn:
             rows = conn.execute(sql, args).fetchall()
         return [JobSummary.from_row(row) for row in rows]
+
+    def list_lines(
+        self,
+        form: str,
+        *,
+        provider: str | None = None,
+        states: tuple[LocalState, ...] = (),
+        since: dt.datetime | None = None,
+        limit: int | None = None,
+    ) -> builtins.list[str]:
+        """The listing as lines of ``form`` "text" (columns) or "json" (JSON Lines), made
+        by SQLite itself: 100,000 jobs in a fraction of a second."""
+        sql, args = _listing(_LINES[form], provider, states, since, limit)
+        with self._db.read() as conn:
+            return [row[0] for row in conn.execute(sql, args)]
 
     def events(self, local_id: str) -> builtins.list[LedgerEvent]:
         with self._db.read() as conn:
