@@ -58,7 +58,7 @@ from lipbridge.models import (
     ProviderInfo,
     is_loopback,
 )
-from lipbridge.polling import PollPolicy, wait_until_done
+from lipbridge.polling import PollPolicy, Waiter, wait_until_done
 from lipbridge.pricing import needed_inputs, output_seconds
 from lipbridge.registry import PluginRecord, Registry
 from lipbridge.sockets import is_local_host
@@ -430,10 +430,9 @@ class Client:
         log.info("submitted %s job %s", provider, handle.job_id)
         return handle
 
-    def poll(self, handle: JobHandle) -> JobStatus:
-        return self._poll(handle, None)
-
-    def _poll(self, handle: JobHandle, deadline: float | None) -> JobStatus:
+    def poll(self, handle: JobHandle, *, deadline: float | None = None) -> JobStatus:
+        """The job's current status. ``deadline`` (a ``clock.monotonic()`` time) bounds
+        every request the poll makes, retries included."""
         _check_job_id(handle)
         info = self.registry.info(handle.provider)
         ctx = self.context(handle.provider, info, deadline=deadline)
@@ -529,7 +528,7 @@ class Client:
         _check_job_id(handle)
         try:
             status = wait_until_done(
-                lambda deadline: self._poll(handle, deadline),
+                lambda deadline: self.poll(handle, deadline=deadline),
                 handle=handle,
                 clock=self.clock,
                 policy=self.poll_policy,
@@ -546,6 +545,13 @@ class Client:
                 last_status=exc.last_status,
             ) from None
         return result_of(handle, status)
+
+    def waiter(self, handle: JobHandle, timeout: float | None) -> Waiter:
+        """The schedule and deadline of one wait on ``handle`` (for other wait loops, such
+        as :class:`~lipbridge.aio.AsyncClient`'s)."""
+        return Waiter(
+            handle, clock=self.clock, policy=self.poll_policy, timeout=timeout, rng=self._rng
+        )
 
     def find_jobs(
         self, provider: str, request: JobRequest, since: dt.datetime

@@ -89,7 +89,7 @@ class Jobs(TrackedJobs):
                 result = job.result
             job = self.ledger.get(job.local_id)
             if job.output_path is not None and job.state is LocalState.SUCCEEDED:
-                self._fetch(job.local_id, handle, result, Path(job.output_path))
+                self.fetch(job.local_id, handle, result, Path(job.output_path))
             return result
 
     def resume_all(

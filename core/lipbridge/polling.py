@@ -45,6 +45,76 @@ class PollPolicy:
         return min(self.hint_max, max(self.hint_min, seconds))
 
 
+class Waiter:
+    """One wait's schedule, deadline and last status, apart from how it sleeps and polls:
+    the blocking loop below and :class:`lipbridge.aio.AsyncClient` share it.
+
+    A loop sleeps :meth:`next_sleep`, polls with :attr:`deadline`, and hands the outcome
+    to :meth:`failed` or :meth:`seen` until :meth:`seen` says the job ended.
+    """
+
+    def __init__(
+        self,
+        handle: JobHandle,
+        *,
+        clock: Clock,
+        policy: PollPolicy,
+        timeout: float | None,
+        rng: random.Random,
+    ) -> None:
+        self.handle = handle
+        self.clock = clock
+        self.policy = policy
+        self.timeout = timeout
+        self.deadline = None if timeout is None else clock.monotonic() + timeout
+        self._schedule = policy.intervals(rng)
+        self._delay = next(self._schedule)
+        self.last: JobStatus | None = None
+
+    def timed_out(self, why: str = "") -> WaitTimeout:
+        last = self.last
+        return WaitTimeout(
+            f"{self.handle.provider} job {self.handle.job_id} did not finish within "
+            f"{self.timeout:g} s{why}; last status: {last.raw_status if last else 'none'}. "
+            "The job may still finish: resume with the handle",
+            handle=self.handle,
+            last_status=last,
+        )
+
+    def next_sleep(self) -> float:
+        """Seconds to sleep before the next poll; raises WaitTimeout at the deadline."""
+        if self.deadline is None:
+            return self._delay
+        remaining = self.deadline - self.clock.monotonic()
+        if remaining <= 0:
+            raise self.timed_out()
+        return min(self._delay, remaining)
+
+    def failed(self, exc: ProviderError) -> None:
+        """A poll failed: retryable errors keep the wait going (honouring Retry-After)."""
+        if not exc.retryable:
+            raise exc
+        log.warning("polling %s: %s; will retry", self.handle.job_id, exc)
+        hint = getattr(exc, "retry_after", None)
+        if hint is None:
+            self._delay = next(self._schedule)
+            return
+        if self.deadline is not None and self.clock.monotonic() + hint >= self.deadline:
+            raise self.timed_out(
+                f" (the provider asked to retry after {hint:g} s, past the deadline)"
+            ) from None
+        self._delay = max(self.policy.hint_min, hint)
+
+    def seen(self, status: JobStatus) -> bool:
+        """A poll answered: True when the job ended; else the next delay is set."""
+        self.last = status
+        if status.state.terminal:
+            return True
+        hint = status.poll_after
+        self._delay = self.policy.hinted(hint) if hint is not None else next(self._schedule)
+        return False
+
+
 def wait_until_done(
     poll: Callable[[float | None], JobStatus],
     *,
@@ -63,48 +133,15 @@ def wait_until_done(
     ``Retry-After`` is honoured in full; one that reaches past the deadline ends the wait
     at once, saying so, instead of sleeping into it.
     """
-    deadline = None if timeout is None else clock.monotonic() + timeout
-    schedule = policy.intervals(rng)
-    delay = next(schedule)
-    last: JobStatus | None = None
-
-    def timed_out(why: str) -> WaitTimeout:
-        return WaitTimeout(
-            f"{handle.provider} job {handle.job_id} did not finish within {timeout:g} s"
-            f"{why}; last status: {last.raw_status if last else 'none'}. The job may still "
-            "finish: resume with the handle",
-            handle=handle,
-            last_status=last,
-        )
-
+    waiter = Waiter(handle, clock=clock, policy=policy, timeout=timeout, rng=rng)
     while True:
-        if deadline is not None:
-            remaining = deadline - clock.monotonic()
-            if remaining <= 0:
-                raise timed_out("")
-            delay = min(delay, remaining)
-        clock.sleep(delay)
+        clock.sleep(waiter.next_sleep())
         try:
-            status = poll(deadline)
+            status = poll(waiter.deadline)
         except ProviderError as exc:
-            if not exc.retryable:
-                raise
-            log.warning("polling %s: %s; will retry", handle.job_id, exc)
-            hint = getattr(exc, "retry_after", None)
-            if hint is None:
-                delay = next(schedule)
-                continue
-            if deadline is not None and clock.monotonic() + hint >= deadline:
-                raise timed_out(
-                    f" (the provider asked to retry after {hint:g} s, past the deadline)"
-                ) from None
-            delay = max(policy.hint_min, hint)
+            waiter.failed(exc)
             continue
-        last = status
         if on_progress is not None:
             on_progress(status)
-        if status.state.terminal:
+        if waiter.seen(status):
             return status
-        delay = (
-            policy.hinted(status.poll_after) if status.poll_after is not None else next(schedule)
-        )

@@ -146,7 +146,7 @@ class TrackedJobs:
                 on_submitted(handle)
             result = self._wait(handle.local_id, handle, timeout, on_progress)
             if target is not None:
-                self._fetch(handle.local_id, handle, result, target)
+                self.fetch(handle.local_id, handle, result, target)
             return result
         finally:
             self.ledger.release(handle.local_id)
@@ -225,9 +225,11 @@ class TrackedJobs:
                 )
             if str(checked) != job.output_path:
                 self.ledger.set_output(job.local_id, str(checked))
-            return self._fetch(job.local_id, handle, result, checked)
+            return self.fetch(job.local_id, handle, result, checked)
 
-    def _fetch(self, local_id: str, handle: JobHandle, result: JobResult, target: Path) -> Path:
+    def fetch(self, local_id: str, handle: JobHandle, result: JobResult, target: Path) -> Path:
+        """Download the job's video to ``target`` and record its size and sha256; an
+        expired URL is refreshed by a poll first."""
         now = self.client.clock.now()
         if result.expires_at is not None and result.expires_at <= now:
             result = self._fresh_result(local_id, handle)
