@@ -14,15 +14,20 @@ from __future__ import annotations
 import asyncio
 import functools
 import os
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from lipbridge.client import Client, result_of
 from lipbridge.errors import JobFailed, LipbridgeError, ProviderError
 from lipbridge.models import CostEstimate, JobHandle, JobRequest, JobResult, JobStatus
 from lipbridge.urls import check_output_path, check_timeout
+
+if TYPE_CHECKING:
+    from lipbridge.batch.manifest import Row
+    from lipbridge.batch.runner import Caps, Observer, RowOutcome
 
 T = TypeVar("T")
 Sleep = Callable[[float], Awaitable[None]]
@@ -64,10 +69,12 @@ class AsyncClient:
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
 
-    async def aclose(self) -> None:
-        """Wait for calls still running in threads (a submit finishing), then close."""
+    async def aclose(self, *, close_client: bool = True) -> None:
+        """Wait for calls still running in threads (a submit finishing), then close (the
+        wrapped client too, unless ``close_client`` is false)."""
         await asyncio.get_running_loop().run_in_executor(None, self._pool.shutdown)
-        self.sync.close()
+        if close_client:
+            self.sync.close()
 
     async def _thread(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         loop = asyncio.get_running_loop()
@@ -201,3 +208,44 @@ class AsyncClient:
             return result
         finally:
             await self._thread(jobs.ledger.release, local_id)
+
+    # -- batches ------------------------------------------------------------------------------
+
+    async def batch(
+        self,
+        rows: Sequence[Row],
+        *,
+        caps: Caps | None = None,
+        max_cost: Decimal | None = None,
+        allow_unknown_cost: bool = False,
+        retry_failed: bool = False,
+        timeout: float | None = 1800.0,
+        source: str = "python",
+        observe: Observer | None = None,
+    ) -> AsyncIterator[RowOutcome]:
+        """Run ``rows`` as one batch, yielding each row's outcome as it finishes.
+
+        Every row is checked and priced first, and nothing is sent if one is invalid, if
+        the known total in USD is over ``max_cost``, or if a price is unknown and
+        ``allow_unknown_cost`` is false. Running the same rows again continues the batch
+        (docs/batch.md).
+        """
+        from lipbridge.batch import open_batch
+        from lipbridge.batch.manifest import ManifestError
+        from lipbridge.batch.plan import check_budget, plan_rows, totals
+        from lipbridge.batch.runner import BatchRun
+        from lipbridge.batch.runner import Caps as Caps_
+
+        plans, problems = await self._thread(plan_rows, self.sync, rows)
+        if problems:
+            raise ManifestError(source, problems)
+        check_budget(totals(plans), max_usd=max_cost, allow_unknown=allow_unknown_cost)
+        jobs = self.sync._require_jobs()
+        settings = {"retry_failed": retry_failed, "timeout": timeout}
+        batch_id, _ = await self._thread(open_batch, jobs.ledger, rows, source, settings)
+        run = BatchRun(
+            self, batch_id, plans, caps or Caps_(), timeout=timeout,
+            retry_failed=retry_failed, observe=observe,
+        )
+        async for outcome in run.outcomes():
+            yield outcome

@@ -7,19 +7,21 @@ registry -> check what came back. Only lipbridge errors leave this module.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import functools
 import logging
 import math
 import os
+import queue
 import random
 import secrets
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from importlib import metadata
 from pathlib import Path
 from types import MappingProxyType
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
 from attrs import frozen
@@ -67,6 +69,8 @@ from lipbridge.urls import check_output_path, check_timeout, parse_url
 from lipbridge.validation import local_path, validate
 
 if TYPE_CHECKING:
+    from lipbridge.batch.manifest import Row
+    from lipbridge.batch.runner import RowOutcome
     from lipbridge.jobs import Jobs
     from lipbridge.ledger import Ledger
 
@@ -577,6 +581,37 @@ class Client:
                 f"{provider} job handles"
             )
         return [h for h in found if h.created_at >= since]
+
+    def batch(self, rows: Sequence[Row], **options: Any) -> Iterator[RowOutcome]:
+        """Run ``rows`` as one batch, yielding each row's outcome as it finishes: the
+        blocking twin of :meth:`AsyncClient.batch <lipbridge.aio.AsyncClient.batch>`
+        (same options), on an event loop of its own in a background thread."""
+        from lipbridge.aio import AsyncClient
+
+        results: queue.Queue[object] = queue.Queue()
+        finished = object()
+
+        async def feed() -> None:
+            aio = AsyncClient(self)
+            try:
+                async for outcome in aio.batch(rows, **options):
+                    results.put(outcome)
+            finally:
+                await aio.aclose(close_client=False)
+
+        def run() -> None:
+            try:
+                asyncio.run(feed())
+            except BaseException as exc:  # handed to the caller's thread
+                results.put(exc)
+            finally:
+                results.put(finished)
+
+        threading.Thread(target=run, name="lipbridge-batch", daemon=True).start()
+        while (item := results.get()) is not finished:
+            if isinstance(item, BaseException):
+                raise item
+            yield item  # type: ignore[misc]
 
     def _cancel_after_timeout(self, handle: JobHandle) -> str:
         try:

@@ -66,17 +66,7 @@ class Jobs(TrackedJobs):
         """
         job = self.ledger.get(ref)
         with self.ledger.driving(job.local_id):
-            job = self.ledger.get(job.local_id)  # as it is now that it is ours
-            if job.state is LocalState.SUBMITTING:  # its lease lapsed: its submitter is gone
-                self.ledger.orphaned(job.local_id)
-            if job.state in (LocalState.SUBMITTING, LocalState.UNKNOWN):
-                self._settle(job)
-                job = self.ledger.get(job.local_id)
-            if job.state is LocalState.NOT_SUBMITTED:
-                info = self.client.registry.info(job.provider)
-                self.ledger.resubmitting(job.local_id)
-                self._send(job, info, job.request)
-                job = self.ledger.get(job.local_id)
+            job = self.settle(job.local_id)
             if job.state is LocalState.REJECTED:
                 return None
             handle = self._handle(job)
@@ -91,6 +81,23 @@ class Jobs(TrackedJobs):
             if job.output_path is not None and job.state is LocalState.SUCCEEDED:
                 self.fetch(job.local_id, handle, result, Path(job.output_path))
             return result
+
+    def settle(self, local_id: str) -> LedgerJob:
+        """Bring a job whose lease the caller holds to where it can be followed: a submit
+        whose outcome is unknown is found again (or :class:`NeedsReconciling` says why
+        not), one proven never accepted is submitted. Returns the job as it now stands."""
+        job = self.ledger.get(local_id)  # as it is now that it is ours
+        if job.state is LocalState.SUBMITTING:  # its lease lapsed: its submitter is gone
+            self.ledger.orphaned(local_id)
+        if job.state in (LocalState.SUBMITTING, LocalState.UNKNOWN):
+            self._settle(job)
+            job = self.ledger.get(local_id)
+        if job.state is LocalState.NOT_SUBMITTED:
+            info = self.client.registry.info(job.provider)
+            self.ledger.resubmitting(local_id)
+            self._send(job, info, job.request)
+            job = self.ledger.get(local_id)
+        return job
 
     def resume_all(
         self,

@@ -68,13 +68,22 @@ class TrackedJobs:
         *,
         output: str | None = None,
         keep_lease: bool = False,
+        batch: tuple[str, int] | None = None,
+        estimate: CostEstimate | None = None,
     ) -> JobHandle:
-        """Record the intent, send the validated ``request``, record the handle."""
-        job = self.ledger.begin(
-            provider, request, estimate=self._estimate(provider, request), output=output
-        )
+        """Record the intent, send the validated ``request``, record the handle.
+
+        ``batch`` places the job in a batch (its id and manifest line); ``estimate`` is
+        the price already worked out, else it is worked out here.
+        """
+        if estimate is None:
+            estimate = self._estimate(provider, request)
+        job = self.ledger.begin(provider, request, estimate=estimate, output=output, batch=batch)
         try:
             return self._send(job, info, request, release=not keep_lease)
+        except BaseException:
+            self.ledger.release(job.local_id)  # nothing to follow: the lease is not kept
+            raise
         finally:
             if not keep_lease:
                 self.ledger.release(job.local_id)

@@ -122,6 +122,7 @@ BUILTIN_COMMANDS = {
     **dict.fromkeys(("providers", "estimate"), "lipbridge.cli.info"),
     **dict.fromkeys(("submit", "status", "wait", "cancel", "download"), "lipbridge.cli.jobs"),
     **dict.fromkeys(("run", "jobs"), "lipbridge.cli.ledger"),
+    "batch": "lipbridge.cli.batch",
 }
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import builtins
 import datetime as dt
+import json
 from pathlib import Path
 from typing import Any
 
@@ -190,6 +191,52 @@ class LedgerQueries:
                 "ORDER BY local_id"
             ).fetchall()
 
+    # -- batches ------------------------------------------------------------------------------
+
+    def find_batch(self, fingerprint: str) -> str | None:
+        """The latest batch with these rows, if one was started before."""
+        with self._db.read() as conn:
+            row = conn.execute(
+                "SELECT batch_id FROM batches WHERE fingerprint = ? ORDER BY batch_id DESC "
+                "LIMIT 1",
+                (fingerprint,),
+            ).fetchone()
+        return row[0] if row else None
+
+    def batch(self, ref: str) -> tuple[str, str, dict[str, Any], builtins.list[tuple[int, str]]]:
+        """A batch's id, source, settings and rows (line, row JSON), by id or unique start."""
+        ref = ref.strip().upper()
+        with self._db.read() as conn:
+            found = conn.execute(
+                "SELECT batch_id, source, settings_json FROM batches WHERE batch_id >= ? "
+                "AND batch_id < ? LIMIT 2",
+                (ref, ref + "~"),
+            ).fetchall()
+            if len(found) != 1:
+                what = "no batch" if not found else "more than one batch starting with"
+                raise InvalidRequest(f"{what} {ref} in the ledger {self.path}", field="batch")
+            batch_id, source, settings = found[0]
+            rows = conn.execute(
+                "SELECT line, row_json FROM batch_rows WHERE batch_id = ? ORDER BY line",
+                (batch_id,),
+            ).fetchall()
+        return batch_id, source, json.loads(settings), [(line, text) for line, text in rows]
+
+    def batch_attempts(self, batch_id: str) -> dict[int, builtins.list[LedgerJob]]:
+        """Each row's jobs (its attempts, oldest first), by manifest line."""
+        with self._db.read() as conn:
+            cursor = conn.execute(
+                "SELECT * FROM jobs WHERE batch_id = ? ORDER BY batch_line, local_id",
+                (batch_id,),
+            )
+            names = [d[0] for d in cursor.description]
+            rows = cursor.fetchall()
+        attempts: dict[int, builtins.list[LedgerJob]] = {}
+        for row in rows:
+            job = _job(dict(zip(names, row, strict=True)))
+            attempts.setdefault(job.batch_line or 0, []).append(job)
+        return attempts
+
     def _no_such_job(self, ref: str) -> InvalidRequest:
         return InvalidRequest(f"no job {ref} in the ledger {self.path}", field="job")
 
@@ -217,4 +264,6 @@ def _job(row: dict[str, Any]) -> LedgerJob:
         attempts=row["attempts"],
         lease_owner=row["lease_owner"],
         lease_expires_at=parse_timestamp(row["lease_expires_at"]),
+        batch_id=row.get("batch_id"),
+        batch_line=row.get("batch_line"),
     )

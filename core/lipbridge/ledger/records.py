@@ -107,6 +107,8 @@ class LedgerJob:
     attempts: int = 1
     lease_owner: str | None = None
     lease_expires_at: dt.datetime | None = None
+    batch_id: str | None = None  # the batch (and manifest line) this job is an attempt at
+    batch_line: int | None = None
 
     @property
     def provider_job_id(self) -> str | None:

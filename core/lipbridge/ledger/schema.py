@@ -61,6 +61,26 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX events_job ON events (local_id, seq);
     """,
+    # 1 -> 2: batches, their rows, and each job's place in its batch.
+    """
+    CREATE TABLE batches (
+        batch_id TEXT PRIMARY KEY,
+        created_at TEXT NOT NULL,
+        fingerprint TEXT NOT NULL,  -- of its rows: running the same batch again resumes it
+        source TEXT NOT NULL,
+        settings_json TEXT NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX batches_fingerprint ON batches (fingerprint);
+    CREATE TABLE batch_rows (
+        batch_id TEXT NOT NULL REFERENCES batches (batch_id),
+        line INTEGER NOT NULL,
+        row_json TEXT NOT NULL,
+        PRIMARY KEY (batch_id, line)
+    ) WITHOUT ROWID;
+    ALTER TABLE jobs ADD COLUMN batch_id TEXT;
+    ALTER TABLE jobs ADD COLUMN batch_line INTEGER;
+    CREATE INDEX jobs_batch ON jobs (batch_id, batch_line) WHERE batch_id IS NOT NULL;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -9,10 +9,11 @@ the downloaded file. A job is driven by one process at a time (see
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -96,8 +97,12 @@ class Ledger(LedgerQueries):
         *,
         estimate: CostEstimate | None = None,
         output: str | None = None,
+        batch: tuple[str, int] | None = None,
     ) -> LedgerJob:
-        """Record the intent to submit, leased to this process; commit before sending."""
+        """Record the intent to submit, leased to this process; commit before sending.
+
+        ``batch`` is the batch id and manifest line the job is an attempt at.
+        """
         now = self.clock.now()
         local_id = new_local_id(now)
         amount = estimate.amount if estimate is not None else None
@@ -107,8 +112,8 @@ class Ledger(LedgerQueries):
             conn.execute(
                 "INSERT INTO jobs (local_id, provider, model, request_json, fingerprint, state, "
                 "created_at, updated_at, estimate_json, estimate_amount, estimate_unit, "
-                "estimate_usd, output_path, lease_owner, lease_expires_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "estimate_usd, output_path, lease_owner, lease_expires_at, batch_id, batch_line) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     local_id, provider, request.model, scrub(request_json),
                     print_, LocalState.SUBMITTING.value, timestamp(now), timestamp(now),
@@ -116,6 +121,7 @@ class Ledger(LedgerQueries):
                     estimate.unit if estimate is not None and amount is not None else None,
                     text_of(estimate.usd) if estimate is not None else None, output,
                     str(self.owner), timestamp(now + self.lease),
+                    batch[0] if batch else None, batch[1] if batch else None,
                 ),
             )
             self._event(conn, local_id, EventKind.INTENT, LocalState.SUBMITTING)
@@ -135,7 +141,30 @@ class Ledger(LedgerQueries):
             output_path=output,
             lease_owner=str(self.owner),
             lease_expires_at=now + self.lease,
+            batch_id=batch[0] if batch else None,
+            batch_line=batch[1] if batch else None,
         )
+
+    def create_batch(
+        self,
+        fingerprint: str,
+        source: str,
+        settings: Mapping[str, Any],
+        rows: Sequence[tuple[int, str]],
+    ) -> str:
+        """Record a batch and its rows (line, row JSON) before any of them is submitted."""
+        batch_id = new_local_id(self.clock.now())
+        with self._db.write() as conn:
+            conn.execute(
+                "INSERT INTO batches (batch_id, created_at, fingerprint, source, settings_json) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (batch_id, self._now(), fingerprint, source, json.dumps(settings, sort_keys=True)),
+            )
+            conn.executemany(
+                "INSERT INTO batch_rows (batch_id, line, row_json) VALUES (?, ?, ?)",
+                [(batch_id, line, scrub(row_json)) for line, row_json in rows],
+            )
+        return batch_id
 
     def resubmitting(self, local_id: str) -> None:
         """A job proven never accepted is about to be submitted again (under its lease)."""
