@@ -79,7 +79,9 @@ class Provider:
                            "cost": {"credits": "4"}})
 
 
-def run_batch(client: Client, clock: FakeClock, batch: list[Row], **options: object) -> list[RowOutcome]:
+def run_batch(
+    client: Client, clock: FakeClock, batch: list[Row], **options: object
+) -> list[RowOutcome]:
     async def sleep(seconds: float) -> None:
         clock.sleep(seconds)
         await asyncio.sleep(0)
@@ -109,7 +111,8 @@ def test_a_csv_manifest_names_each_bad_row_by_line_and_field(tmp_path: Path) -> 
     )
     good, problems = read_manifest(manifest, providers=())
     assert [r.line for r in good] == [2, 5]
-    assert [(p.line, p.field) for p in problems] == [(3, "audio"), (4, "temperature"), (5, "output")]
+    found = [(p.line, p.field) for p in problems]
+    assert found == [(3, "audio"), (4, "temperature"), (5, "output")]
     assert "is also line 2's output" in problems[-1].message
     error = ManifestError(str(manifest), problems)
     assert "line 3, audio:" in error.message and "nothing was sent" in error.message
@@ -125,7 +128,8 @@ def test_a_json_lines_manifest_checks_fields_and_providers(tmp_path: Path) -> No
     ]
     manifest.write_text("\n".join(json.dumps(x) for x in lines) + "\nnot json\n")
     good, problems = read_manifest(manifest, providers=("acme",))
-    assert good[0].providers == ("acme", "globex") and good[0].request.options == {"segments": [1, 2]}
+    assert good[0].providers == ("acme", "globex")
+    assert good[0].request.options == {"segments": [1, 2]}
     assert [(p.line, p.field) for p in problems] == [(2, "tts_text"), (3, "colour"), (4, "row")]
 
 
