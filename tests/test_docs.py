@@ -172,3 +172,12 @@ def test_the_minimal_plugin_in_the_docs_runs_a_job(
     transport.responses = [answer({"error": {"message": "no credits", "code": "C1"}}, 402)]
     with pytest.raises(InsufficientCredits, match="no credits"):
         client.submit("acme", request)
+
+
+@pytest.mark.parametrize("page", ["async.md", "batch.md", "jobs.md"])
+def test_the_python_examples_of_the_job_pages_compile(page: str) -> None:
+    text = (ROOT / "docs" / page).read_text()
+    blocks = re.findall(r"```python\n(.*?)```", text, flags=re.DOTALL)
+    assert blocks, f"{page} has no Python example"
+    for block in blocks:
+        compile(block, page, "exec")
