@@ -12,7 +12,8 @@ a real, decodable MP4 of the right length: what a provider returns, minus the li
 
 Frames are decoded when the output needs them, never all at once (a decoded 720p minute
 is 2 GB): a first pass counts them, forward stretches stream, a loop decodes again from
-the start, and a backward stretch (bounce) is decoded in blocks from its far end.
+the start, and a backward stretch (bounce) is decoded in blocks from its far end, each
+from the keyframe before it; one decoder, seeking, serves the whole render.
 
 PyAV ships ffmpeg in its wheel: video is H.264 (libx264) where the wheel has it, else
 MPEG-4 Part 2; audio is AAC.
@@ -87,7 +88,7 @@ class _Clip:
 
 @frozen(kw_only=True)
 class _Speech:
-    channels: list[bytes]  # float32 samples per channel (fltp planes)
+    channels: list[memoryview]  # float32 samples per channel (fltp planes), read-only
     rate: int
     layout: str
 
@@ -144,9 +145,11 @@ def add_video_stream(
 ) -> av.VideoStream:
     """A video stream with the emulator's encoder settings: fast, small, reproducible."""
     if VIDEO_CODEC == "libx264":
-        # Without mbtree=0 the same frames encode to different bytes from run to run
-        # (measured with PyAV 18's x264); one thread is as fast on frames this small.
-        options = {"preset": "veryfast", "crf": "23", "x264-params": "mbtree=0"}
+        # zerolatency: no B-frames and no lookahead, so x264 holds far fewer frames (a
+        # process grows by 19 MiB at 720p, 46 with veryfast alone), and is faster. It
+        # also turns mbtree off, without which the same frames encode to different bytes
+        # from run to run (measured with PyAV 18's x264). One thread is as fast here.
+        options = {"preset": "veryfast", "crf": "23", "tune": "zerolatency"}
     else:
         options = {"qscale": "4"}
     stream = container.add_stream(VIDEO_CODEC, rate=fps, options=options)
@@ -171,51 +174,68 @@ def _read_video(data: bytes) -> _Clip:
 
 
 def _decode_from(
-    clip: _Clip, start: int, *, seek: bool = True
+    clip: _Clip, container: av.container.InputContainer, start: int
 ) -> Generator[tuple[int, av.VideoFrame], None, None]:
     """The clip's frames from index ``start`` on, with their indices, ready to encode.
 
-    Seeks to the keyframe before ``start`` where the stamps allow; should the seek land
-    past ``start``, decodes from the first frame instead.
+    ``container`` is the clip, opened once for the whole render. Where the stamps allow,
+    it seeks to the keyframe before ``start``, so every stretch reuses its decoder (one
+    decoder opened per block of a backward stretch left the heap megabytes larger, and
+    was slower). Without the stamps, or should the seek land past ``start``, the clip is
+    decoded again from its first frame, in a decoder of its own.
     """
-    target = clip.stamps[start] if seek and start > 0 and clip.seekable else None
-    where = {pts: index for index, pts in enumerate(clip.stamps)} if target is not None else {}
-    with _reading(clip.data, "the video") as container:
+    target = clip.stamps[start] if clip.seekable else None
+    if target is not None:
         stream = container.streams.video[0]
-        if target is not None:
-            container.seek(target, backward=True, stream=stream)
-        for counted, decoded in enumerate(container.decode(stream)):
-            index = where.get(decoded.pts, -1) if where else counted
-            if counted == 0 and index > start:
+        container.seek(target, backward=True, stream=stream)
+        where = {pts: index for index, pts in enumerate(clip.stamps)}
+        landed = False  # on a frame at or before start
+        for decoded in container.decode(stream):
+            index = where.get(decoded.pts, -1)
+            landed = landed or index <= start
+            if not landed:
                 break
-            if index < start:
-                continue
-            frame = decoded.reformat(width=clip.width, height=clip.height, format="yuv420p")
-            # Forget the source's frame types: the encoder would take them as orders.
-            frame.pict_type = av.video.frame.PictureType.NONE
-            frame.time_base = 1 / clip.fps
-            yield index, frame
-        else:
+            if index >= start:
+                yield index, _prepared(clip, decoded)
+        if landed:
             return
-    yield from _decode_from(clip, start, seek=False)
+    with _reading(clip.data, "the video") as again:
+        for index, decoded in enumerate(again.decode(again.streams.video[0])):
+            if index >= start:
+                yield index, _prepared(clip, decoded)
+
+
+def _prepared(clip: _Clip, decoded: av.VideoFrame) -> av.VideoFrame:
+    """A decoded frame made ready to encode."""
+    frame = decoded.reformat(width=clip.width, height=clip.height, format="yuv420p")
+    # Forget the source's frame types: the encoder would take them as orders.
+    frame.pict_type = av.video.frame.PictureType.NONE
+    frame.time_base = 1 / clip.fps
+    return frame
 
 
 def _arranged(clip: _Clip, order: Sequence[int]) -> Generator[av.VideoFrame, None, None]:
     """The frames ``order`` names, one after another: each rising stretch streamed from
-    one decoder, each falling one (bounce) in blocks that fit in ``_HELD_BYTES``."""
-    start = 0
-    while start < len(order):
-        stop = start + 1
-        falling = stop < len(order) and order[stop] < order[start]
-        while stop < len(order) and (order[stop] < order[stop - 1]) == falling:
-            stop += 1
-        run = order[start:stop]
-        yield from _falling(clip, run) if falling else _rising(clip, run)
-        start = stop
+    the decoder, each falling one (bounce) in blocks that fit in ``_HELD_BYTES``."""
+    with _reading(clip.data, "the video") as container:
+        start = 0
+        while start < len(order):
+            stop = start + 1
+            falling = stop < len(order) and order[stop] < order[start]
+            while stop < len(order) and (order[stop] < order[stop - 1]) == falling:
+                stop += 1
+            run = order[start:stop]
+            if falling:
+                yield from _falling(clip, container, run)
+            else:
+                yield from _rising(clip, container, run)
+            start = stop
 
 
-def _rising(clip: _Clip, run: Sequence[int]) -> Generator[av.VideoFrame, None, None]:
-    with contextlib.closing(_decode_from(clip, run[0])) as frames:
+def _rising(
+    clip: _Clip, container: av.container.InputContainer, run: Sequence[int]
+) -> Generator[av.VideoFrame, None, None]:
+    with contextlib.closing(_decode_from(clip, container, run[0])) as frames:
         index, frame = next(frames)
         for wanted in run:
             while index < wanted:
@@ -223,12 +243,14 @@ def _rising(clip: _Clip, run: Sequence[int]) -> Generator[av.VideoFrame, None, N
             yield frame
 
 
-def _falling(clip: _Clip, run: Sequence[int]) -> Generator[av.VideoFrame, None, None]:
+def _falling(
+    clip: _Clip, container: av.container.InputContainer, run: Sequence[int]
+) -> Generator[av.VideoFrame, None, None]:
     block = max(1, _HELD_BYTES // (clip.width * clip.height * 3 // 2))
     for top in range(0, len(run), block):
         part = run[top : top + block]
         held: dict[int, av.VideoFrame] = {}
-        with contextlib.closing(_decode_from(clip, part[-1])) as frames:
+        with contextlib.closing(_decode_from(clip, container, part[-1])) as frames:
             for index, frame in frames:
                 held[index] = frame
                 if index >= part[0]:
@@ -253,16 +275,19 @@ def _read_audio(data: bytes) -> _Speech:
         # stream's declared length says where the speech really ends.
         if stream.duration is not None and stream.time_base is not None:
             end = round(stream.duration * stream.time_base * rate) * _FLOAT
-            channels = [channel[:end] for channel in channels]
+            for channel in channels:
+                del channel[end:]  # in place: a minute of speech is megabytes
     if not channels[0]:
         raise MediaError("the audio has no samples")
-    return _Speech(channels=[bytes(c) for c in channels], rate=rate, layout=layout)
+    return _Speech(
+        channels=[memoryview(c).toreadonly() for c in channels], rate=rate, layout=layout
+    )
 
 
 def _append(channels: list[bytearray], frames: list[av.AudioFrame]) -> None:
     for frame in frames:
         for channel, plane in zip(channels, frame.planes, strict=True):
-            channel += bytes(plane)[: frame.samples * _FLOAT]
+            channel += memoryview(plane)[: frame.samples * _FLOAT]
 
 
 def _source_frame(mode: SyncMode, index: int, count: int, out_count: int) -> int:
@@ -280,12 +305,13 @@ def _source_frame(mode: SyncMode, index: int, count: int, out_count: int) -> int
 def _audio_frames(speech: _Speech, seconds: float) -> Iterator[av.AudioFrame]:
     """The speech trimmed or padded with silence to ``seconds``, in AAC-sized frames."""
     total = round(seconds * speech.rate)
-    channels = [c[: total * _FLOAT].ljust(total * _FLOAT, b"\0") for c in speech.channels]
     for start in range(0, total, _AAC_FRAME):
         size = min(_AAC_FRAME, total - start)
         frame = av.AudioFrame(format="fltp", layout=speech.layout, samples=size)
-        for channel, plane in zip(channels, frame.planes, strict=True):
-            plane.update(channel[start * _FLOAT : (start + size) * _FLOAT])
+        for channel, plane in zip(speech.channels, frame.planes, strict=True):
+            # Padded frame by frame: a padded copy of the whole speech would be megabytes.
+            part = channel[start * _FLOAT : (start + size) * _FLOAT]
+            plane.update(bytes(part).ljust(size * _FLOAT, b"\0"))
         frame.rate, frame.pts, frame.time_base = speech.rate, start, Fraction(1, speech.rate)
         yield frame
 

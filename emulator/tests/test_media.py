@@ -8,6 +8,7 @@ strip, which survives two rounds of lossy encoding.
 from __future__ import annotations
 
 import array
+import contextlib
 import io
 import itertools
 import sys
@@ -124,14 +125,39 @@ def test_bounce_plays_back_across_keyframes_in_small_blocks(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Frames are decoded when needed: backwards in blocks, each from the keyframe before
-    it (the 12 s sample has one at 10 s), never all at once."""
+    it (the 12 s sample has one at 10 s), never all at once; the render opens the video
+    twice in all (the first pass, then one decoder that seeks for every block)."""
     monkeypatch.setattr(media, "_HELD_BYTES", 7 * 160 * 120 * 3 // 2)  # seven frames
+    opened: list[str] = []
+    reading = media._reading
+
+    def counted(data: bytes | Path, what: str) -> contextlib.AbstractContextManager[object]:
+        opened.append(what)
+        return reading(data, what)
+
+    monkeypatch.setattr(media, "_reading", counted)
     out = tmp_path / "out.mp4"
 
     media.render(sample_video(12.0), sample_speech(16.0), SyncMode.BOUNCE, out)
 
+    assert opened.count("the video") == 2
     expected = expected_order(SyncMode.BOUNCE, 300, 400)
     assert Output(out).order == [i % 2**samples.INDEX_BITS for i in expected]
+
+
+@pytest.mark.parametrize("mode", [SyncMode.BOUNCE, SyncMode.LOOP])
+def test_a_video_without_usable_stamps_is_decoded_again_from_its_start(
+    mode: SyncMode, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without pts to tell a frame by after a seek, each stretch (and each backward
+    block) decodes from the first frame: slower, in the same order."""
+    monkeypatch.setattr(media._Clip, "seekable", property(lambda self: False))
+    monkeypatch.setattr(media, "_HELD_BYTES", 3 * 160 * 120 * 3 // 2)  # three frames
+    out = tmp_path / "out.mp4"
+
+    media.render(sample_video(0.4), sample_speech(1.0), mode, out)  # 10 frames, 25 out
+
+    assert Output(out).order == expected_order(mode, 10, 25)
 
 
 def test_silence_pads_the_audio_with_silence(tmp_path: Path) -> None:
