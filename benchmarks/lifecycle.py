@@ -14,6 +14,10 @@ median. Two kinds of job are timed:
 * timed (``--job-seconds`` long, polled every ``--interval`` s by both sides): a
   lifecycle as an application lives it, where the sleeps are most of the time.
 
+Neither side keeps a record of its jobs: lipbridge's client runs with ``ledger=False``,
+as the hand-written loop has no ledger either. What the job ledger adds per lifecycle
+(a few SQLite writes) is measured by ``benchmarks/ledger.py``.
+
 Target: a ratio lipbridge/urllib3 of at most 1.10.
 """
 
@@ -190,6 +194,7 @@ def measure(
         api_keys={provider: emu.key},
         base_urls={provider: emu.base_url(provider)},
         poll_policy=PollPolicy(first=interval, factor=1.0, cap=interval, jitter=0.0),
+        ledger=False,  # like the baseline: no record kept (benchmarks/ledger.py times one)
     )
     info = client.info(provider)
     caps = info.model(info.default_model)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import math
 import os
+import sys
+import unicodedata
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -24,7 +26,7 @@ from scripted_server import ScriptedServer
 from lipbridge import Client, ConfigurationError, InvalidRequest, JobRequest, TextToSpeech
 from lipbridge.cli import ExitCode, cli
 from lipbridge.models import OPTION_MAX_DEPTH, shown
-from lipbridge.urls import check_output_path, check_timeout, parse_url
+from lipbridge.urls import _ODD, _host_name, check_output_path, check_timeout, parse_url
 
 VIDEO = "https://cdn.invalid/v.mp4"
 AUDIO = "https://cdn.invalid/a.wav"
@@ -166,6 +168,20 @@ def test_any_text_is_a_url_or_an_invalid_request(prefix: str, rest: str) -> None
         sent = urllib3.util.parse_url(url)
         assert (sent.host or "").strip("[]").lower() == parts.hostname
         assert sent.port == parts.port
+
+
+def test_a_url_may_hold_no_whitespace_control_character_or_lone_surrogate() -> None:
+    """The one regex the URL checks search with refuses exactly the characters that are
+    whitespace (str.isspace) or of Unicode category Cc or Cs, of every code point."""
+    every = "".join(map(chr, range(sys.maxunicode + 1)))
+    odd = {c for c in every if c.isspace() or unicodedata.category(c) in ("Cc", "Cs")}
+    assert set(_ODD.findall(every)) == odd
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(st.sampled_from("aZ09-._ :@/%é٣²\u2028!_"), max_size=8))
+def test_a_host_name_is_letters_digits_and_dashes_dots_underscores(host: str) -> None:
+    assert _host_name(host) == all(c.isalnum() or c in "-._" for c in host)
 
 
 @settings(max_examples=100, deadline=None)

@@ -17,6 +17,7 @@ import json
 import logging
 import os
 import random
+import re
 import subprocess
 import sys
 import traceback
@@ -24,6 +25,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from urllib.parse import quote, quote_plus
 
+import attrs
 import pytest
 import urllib3
 from click.testing import CliRunner
@@ -48,17 +50,23 @@ from lipbridge import (
 from lipbridge.cli import ExitCode, cli
 from lipbridge.cli.app import exit_code_for, report
 from lipbridge.errors import OutputError, excerpt
+from lipbridge.http import redact
 from lipbridge.redact import (
+    _NAMED_ENTITIES,
     REDACTED,
     RedactingFilter,
     Redactor,
+    _base64_fragments,
+    _hex,
     install_log_redaction,
     mask_url,
     mask_url_secrets,
     register,
     scrub_bytes,
     scrub_data,
+    secret_pattern,
 )
+from lipbridge.transport import Response
 
 SUPPORT = Path(__file__).parent / "support"
 # Every character JSON, URLs and HTML escape, and a '%41' that URL-decodes to 'A'.
@@ -255,6 +263,138 @@ def test_bytes_and_nested_data_are_scrubbed() -> None:
         REDACTED: [REDACTED, (f"x{REDACTED}", 3, None)],
         "n": {"b": REDACTED.encode()},
     }
+
+
+# The pattern as first written: each key character a group of its forms, tried at every
+# position of a text. secret_pattern opens with the characters a match can start with
+# (issue 12, section 5: scrubbing every answer was a fifth of a poll's cost), and must
+# match exactly what this one does.
+_PERCENT = rf"(?:%|\\+u{_hex(0x25, 4)})(?:25)*"
+_AMPERSAND = rf"(?:&|\\+u{_hex(0x26, 4)})(?:[aA][mM][pP];)*"
+
+
+def _plain_char(char: str) -> str:
+    code = ord(char)
+    forms = [r"\\*" + re.escape(char)]
+    if code <= 0xFFFF:
+        forms.append(r"\\+u" + _hex(code, 4))
+    forms.append("".join(_PERCENT + _hex(b, 2) for b in char.encode("utf-8", "surrogatepass")))
+    if char == " ":
+        forms.append(r"\+")
+    forms.append(rf"{_AMPERSAND}#0*{code};?")
+    forms.append(rf"{_AMPERSAND}#[xX]0*{_hex(code)};?")
+    if char in _NAMED_ENTITIES:
+        name = "".join(f"[{c}{c.upper()}]" for c in _NAMED_ENTITIES[char])
+        forms.append(rf"{_AMPERSAND}{name};")
+    return "(?:" + "|".join(forms) + ")"
+
+
+def _plain_base64_char(char: str) -> str:
+    alphabets = {"+": "+-", "/": "/_"}
+    if char not in alphabets:
+        return char
+    return "(?:" + "|".join(_plain_char(c) for c in alphabets[char]) + ")"
+
+
+def plain_pattern(secret: str) -> re.Pattern[str]:
+    as_latin1 = secret.encode("utf-8", "surrogatepass").decode("latin-1")
+    forms = ["".join(map(_plain_char, text)) for text in dict.fromkeys((secret, as_latin1))]
+    fragments = sorted(_base64_fragments(secret), key=lambda f: (-len(f), f))
+    forms += ["".join(map(_plain_base64_char, fragment)) for fragment in fragments]
+    return re.compile("|".join(forms))
+
+
+KEY_CHARACTERS = st.one_of(PRINTABLE, st.sampled_from("é€\u2028 \\%&#;"))
+NAMED = {"&": "amp", "<": "lt", ">": "gt", '"': "quot", "'": "apos"}
+# Every form secret_pattern knows for one character, and some of them mixed.
+EVERY_FORM: list[Callable[[str], str]] = [
+    *CHAR_ENCODINGS,
+    lambda c: "\\\\\\" + c,
+    lambda c: f"\\\\\\u{ord(c):04X}",
+    lambda c: "".join(f"%25%25{b:02x}" for b in c.encode()),
+    lambda c: "".join(f"\\u0025{b:02X}" for b in c.encode()),
+    lambda c: "".join(f"\\\\u0025%25{b:02x}" for b in c.encode()),
+    lambda c: "+" if c == " " else c,
+    lambda c: f"&#{ord(c)}",
+    lambda c: f"&#x00{ord(c):X}",
+    lambda c: f"&amp;amp;#{ord(c)};",
+    lambda c: f"\\u0026#{ord(c)};",
+    lambda c: f"\\\\u0026amp;#x{ord(c):x};",
+    lambda c: f"&{NAMED[c]};" if c in NAMED else c,
+    lambda c: f"&AMP;{NAMED[c].upper()};" if c in NAMED else c,
+    lambda c: f"\\u0026{NAMED[c]};" if c in NAMED else c,
+]
+NOISE = st.text(st.sampled_from("ab {}:,\"'<>/=.\\%&#;uxX0256aAmMpP+-_"), max_size=12)
+
+
+@st.composite
+def echoes(draw: st.DrawFn) -> tuple[str, str]:
+    """A key and a text holding pieces of it, whole or cut, in mixed encodings, and noise."""
+    key = draw(st.text(KEY_CHARACTERS, min_size=8, max_size=24))
+    parts = []
+    for _ in range(draw(st.integers(1, 4))):
+        kind = draw(st.sampled_from(["echo", "cut", "base64", "noise"]))
+        if kind in ("echo", "cut"):
+            encode = draw(st.lists(st.sampled_from(EVERY_FORM), min_size=len(key),
+                                   max_size=len(key)))
+            echoed = "".join(e(c) for e, c in zip(encode, key, strict=True))
+            parts.append(echoed if kind == "echo" else echoed[: draw(st.integers(0, len(echoed)))])
+        elif kind == "base64":
+            shift, urlsafe = draw(st.integers(0, 2)), draw(st.booleans())
+            parts.append(base64_at(key, shift, urlsafe)[draw(st.integers(0, 3)):])
+        else:
+            parts.append(draw(NOISE))
+    return key, "".join(parts)
+
+
+@settings(max_examples=300, deadline=None)
+@given(echoes())
+def test_the_scrubber_matches_exactly_what_the_plain_pattern_does(echo: tuple[str, str]) -> None:
+    key, text = echo
+    redactor = Redactor()
+    redactor.register(key)
+    expected = plain_pattern(key).sub(REDACTED, text)
+    assert secret_pattern(key).sub(REDACTED, text) == expected
+    assert redactor.scrub(text) == expected
+    assert redactor.holds(text) == (expected != text)
+
+
+@pytest.mark.parametrize("first", list("&<>\"' \\%#;+/=-_é€a"))
+def test_every_form_of_the_first_character_matches_like_the_plain_pattern(first: str) -> None:
+    key = first + "k3y-rest-0123"
+    redactor = Redactor()
+    redactor.register(key)
+    plain = plain_pattern(key)
+    for form in EVERY_FORM:
+        for rest in (lambda c: c, every_u):
+            text = "<" + form(first) + "".join(map(rest, key[1:])) + ">"
+            assert redactor.scrub(text) == plain.sub(REDACTED, text), text
+
+
+def test_every_form_of_a_base64_fragment_s_first_character_matches_like_the_plain_pattern() -> None:
+    candidates = [f"{a}{b}-base64-key" for a in "?o/{" for b in "é€\u2028x"]
+    keys = [k for k in candidates if any(f[0] in "+/" for f in _base64_fragments(k))]
+    assert len(keys) >= 4  # keys whose base64 has a fragment starting with + or /
+    for key in keys:
+        redactor = Redactor()
+        redactor.register(key)
+        plain = plain_pattern(key)
+        for fragment in _base64_fragments(key):
+            for first in {"+": "+-", "/": "/_"}.get(fragment[0], fragment[0]):
+                for form in EVERY_FORM:
+                    text = "=" + form(first) + fragment[1:] + "="
+                    assert redactor.scrub(text) == plain.sub(REDACTED, text), text
+
+
+def test_an_answer_without_a_key_is_returned_as_it_came() -> None:
+    key = "lbx-answer-4d5e6f7a8b"
+    register(key)
+    clean = Response(method="GET", url="https://p.invalid/j", status=200,
+                     headers={"content-type": "application/json"}, body=b'{"id": "j1"}')
+    assert redact(clean) is clean
+    echoed = attrs.evolve(clean, headers={"x-echo": quote(key, safe="")}, body=key.encode())
+    scrubbed = redact(echoed)
+    assert scrubbed.body == REDACTED.encode() and scrubbed.headers == {"x-echo": REDACTED}
 
 
 def test_an_excerpt_is_scrubbed_before_it_is_cut() -> None:

@@ -9,16 +9,22 @@ from __future__ import annotations
 
 import datetime as dt
 import email.utils
+import gzip
+import json
 import logging
 import random
 import socket
 import threading
+import zlib
 from collections.abc import Iterator
 from importlib import metadata
 from pathlib import Path
+from urllib.parse import urljoin, urlsplit
 
 import pytest
 from conftest import KEY, FakeClock, make_registry
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scripted_server import Reply, ScriptedServer, Seen
 
 from lipbridge import (
@@ -601,6 +607,73 @@ def test_absolute_url_to_other_host_refused(server: ScriptedServer, clock: FakeC
         assert http.exchanges == []
     finally:
         transport.close()
+
+
+@pytest.mark.parametrize("encoding", [None, "gzip", "deflate"])
+def test_an_answer_is_read_whole_and_decoded(
+    server: ScriptedServer, clock: FakeClock, encoding: str | None
+) -> None:
+    """A plain answer of a known length is read at once, an encoded one decoded in chunks."""
+    body = json.dumps({"id": "j1", "pad": "x" * 100_000}).encode()
+    encode = {None: bytes, "gzip": gzip.compress, "deflate": zlib.compress}[encoding]
+    headers = {"Content-Encoding": encoding} if encoding else {}
+    server.script("GET", "/answer", Reply(body=encode(body), headers=headers))
+    transport = Transport()
+    try:
+        for _ in range(2):  # the second on the connection the first gave back
+            response = transport.send(
+                "GET", server.url + "/answer", headers={}, allow_private=True
+            )
+            assert (response.status, response.body, response.truncated) == (200, body, False)
+    finally:
+        transport.close()
+
+
+def _reference_url(base_url: str, path: str) -> str | None:
+    """ProviderHTTP.url as first written: urljoin, then the same-origin check (None: refused)."""
+    base = base_url.rstrip("/") + "/"
+    url = urljoin(base, path.lstrip("/")) if "://" not in path else path
+    one, two = urlsplit(base), urlsplit(url)
+    return url if (one.scheme, one.netloc) == (two.scheme, two.netloc) else None
+
+
+BASE_URLS = [
+    "http://127.0.0.1:8080",
+    "https://api.example.com/v1/",
+    "https://api.example.com/v1/./",
+    "https://api.example.com/a//b",
+    "HTTPS://api.example.com/x",
+    "https://user:pw@api.example.com/",
+    "https://api.example.com/x;y/",
+    "https://api.example.com/?q=1",
+    "https://api.example.com/#f",
+    "https://[::1]:9/",
+    "https://api.example.com/%2e%2e/",
+    "https://api.example.com/a/../",
+]
+PATH_PIECES = st.sampled_from(
+    ["a", "Z9", "-._~", "!$&'()*+,=@", "%2F", "/", "//", ".", "..", "./", "../", ":", ";",
+     "?", "#", " ", "\t", "é", "\\", "http://evil.invalid", "//evil.invalid"]
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(base_url=st.sampled_from(BASE_URLS), path=st.lists(PATH_PIECES, max_size=8).map("".join))
+def test_a_path_joins_the_base_url_as_urljoin_would(base_url: str, path: str) -> None:
+    http = ProviderHTTP(
+        provider="p",
+        base_url=base_url,
+        transport=Transport(),
+        clock=FakeClock(),
+        credentials=Credentials(provider="p", api_key=None),
+        auth=AuthScheme(),
+        user_agent="t/1",
+    )
+    try:
+        joined: str | None = http.url(path)
+    except PluginContractError:
+        joined = None
+    assert joined == _reference_url(base_url, path)
 
 
 # -- 9. timeouts ---------------------------------------------------------------------------------

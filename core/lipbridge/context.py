@@ -45,8 +45,8 @@ class SystemClock:
     def now(self) -> dt.datetime:
         return dt.datetime.now(dt.timezone.utc)
 
-    def monotonic(self) -> float:
-        return time.monotonic()
+    # time.monotonic itself, not a method calling it: deadlines read it several times a call.
+    monotonic = staticmethod(time.monotonic)
 
     def sleep(self, seconds: float) -> None:
         if seconds > 0:
@@ -147,6 +147,9 @@ def check_key(value: str, where: str) -> None:
             )
 
 
+_LOGGER = logging.getLogger("lipbridge")  # every context's, looked up once
+
+
 @frozen(kw_only=True)
 class CallContext:
     """Passed to every routed hook. Fields are only ever added, never changed."""
@@ -156,7 +159,7 @@ class CallContext:
     credentials: Credentials
     clock: Clock
     settings: Mapping[str, str] = field(factory=dict)  # provider-specific settings
-    logger: logging.Logger = field(factory=lambda: logging.getLogger("lipbridge"))
+    logger: logging.Logger = field(default=_LOGGER)
 
     def new_handle(
         self,

@@ -17,11 +17,13 @@ and turns transport failures into lipbridge errors. What is safe:
 from __future__ import annotations
 
 import email.utils
+import functools
 import hashlib
 import json as jsonlib
 import logging
 import math
 import random
+import re
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlencode, urljoin, urlsplit
@@ -46,11 +48,12 @@ from lipbridge.errors import (
     SubmitOutcomeUnknown,
 )
 from lipbridge.models import AuthScheme
-from lipbridge.redact import scrub, scrub_bytes
+from lipbridge.redact import holds_secret, scrub, scrub_bytes
 from lipbridge.sockets import Deadline, is_local_host
 from lipbridge.transport import Response, Transport, TransportFailure
 
 log = logging.getLogger("lipbridge.http")
+_JSON = jsonlib.JSONEncoder(separators=(",", ":"))  # what json.dumps builds on every call
 
 
 # Statuses after which a submit without an idempotency key may still have created a job.
@@ -152,7 +155,14 @@ def error_for_status(
 
 
 def redact(response: Response) -> Response:
-    """The response with any echo of a key replaced, so nothing built from it can quote it."""
+    """The response with any echo of a key replaced, so nothing built from it can quote it.
+
+    Every answer is searched, the body in one pass and the headers in another; one that
+    holds no key comes back as it was.
+    """
+    headers = "\n".join(response.headers.values())
+    if not (holds_secret(response.body.decode("latin-1")) or holds_secret(headers)):
+        return response
     return attrs.evolve(
         response,
         body=scrub_bytes(response.body),
@@ -160,8 +170,31 @@ def redact(response: Response) -> Response:
     )
 
 
+_NO_BODY = hashlib.sha256(b"").hexdigest()[:16]
+
+
 def fingerprint(body: bytes | None) -> str:
-    return hashlib.sha256(body or b"").hexdigest()[:16]
+    return hashlib.sha256(body).hexdigest()[:16] if body else _NO_BODY
+
+
+# A relative path that ``urljoin`` would append to a base URL ending in "/" unchanged: no
+# scheme, query, fragment or ``;params``, no empty, "." or ".." segment, nothing to strip.
+_SEGMENT = r"(?!\.\.?(?:/|$))[A-Za-z0-9\-._~!$&'()*+,=@%]+"
+_PLAIN_PATH = re.compile(rf"(?:{_SEGMENT}/)*(?:{_SEGMENT})?")
+
+
+@functools.lru_cache(maxsize=64)
+def _base_parts(base_url: str) -> tuple[str, str, bool]:
+    """``base_url``'s scheme and netloc, and whether a plain path may simply be appended to
+    it (what :func:`urljoin` would do; checked once per base URL, not per request)."""
+    parts = urlsplit(base_url)
+    plain = (
+        base_url == f"{parts.scheme}://{parts.netloc}{parts.path}"  # no query, no fragment
+        and parts.path.endswith("/")
+        and _PLAIN_PATH.fullmatch(parts.path[1:]) is not None
+        and urljoin(base_url, "a/b") == base_url + "a/b"
+    )
+    return parts.scheme, parts.netloc, plain
 
 
 class ProviderHTTP:
@@ -213,13 +246,18 @@ class ProviderHTTP:
 
     def url(self, path: str, params: Mapping[str, str] | None = None) -> str:
         """Join ``path`` to the base URL; an absolute URL must stay on the base URL's host."""
-        url = urljoin(self.base_url, path.lstrip("/")) if "://" not in path else path
-        base, target = urlsplit(self.base_url), urlsplit(url)
-        if (base.scheme, base.netloc) != (target.scheme, target.netloc):
-            raise PluginContractError(
-                f"{self.provider}: refusing to send credentials to {target.scheme}://"
-                f"{target.netloc}, which is not the provider's base URL {self.base_url}"
-            )
+        scheme, netloc, plain = _base_parts(self.base_url)
+        relative = path.lstrip("/") if "://" not in path else None
+        if plain and relative is not None and _PLAIN_PATH.fullmatch(relative):
+            url = self.base_url + relative  # what urljoin gives, on the same host
+        else:
+            url = urljoin(self.base_url, relative) if relative is not None else path
+            target = urlsplit(url)
+            if (scheme, netloc) != (target.scheme, target.netloc):
+                raise PluginContractError(
+                    f"{self.provider}: refusing to send credentials to {target.scheme}://"
+                    f"{target.netloc}, which is not the provider's base URL {self.base_url}"
+                )
         return f"{url}?{urlencode(params)}" if params else url
 
     def get(
@@ -256,7 +294,7 @@ class ProviderHTTP:
         headers: Mapping[str, str] | None = None,
     ) -> Response:
         url = self.url(path, params)
-        body = None if json is None else jsonlib.dumps(json, separators=(",", ":")).encode()
+        body = None if json is None else _JSON.encode(json).encode()
         key = self.credentials.require()
         all_headers = {
             "User-Agent": self.user_agent,
@@ -305,7 +343,8 @@ class ProviderHTTP:
                 ) from None
             response = redact(response)
             self._record(kind, method, url, response.status, sent=True, body=body)
-            log.debug("%s %s -> HTTP %d (attempt %d)", method, url, response.status, attempt)
+            if log.isEnabledFor(logging.DEBUG):  # every answer: skip the call when it is off
+                log.debug("%s %s -> HTTP %d (attempt %d)", method, url, response.status, attempt)
             if response.truncated and response.ok:
                 what = f"an answer over the {self.transport.max_body}-byte limit"
                 if kind is CallKind.SUBMIT:

@@ -13,13 +13,11 @@ exchange, because urllib3 builds connections and responses deep inside its own c
 
 from __future__ import annotations
 
-import contextlib
 import contextvars
 import http.client
 import io
 import ipaddress
 import socket
-from collections.abc import Iterator
 from typing import Any
 
 from attrs import frozen
@@ -50,7 +48,7 @@ class Deadline:
 
     def read_timeout(self) -> float:
         """The socket timeout for the next read; :class:`TimeoutError` once time is up."""
-        left = self.left()
+        left = self.at - self.clock.monotonic()  # self.left(), without a call per read
         if left <= 0:
             raise TimeoutError("the request's deadline passed")
         return min(self.read, left)
@@ -74,14 +72,22 @@ class AddressRefused(Exception):
 _rules: contextvars.ContextVar[Rules | None] = contextvars.ContextVar("lipbridge_rules")
 
 
-@contextlib.contextmanager
-def applied(rules: Rules) -> Iterator[None]:
-    """Connections made and responses started inside this block follow ``rules``."""
-    token = _rules.set(rules)
-    try:
-        yield
-    finally:
-        _rules.reset(token)
+class applied:  # lower case: used like a function, ``with applied(rules):``
+    """Connections made and responses started inside this block follow ``rules``.
+
+    A class rather than a generator-based context manager: it wraps every request.
+    """
+
+    __slots__ = ("_rules", "_token")
+
+    def __init__(self, rules: Rules) -> None:
+        self._rules = rules
+
+    def __enter__(self) -> None:
+        self._token = _rules.set(self._rules)
+
+    def __exit__(self, *exc: object) -> None:
+        _rules.reset(self._token)
 
 
 def is_private_address(address: str) -> bool:
@@ -127,7 +133,9 @@ class _DeadlineReader(io.RawIOBase):
         return True
 
     def readinto(self, buffer: Any) -> int:
-        self._sock.settimeout(self._deadline.read_timeout())
+        timeout = self._deadline.read_timeout()
+        if timeout != self._sock.gettimeout():  # setting it is a system call: only on change
+            self._sock.settimeout(timeout)
         return self._buffered.raw.readinto(buffer)  # type: ignore[no-any-return]
 
     def close(self) -> None:

@@ -39,6 +39,9 @@ MAX_BODY_BYTES = 8 << 20
 READ_CHUNK = 64 << 10
 # Content codings urllib3 can decode here (gzip and deflate; br and zstd when installed).
 DECODABLE = frozenset(urllib3.response.HTTPResponse.CONTENT_DECODERS) | {"identity"}
+# What urllib3 makes of retries=False, redirect=False on every call, made once: no retry,
+# no redirect followed (redirects are followed here, see Transport._open).
+NO_RETRIES = urllib3.Retry(total=False, redirect=False)
 
 
 @frozen(kw_only=True)
@@ -154,7 +157,7 @@ class Transport:
                     body=body,
                     headers=dict(headers),
                     timeout=urllib3.Timeout(connect=connect, read=rules.deadline.read_timeout()),
-                    retries=False,
+                    retries=NO_RETRIES,
                     redirect=False,
                     preload_content=False,
                     decode_content=True,
@@ -180,8 +183,7 @@ class Transport:
         Once the first hop got an answer the request counts as sent, whatever happens
         to later hops: a submit must never be repeated on the strength of a redirect.
         """
-        secret = SECRET_HEADERS | {h.lower() for h in secret_headers}
-        current = dict(headers)
+        current = headers  # never changed in place: a redirect makes a new dict
         for hop in range(MAX_REDIRECTS + 1):
             try:
                 raw = self._hop(method, url, headers=current, body=body, rules=rules)
@@ -202,6 +204,7 @@ class Transport:
             if urlsplit(target).scheme not in ("http", "https"):
                 raise TransportFailure(ValueError(f"redirect to {target!r}"), sent=True)
             if not _same_origin(url, target):
+                secret = SECRET_HEADERS | {h.lower() for h in secret_headers}
                 current = {k: v for k, v in current.items() if k.lower() not in secret}
             if raw.status == 303 or (raw.status in (301, 302) and method == "POST"):
                 method, body = "GET", None
@@ -213,6 +216,9 @@ class Transport:
 
     def _read_limited(self, raw: urllib3.BaseHTTPResponse) -> tuple[bytes, bool]:
         """The decoded body up to ``max_body`` bytes, and whether there was more."""
+        length = raw.length_remaining
+        if length is not None and length <= self.max_body and "content-encoding" not in raw.headers:
+            return raw.read(), False  # as sent, of a length known to fit: read it at once
         parts: list[bytes] = []
         size = 0
         for chunk in raw.stream(READ_CHUNK, decode_content=True):

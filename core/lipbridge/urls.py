@@ -12,7 +12,7 @@ from __future__ import annotations
 import ipaddress
 import math
 import os
-import unicodedata
+import re
 from collections.abc import Collection
 from pathlib import Path
 from urllib.parse import SplitResult, urlsplit
@@ -21,8 +21,16 @@ from lipbridge.errors import ConfigurationError, InvalidRequest
 from lipbridge.models import is_loopback, shown
 
 HTTP = ("http", "https")
-# Characters of a host name: IDN letters and digits pass too, providers resolve those.
-_HOST_PUNCTUATION = frozenset("-._")
+# What no URL may contain: whitespace (``\s`` is ``str.isspace``), control characters
+# (Unicode category Cc) and lone surrogates (Cs).
+_ODD = re.compile(r"[\s\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def _host_name(host: str) -> bool:
+    """Whether ``host`` holds only letters, digits and ``-._``: IDN letters and digits pass
+    too, providers resolve those."""
+    letters = host.replace("-", "").replace(".", "").replace("_", "")
+    return not letters or letters.isalnum()
 
 
 def try_split(url: str) -> SplitResult | None:
@@ -39,8 +47,9 @@ def _problem(url: object, schemes: Collection[str], local_http_only: bool) -> st
         return "is not a URL"
     if not url:
         return "is empty"
-    odd = next((c for c in url if c.isspace() or unicodedata.category(c) in ("Cc", "Cs")), None)
-    if odd is not None:
+    found = _ODD.search(url)
+    if found is not None:
+        odd = found.group()
         return f"contains {'whitespace' if odd.isspace() else 'a control character'} {odd!r}"
     parts = try_split(url)
     if parts is None:
@@ -56,10 +65,10 @@ def _problem(url: object, schemes: Collection[str], local_http_only: bool) -> st
             return f"has host [{literal}], which is not an IPv6 address"
         if after and not after.startswith(":"):
             return f"has {after!r} after its IPv6 host"
-    elif not parts.hostname:
+    elif not (hostname := parts.hostname):
         return "has no host"
-    elif any(not (c.isalnum() or c in _HOST_PUNCTUATION) for c in parts.hostname):
-        return f"has host {parts.hostname!r}, which is not a host name"
+    elif not _host_name(hostname):
+        return f"has host {hostname!r}, which is not a host name"
     try:
         port = parts.port
     except ValueError:
