@@ -2,10 +2,13 @@
 
     python benchmarks/ledger.py [PROVIDER] [--repeat N] [--rows N]
 
-1. The same instant lifecycle (submit, one poll, the result) through two clients on one
-   in-process emulator: one with ``ledger=False``, one recording into a ledger file on
-   this machine's disk. The sides alternate, ``--repeat`` times; medians are compared.
-   Target: the ledger adds at most 0.5 ms per lifecycle.
+1. The same instant lifecycle (submit, one poll, the result) through two clients: one
+   with ``ledger=False``, one recording into a ledger file on this machine's disk. The
+   sides alternate, ``--repeat`` times; medians are compared. Once against the
+   emulator in this process (as the other benchmarks), once against ``lipbridge
+   emulator`` in its own process, where the client shares no interpreter with the
+   server, as with a real provider. Target: the ledger adds at most 0.5 ms per
+   lifecycle.
 2. ``lipbridge jobs list`` over a ledger of ``--rows`` jobs (default 100,000), as a
    user runs it (a fresh process, output to /dev/null): the newest 50 (the default),
    then every row, plain and ``--json``; beside ``Ledger.list()`` in-process and the
@@ -21,7 +24,10 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from _common import TIMES, median, providers, sample_inputs, table
@@ -36,35 +42,69 @@ LIST_TARGET_S = 0.5
 
 
 def lifecycle(provider: str, repeat: int, folder: Path) -> list[list[str]]:
+    rows = []
     with Emulator(timing=Timing(job_seconds=0.0, results_lag=0.0)) as emu:
         video, audio = sample_inputs(emu)
+        rows.append(["in-process", *_compare(provider, emu.base_url(provider), emu.key,
+                                             (video, audio), repeat, folder / "a.sqlite")])
+    with _emulator_process() as (base, key, inputs):
+        rows.append(["own process", *_compare(provider, f"{base}/{provider}", key, inputs,
+                                              repeat, folder / "b.sqlite")])
+    return rows
 
-        def client(ledger: Path | bool) -> Client:
-            return Client(
-                api_keys={provider: emu.key},
-                base_urls={provider: emu.base_url(provider)},
-                poll_policy=PollPolicy(first=0.0, factor=1.0, cap=0.0, jitter=0.0),
-                ledger=ledger,
-            )
 
-        sides = {"no ledger": client(False), "ledger": client(folder / "jobs.sqlite")}
-        info = sides["ledger"].info(provider)
-        caps = info.model(info.default_model)
-        request = JobRequest(video=video, audio=audio, sync_mode=caps.default_sync_mode)
-        times: dict[str, list[float]] = {name: [] for name in sides}
-        for c in sides.values():  # warm-up: connections, the emulator's render, the file
+@contextmanager
+def _emulator_process() -> Iterator[tuple[str, str, tuple[str, str]]]:
+    """``lipbridge emulator`` in a process of its own: the client then shares no
+    interpreter (and no GIL) with the server, as with a real provider."""
+    lipbridge = str(Path(sys.executable).with_name("lipbridge"))
+    with subprocess.Popen(
+        [lipbridge, "emulator", "--port", "0", "--job-seconds", "0", "--speed", "10000"],
+        stdout=subprocess.PIPE, text=True,
+    ) as server:
+        assert server.stdout is not None
+        lines = [server.stdout.readline() for _ in range(7)]
+        first = lines[0].split()
+        base, key = first[3].rstrip(";"), first[6].strip("'();")
+        video = next(line.split()[-1] for line in lines if line.startswith("sample video"))
+        audio = next(line.split()[-1] for line in lines if line.startswith("sample speech"))
+        # Keep reading what it prints, or a full pipe would stall it mid-answer.
+        threading.Thread(target=server.stdout.read, daemon=True).start()
+        try:
+            yield base, key, (video, audio)
+        finally:
+            server.terminate()
+
+
+def _compare(
+    provider: str, base_url: str, key: str, inputs: tuple[str, str], repeat: int, ledger: Path
+) -> list[str]:
+    def client(recorded: Path | bool) -> Client:
+        return Client(
+            api_keys={provider: key},
+            base_urls={provider: base_url},
+            poll_policy=PollPolicy(first=0.0, factor=1.0, cap=0.0, jitter=0.0),
+            ledger=recorded,
+        )
+
+    sides = {"no ledger": client(False), "ledger": client(ledger)}
+    info = sides["ledger"].info(provider)
+    caps = info.model(info.default_model)
+    request = JobRequest(video=inputs[0], audio=inputs[1], sync_mode=caps.default_sync_mode)
+    times: dict[str, list[float]] = {name: [] for name in sides}
+    for c in sides.values():  # warm-up: connections, the emulator's render, the file
+        c.wait(c.submit(provider, request))
+    order = list(sides.items())
+    for i in range(repeat):
+        for name, c in order if i % 2 == 0 else order[::-1]:
+            start = time.perf_counter()
             c.wait(c.submit(provider, request))
-        order = list(sides.items())
-        for i in range(repeat):
-            for name, c in order if i % 2 == 0 else order[::-1]:
-                start = time.perf_counter()
-                c.wait(c.submit(provider, request))
-                times[name].append(time.perf_counter() - start)
-        for c in sides.values():
-            c.close()
-    bare, recorded = median(times["no ledger"]) * 1000, median(times["ledger"]) * 1000
-    return [[provider, f"{bare:.2f}", f"{recorded:.2f}", f"{recorded - bare:+.2f}",
-             f"{recorded / bare:.3f}"]]
+            times[name].append(time.perf_counter() - start)
+    for c in sides.values():
+        c.close()
+    bare, recorded_ms = median(times["no ledger"]) * 1000, median(times["ledger"]) * 1000
+    return [f"{bare:.2f}", f"{recorded_ms:.2f}", f"{recorded_ms - bare:+.2f}",
+            f"{recorded_ms / bare:.3f}"]
 
 
 def fill(path: Path, rows: int) -> None:
@@ -141,7 +181,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         print(f"instant lifecycle (median of {args.repeat}, sides alternating)")
-        table(["provider", "no ledger ms", "ledger ms", "added ms", f"{TIMES} no ledger"],
+        print(f"provider {args.provider}")
+        table(["emulator", "no ledger ms", "ledger ms", "added ms", f"{TIMES} no ledger"],
               lifecycle(args.provider, args.repeat, folder))
         print(f"target: at most {LIFECYCLE_TARGET_MS} ms added\n")
         print(f"listing {args.rows:,} jobs (median of 5)")
