@@ -44,22 +44,36 @@ def submitted(client: Client, server: ScriptedServer, **request: object) -> JobH
                          if request else REQUEST)
 
 
-def test_wait_backs_off_from_two_seconds_to_the_cap(
+def test_wait_backs_off_from_a_second_and_a_half_to_the_cap(
     client: Client, server: ScriptedServer, clock: FakeClock
 ) -> None:
     handle = submitted(client, server)
-    server.script("GET", "/v1/jobs/j1", *([running()] * 12), done(server))
+    server.script("GET", "/v1/jobs/j1", *([running()] * 16), done(server))
     seen: list[JobStatus] = []
     result = client.wait(handle, on_progress=seen.append)
     assert result.video_url.endswith("/files/out.mp4")
     assert result.billed is not None and str(result.billed.amount) == "20"
-    assert len(seen) == 13 and seen[0].progress == 40 and seen[-1].state is JobState.SUCCEEDED
-    base = 2.0
-    for slept in clock.sleeps:  # each sleep is the schedule's base value within ±20 %
+    assert len(seen) == 17 and seen[0].progress == 40 and seen[-1].state is JobState.SUCCEEDED
+    waited = 0.0
+    for slept in clock.sleeps:  # each sleep is 1.5 s + 25 % of the time waited, ±20 %
+        base = min(25.0, 1.5 + 0.25 * waited)
         assert base * 0.8 <= slept <= base * 1.2
-        base = min(15.0, base * 1.5)
-    assert max(clock.sleeps) <= 15.0 * 1.2
-    assert clock.sleeps[-1] >= 15.0 * 0.8  # the cap was reached
+        waited += slept
+    assert clock.sleeps[0] <= 1.5 * 1.2  # the first poll comes 1.5 s ±20 % after the submit
+    assert max(clock.sleeps) <= 25.0 * 1.2
+    assert clock.sleeps[-1] >= 25.0 * 0.8  # the cap was reached
+
+
+def test_the_default_schedule_without_jitter(client: Client, server: ScriptedServer,
+                                             clock: FakeClock) -> None:
+    """The documented poll times (docs/reliability.md): x1.25 a poll, 25 s from 94 s on."""
+    client.poll_policy = PollPolicy(jitter=0.0)
+    handle = submitted(client, server)
+    server.script("GET", "/v1/jobs/j1", *([running()] * 15), done(server))
+    client.wait(handle)
+    times = [round(sum(clock.sleeps[: i + 1]), 2) for i in range(len(clock.sleeps))]
+    assert times[:9] == [1.5, 3.38, 5.72, 8.65, 12.31, 16.89, 22.61, 29.76, 38.7]
+    assert clock.sleeps[-3:] == [25.0, 25.0, 25.0]
 
 
 def test_provider_poll_hint_wins_and_is_clamped(

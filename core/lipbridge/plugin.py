@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from lipbridge.calls import CallKind, Response
     from lipbridge.context import CallContext, env_name, env_var
+    from lipbridge.hints import poll_hint
     from lipbridge.http import ProviderHTTP, error_for_status
     from lipbridge.inline import data_uri, inline_local
     from lipbridge.markers import hookimpl
@@ -49,6 +50,7 @@ if TYPE_CHECKING:
 _HOMES = {
     **dict.fromkeys(("CallKind", "Response"), "calls"),
     **dict.fromkeys(("CallContext", "env_name", "env_var"), "context"),
+    "poll_hint": "hints",
     **dict.fromkeys(("ProviderHTTP", "error_for_status"), "http"),
     **dict.fromkeys(("data_uri", "inline_local"), "inline"),
     "hookimpl": "markers",
@@ -103,6 +105,7 @@ __all__ = [
     "malformed",
     "message_text",
     "number",
+    "poll_hint",
     "read_object",
     "request_body",
     "required_text",

@@ -14,6 +14,7 @@ from attrs import frozen
 
 from lipbridge.context import Clock
 from lipbridge.errors import ProviderError, WaitTimeout
+from lipbridge.hints import progress_eta
 from lipbridge.models import JobHandle, JobStatus
 
 log = logging.getLogger("lipbridge.wait")
@@ -21,25 +22,45 @@ log = logging.getLogger("lipbridge.wait")
 
 @frozen(kw_only=True)
 class PollPolicy:
-    """First poll after ``first`` s, then x``factor`` up to ``cap``, each ±``jitter``.
+    """When to poll a job: ``first`` s after the submit, then every ``first`` plus
+    ``factor - 1`` times the time waited so far, at most ``cap``, each ±``jitter``.
+
+    With nothing else intervening that is x``factor`` per poll (the defaults: 1.5, 3.4,
+    5.7, 8.6, 12.3, 16.9 s after the submit, ..., then every 25 s once the wait passes
+    94 s): a job is seen done at most about ``factor - 1`` of its run time plus ``first``
+    late, or ``cap`` for long jobs. Counting from the time waited rather than from the
+    number of polls, the interval after a long ``Retry-After`` or hint fits the job's age
+    instead of starting over.
 
     A ``JobStatus.poll_after`` suggestion replaces the computed interval, clamped to
     [``hint_min``, ``hint_max``]; a ``Retry-After`` is an instruction, kept in full (at
-    least ``hint_min``).
+    least ``hint_min``). Without either, and with ``progress`` on, a poll comes sooner
+    than scheduled when the job's progress rate says it reaches 100 % sooner
+    (:func:`lipbridge.hints.progress_eta`): never later, never sooner than ``hint_min``,
+    and no more often than the schedule set a poll, so estimates that keep missing cost
+    at most twice the schedule's polls.
     """
 
-    first: float = 2.0
-    factor: float = 1.5
-    cap: float = 15.0
+    first: float = 1.5
+    factor: float = 1.25
+    cap: float = 25.0
     jitter: float = 0.2
     hint_min: float = 1.0
     hint_max: float = 60.0
+    progress: bool = True
+
+    def interval(self, waited: float, rng: random.Random) -> float:
+        """The next interval for a job waited on for ``waited`` seconds, jittered."""
+        base = min(self.cap, self.first + (self.factor - 1.0) * max(0.0, waited))
+        return base * (1.0 + self.jitter * (2.0 * rng.random() - 1.0))
 
     def intervals(self, rng: random.Random) -> Iterator[float]:
-        base = self.first
+        """The intervals one after the other, when nothing else intervenes."""
+        waited = 0.0
         while True:
-            yield base * (1.0 + self.jitter * (2.0 * rng.random() - 1.0))
-            base = min(self.cap, base * self.factor)
+            delay = self.interval(waited, rng)
+            yield delay
+            waited += delay
 
     def hinted(self, seconds: float) -> float:
         return min(self.hint_max, max(self.hint_min, seconds))
@@ -66,9 +87,13 @@ class Waiter:
         self.clock = clock
         self.policy = policy
         self.timeout = timeout
-        self.deadline = None if timeout is None else clock.monotonic() + timeout
-        self._schedule = policy.intervals(rng)
-        self._delay = next(self._schedule)
+        self._rng = rng
+        self._started = clock.monotonic()
+        self.deadline = None if timeout is None else self._started + timeout
+        self._delay = policy.interval(0.0, rng)
+        self._readings: list[tuple[float, float]] = []  # (monotonic time, percent above 0)
+        self._planned = 1  # polls the schedule set (the first one too) ...
+        self._forward = 0  # ... and polls brought forward by progress, never more of these
         self.last: JobStatus | None = None
 
     def timed_out(self, why: str = "") -> WaitTimeout:
@@ -97,7 +122,7 @@ class Waiter:
         log.warning("polling %s: %s; will retry", self.handle.job_id, exc)
         hint = getattr(exc, "retry_after", None)
         if hint is None:
-            self._delay = next(self._schedule)
+            self._delay, self._planned = self._interval(self.clock.monotonic()), self._planned + 1
             return
         if self.deadline is not None and self.clock.monotonic() + hint >= self.deadline:
             raise self.timed_out(
@@ -110,9 +135,45 @@ class Waiter:
         self.last = status
         if status.state.terminal:
             return True
-        hint = status.poll_after
-        self._delay = self.policy.hinted(hint) if hint is not None else next(self._schedule)
+        now = self.clock.monotonic()
+        eta = self._progress_eta(now, status.progress)
+        if status.poll_after is not None:
+            self._delay = self.policy.hinted(status.poll_after)
+            return False
+        interval = self._interval(now)
+        # Progress may bring a poll forward, never more often than the schedule set one:
+        # estimates that keep missing (progress that slows down) cost at most twice the
+        # schedule's polls.
+        if eta is not None and self._forward < self._planned:
+            sooner = max(self.policy.hint_min, eta)
+            if sooner < interval:
+                self._delay, self._forward = sooner, self._forward + 1
+                return False
+        self._delay, self._planned = interval, self._planned + 1
         return False
+
+    def _interval(self, now: float) -> float:
+        return self.policy.interval(now - self._started, self._rng)
+
+    def _progress_eta(self, now: float, progress: float | None) -> float | None:
+        """Seconds to 100 % at the rate over (about) the later half of the wait so far.
+
+        The rate is taken from the last reading at or before half the time waited, so
+        it spans long enough for whole-percent steps not to matter, yet follows a job
+        that slows down. A reading of 0 %, or one lower than the last, starts afresh.
+        """
+        if progress is None or not self.policy.progress:
+            return None
+        readings = self._readings
+        if progress <= 0 or (readings and progress < readings[-1][1]):
+            readings.clear()
+        if progress <= 0:
+            return None
+        readings.append((now, progress))
+        half = now - (now - self._started) / 2
+        while len(readings) > 2 and readings[1][0] <= half:
+            del readings[0]
+        return progress_eta(readings[0], readings[-1]) if len(readings) > 1 else None
 
 
 def wait_until_done(
