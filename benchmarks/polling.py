@@ -4,9 +4,9 @@
                                  [--schedule-only]
 
 Two parts, three sides: the previous default ``PollPolicy`` (first poll after 2 s, then
-x1.5 up to 15 s), the new schedule alone (1 s, then 1 s plus 30 % of the time waited, up
-to 25 s) and the new defaults, which also bring a poll forward when the job's progress
-says it will be done sooner.
+x1.5 up to 15 s), the new schedule alone (1.5 s, then 1.5 s plus a quarter of the time
+waited, up to 25 s) and the new defaults, which also bring a poll forward when the job's
+progress says it will be done sooner.
 
 * **From the schedule.** The real ``Waiter`` on a virtual clock, for jobs of 5 s to
   30 min that end exactly on time: the polls each job costs and how long after finishing
@@ -192,7 +192,7 @@ def main() -> None:
     parser.add_argument("providers", nargs="*", help="default: all four, in turn")
     parser.add_argument("--jobs", type=int, default=1000, help="jobs per run (1000)")
     parser.add_argument("--job-seconds", type=float, default=5.0, help="each job's length (5)")
-    parser.add_argument("--rounds", type=int, default=2, help="runs per side (2)")
+    parser.add_argument("--rounds", type=int, default=3, help="runs per side (3)")
     parser.add_argument("--schedule-only", action="store_true", help="skip the emulator runs")
     args = parser.parse_args()
     if min(args.jobs, args.job_seconds, args.rounds) <= 0:
