@@ -58,7 +58,7 @@ INFO = ProviderInfo(
     name=NAME,
     display_name="Example Lipsync",
     docs_url="https://docs.example-lipsync.invalid/api",
-    contract_version="1.1",  # the contract this plugin was written against, as a literal
+    contract_version="1.2",  # the contract this plugin was written against, as a literal
     default_base_url="https://api.example-lipsync.invalid",
     models=(
         ModelCapabilities(

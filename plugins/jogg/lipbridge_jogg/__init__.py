@@ -78,7 +78,7 @@ INFO = ProviderInfo(
     name=NAME,
     display_name="JoggAI Lip Sync",
     docs_url=DOCS_URL,
-    contract_version="1.1",  # the contract this plugin was written against, as a literal
+    contract_version="1.2",  # the contract this plugin was written against, as a literal
     default_base_url="https://api.jogg.ai",
     models=(
         # JoggAI names no model; "lipsync" stands for its one lip-sync endpoint.
