@@ -56,17 +56,17 @@ def emulator(
         raise click.BadParameter(f"{speed!r}; allowed: a number > 0", param_hint="--speed")
     try:
         spec = parse(faults)
+        emu = Emulator(  # checks that scoped rules name providers it speaks
+            host=host,
+            port=port,
+            key=key,
+            faults=spec,
+            seed=seed,
+            timing=Timing(job_seconds=job_seconds, speed=speed),
+            url_lifetime=url_lifetime,
+        )
     except FaultSpecError as exc:
         raise click.BadParameter(str(exc), param_hint="--faults") from None
-    emu = Emulator(
-        host=host,
-        port=port,
-        key=key,
-        faults=spec,
-        seed=seed,
-        timing=Timing(job_seconds=job_seconds, speed=speed),
-        url_lifetime=url_lifetime,
-    )
     with emu:
         video = emu.upload(samples.sample_video(), "face.mp4")
         audio = emu.upload(samples.sample_speech(), "speech.wav")

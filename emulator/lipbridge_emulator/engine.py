@@ -22,7 +22,7 @@ from lipbridge_emulator.accounts import Accounts
 from lipbridge_emulator.callbacks import CallbackSender
 from lipbridge_emulator.clock import cooperation
 from lipbridge_emulator.dialect import Dialect, Endpoint, JobView, Problem, Reply, Request
-from lipbridge_emulator.faults import FaultSpec, parse
+from lipbridge_emulator.faults import FaultSpec, FaultSpecError, parse
 from lipbridge_emulator.holds import Held, HoldEnd, HoldPoint, Holds
 from lipbridge_emulator.inputs import Inputs
 from lipbridge_emulator.jobs import Job, Jobs, Timing
@@ -65,13 +65,19 @@ class Emulator:
 
         chosen = list(dialects) if dialects is not None else installed_dialects()
         self.dialects = {d.provider: d for d in chosen}
+        spec = faults if isinstance(faults, FaultSpec) else parse(faults)
+        unknown = sorted(spec.providers() - set(self.dialects))
+        if unknown:
+            raise FaultSpecError(
+                f"faults name {', '.join(unknown)}, which the emulator does not speak; "
+                f"providers: {', '.join(sorted(self.dialects))}"
+            )
         self.host, self._port = host, port
         self.key = key
         self.timing = timing
         self.clock: Clock = clock or SystemClock()
         self.ledger = Ledger()
         self.store = FileStore(root)
-        spec = faults if isinstance(faults, FaultSpec) else parse(faults)
         self._plan = FaultPlan(spec, seed)
         self.holds = Holds()
         self._accounts = Accounts(self.dialects, credits)
@@ -193,7 +199,8 @@ class Emulator:
         endpoint = route.endpoint.value
         arrival.endpoint = endpoint
         plan = self._plan
-        if plan.reset_on_arrival(endpoint):
+        provider = dialect.provider
+        if plan.reset_on_arrival(endpoint, provider):
             arrival.fault = "reset-before"
             return RESET
         body = incoming.read_body()
@@ -201,18 +208,18 @@ class Emulator:
         identity = route.job_id or fingerprint(body)
         arrival.identity = identity
         attempt = plan.attempt(endpoint, identity)
-        wait = plan.rate_limited(endpoint, identity, attempt, self.clock.monotonic())
+        wait = plan.rate_limited(endpoint, identity, attempt, self.clock.monotonic(), provider)
         if wait is not None:
             arrival.fault, arrival.retry_after = "429", wait
             reply = dialect.problem(Problem.RATE_LIMITED, f"rate limited; retry in {wait} s")
             headers = {**reply.headers, "Retry-After": str(wait)}
             return self._answer(arrival, attrs.evolve(reply, headers=headers))
-        error = plan.server_error(endpoint, identity, attempt)
+        error = plan.server_error(endpoint, identity, attempt, provider)
         if error is not None and not error.after_work:
             arrival.fault = "5xx"
             reply = dialect.problem(Problem.SERVER_ERROR, "injected fault", status=error.status)
             return self._answer(arrival, reply)
-        slow = plan.slow(endpoint, identity, attempt)
+        slow = plan.slow(endpoint, identity, attempt, provider)
         if slow is not None:
             arrival.fault = "slow"
             self.clock.sleep(slow)
@@ -220,12 +227,12 @@ class Emulator:
             return self._answer(arrival, dialect.problem(Problem.UNAUTHORIZED, "invalid API key"))
         held = functools.partial(self._held, incoming, arrival, identity, attempt)
         if route.endpoint is Endpoint.SUBMIT:
-            if plan.held(endpoint, attempt) and held(HoldPoint.SUBMIT_BEFORE):
+            if plan.held(endpoint, attempt, provider=provider) and held(HoldPoint.SUBMIT_BEFORE):
                 return RESET  # its client went away before the provider took the job
             reply, job = self._submit(dialect, request, identity, attempt)
             if (
                 job is not None
-                and plan.held(endpoint, attempt, after=True)
+                and plan.held(endpoint, attempt, after=True, provider=provider)
                 and held(
                     HoldPoint.SUBMIT_AFTER,
                     job.id,
@@ -235,7 +242,9 @@ class Emulator:
             ):
                 return RESET
         else:
-            if plan.held(endpoint, attempt) and held(HoldPoint(endpoint), route.job_id):
+            if plan.held(endpoint, attempt, provider=provider) and held(
+                HoldPoint(endpoint), route.job_id
+            ):
                 return RESET
             job = self._jobs.find(dialect.provider, route.job_id or "")
             if job is None:
@@ -244,7 +253,7 @@ class Emulator:
                 reply = dialect.status(self._jobs.view(job))
             else:
                 reply = dialect.cancel(self._jobs.view(job))
-        reset = plan.reset_after(endpoint, identity, attempt)
+        reset = plan.reset_after(endpoint, identity, attempt, provider)
         lost = error is not None and job is not None  # a gateway failing after the work
         if (reset or lost) and job is not None and route.endpoint is Endpoint.SUBMIT:
             self.ledger.mark_unanswered(job.id)
@@ -308,7 +317,7 @@ class Emulator:
         token = self._plan.job_token(dialect.provider, identity, attempt)
         duration = self.timing.duration(out_seconds or 0.0)
         lag = self.timing.results_lag / self.timing.speed if dialect.status_before_results else 0
-        lag += self._plan.late(token)
+        lag += self._plan.late(token, dialect.provider)
         job = Job(
             id=dialect.job_id(created_at, token),
             token=token,

@@ -3,20 +3,27 @@
 Grammar (``--faults``)::
 
     SPEC  := RULE (";" RULE)*
-    RULE  := TARGET ":" FAULT ("," FAULT)*
+    RULE  := TARGET ["@" PROVIDER] ":" FAULT ("," FAULT)*
     TARGET:= submit | poll | cancel | download | "*" | job
-    FAULT := 5xx=RATE | reset=RATE | reset-before=RATE | reset-after=RATE
+    FAULT := 5xx=RATE[@STATUS] | reset=RATE | reset-before=RATE | reset-after=RATE
            | 429=RATE[@SECONDS] | slow=RATE[@SECONDS] | late=RATE[@SECONDS]   (late: job only)
            | hold-before=N | hold-after=N        (submit only)
            | hold=N                              (poll, cancel)
            | hold=N[@BYTES]                      (download)
 
-``RATE`` is a probability in [0, 1]. ``reset`` splits its rate evenly between resets
-before the request body is read and after it was read (and acted on). A ``429`` opens a
-rate-limit window of SECONDS (default 2) on that endpoint: every request inside it gets
-429 with ``Retry-After`` set to the rest of the window. ``slow`` delays the reply by
-SECONDS (default 1). ``job:late`` makes a job's results arrive SECONDS (default 5) after
-its status says it is done.
+``RATE`` is a probability in [0, 1]. A ``5xx`` is a 500, 502, 503 or 504, drawn, or the
+STATUS given (``5xx=1@503``: every request refused as unavailable). ``reset`` splits its
+rate evenly between resets before the request body is read and after it was read (and
+acted on). A ``429`` opens a rate-limit window of SECONDS (default 2) on that endpoint:
+every request inside it gets 429 with ``Retry-After`` set to the rest of the window.
+``slow`` delays the reply by SECONDS (default 1). ``job:late`` makes a job's results
+arrive SECONDS (default 5) after its status says it is done.
+
+A rule whose target names a provider (``submit@foxapi``) applies to that provider's
+requests only (downloads come from the file store, which has no provider: ``download``
+takes no ``@PROVIDER``). For a provider's request the rule for ``ENDPOINT@PROVIDER`` is
+used, else ``*@PROVIDER``, else ``ENDPOINT``, else ``*``; rules are not merged. A scoped
+rule's 429 window is that provider's own.
 
 A hold is not drawn: it keeps the Nth request of each identity (the Nth attempt of a
 submit body, the Nth poll of a job, the Nth fetch of a file) waiting at a chosen point
@@ -40,6 +47,8 @@ from typing import Any
 from attrs import field, frozen
 
 TARGETS = ("submit", "poll", "cancel", "download", "*", "job")
+UNSCOPED = frozenset({"download"})  # targets that take no @PROVIDER
+_PROVIDER = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 DEFAULT_SECONDS = {"429": 2.0, "slow": 1.0, "late": 5.0}
 HOLDS = {  # the hold faults each target takes
     "submit": ("hold-before", "hold-after"),
@@ -51,8 +60,9 @@ _FAULT = re.compile(
     r"^(?P<kind>5xx|reset|reset-before|reset-after|429|slow|late|hold|hold-before|hold-after)"
     r"=(?P<rate>[0-9.]+)(?:@(?P<seconds>[0-9.]+))?$"
 )
+SERVER_ERRORS = (500, 502, 503, 504)
 _ALLOWED = (
-    "5xx=R, reset=R, reset-before=R, reset-after=R, 429=R[@S], slow=R[@S], late=R[@S], "
+    "5xx=R[@STATUS], reset=R, reset-before=R, reset-after=R, 429=R[@S], slow=R[@S], late=R[@S], "
     "hold-before=N, hold-after=N, hold=N[@BYTES]"
 )
 
@@ -66,6 +76,7 @@ class Faults:
     """Rates (and durations) for one target."""
 
     server_error: float = 0.0
+    server_error_status: int | None = None  # None: drawn from 500, 502, 503, 504
     reset_before: float = 0.0
     reset_after: float = 0.0
     rate_limit: float = 0.0
@@ -82,10 +93,30 @@ class Faults:
 @frozen(kw_only=True)
 class FaultSpec:
     text: str = ""
-    targets: dict[str, Faults] = field(factory=dict)
+    targets: dict[str, Faults] = field(factory=dict)  # by "TARGET" or "TARGET@PROVIDER"
 
-    def for_target(self, target: str) -> Faults:
-        return self.targets.get(target) or self.targets.get("*") or Faults()
+    def rule_for(self, target: str, provider: str | None = None) -> str | None:
+        """The key of the rule that applies to ``target`` at ``provider``: the rule naming
+        both, else ``*@PROVIDER``, else the target's own, else ``*``; None when none."""
+        keys = [target, "*"]
+        if provider is not None:
+            keys = [f"{target}@{provider}", f"*@{provider}", *keys]
+        return next((key for key in keys if key in self.targets), None)
+
+    def for_target(self, target: str, provider: str | None = None) -> Faults:
+        key = self.rule_for(target, provider)
+        return self.targets[key] if key is not None else Faults()
+
+    def hold_rule(self, target: str, provider: str | None = None) -> Faults | None:
+        """The rule a hold of ``target`` comes from: holds name their target (never "*"),
+        with or without the provider."""
+        if provider is not None and f"{target}@{provider}" in self.targets:
+            return self.targets[f"{target}@{provider}"]
+        return self.targets.get(target)
+
+    def providers(self) -> set[str]:
+        """The providers rules are scoped to."""
+        return {key.partition("@")[2] for key in self.targets if "@" in key}
 
     def __bool__(self) -> bool:
         return bool(self.targets)
@@ -107,12 +138,21 @@ def parse(text: str | None) -> FaultSpec:
         return FaultSpec()
     targets: dict[str, Faults] = {}
     for rule in filter(None, (part.strip() for part in text.split(";"))):
-        target, sep, body = rule.partition(":")
-        target = target.strip()
+        key, sep, body = rule.partition(":")
+        key = key.strip()
+        target, at, provider = key.partition("@")
         if not sep or target not in TARGETS:
             raise FaultSpecError(
-                f"fault rule {rule!r} must start with a target; allowed: {', '.join(TARGETS)}"
+                f"fault rule {rule!r} must start with a target; allowed: {', '.join(TARGETS)}, "
+                "each optionally @PROVIDER"
             )
+        if at and (target in UNSCOPED or not _PROVIDER.match(provider)):
+            why = (
+                f"{target} requests have no provider (files are served for every one)"
+                if target in UNSCOPED
+                else f"{provider!r} is not a provider name"
+            )
+            raise FaultSpecError(f"fault rule {rule!r}: {why}")
         values: dict[str, Any] = {}
         for item in filter(None, (part.strip() for part in body.split(","))):
             match = _FAULT.match(item)
@@ -131,6 +171,16 @@ def parse(text: str | None) -> FaultSpec:
                     "the job target takes only late"
                 )
             seconds = float(match["seconds"]) if match["seconds"] else None
+            if seconds is not None and kind.startswith("reset"):
+                raise FaultSpecError(f"fault {item!r}: a reset takes no @; allowed: {_ALLOWED}")
+            if kind == "5xx" and seconds is not None:
+                if seconds not in SERVER_ERRORS:
+                    allowed = ", ".join(map(str, SERVER_ERRORS))
+                    raise FaultSpecError(
+                        f"fault {item!r}: @{match['seconds']} is not one of {allowed}"
+                    )
+                values["server_error_status"] = int(seconds)
+                seconds = None
             if kind == "reset":
                 values["reset_before"] = values["reset_after"] = rate / 2
             elif kind in ("reset-before", "reset-after"):
@@ -140,7 +190,7 @@ def parse(text: str | None) -> FaultSpec:
                 values[name] = rate
                 if seconds is not None:
                     values[f"{name}_seconds"] = seconds
-        targets[target] = Faults(**values)
+        targets[key] = Faults(**values)
     return FaultSpec(text=text, targets=targets)
 
 
