@@ -129,20 +129,29 @@ class AsyncClient:
             await self._thread(jobs.ledger.release, local_id)
 
     async def _recorded_wait(
-        self, local_id: str, handle: JobHandle, timeout: float | None, on_progress: Progress | None
+        self,
+        local_id: str,
+        handle: JobHandle,
+        timeout: float | None,
+        on_progress: Progress | None,
+        *,
+        release_when_done: bool = False,
     ) -> JobResult:
+        """Wait, recording each status; ``release_when_done`` gives up the job's lease with
+        the write of its last status (nothing is left to do with it)."""
         jobs = self.sync.jobs
         assert jobs is not None
         previous: list[JobStatus] = []
 
-        def observe(status: JobStatus) -> None:  # runs in a thread: it writes the ledger
-            jobs.ledger.observed(local_id, status, previous[-1] if previous else None)
+        def observe(status: JobStatus) -> None:  # in the poll's thread: it writes the ledger
+            release = release_when_done and status.state.terminal
+            jobs.ledger.observed(
+                local_id, status, previous[-1] if previous else None, release=release
+            )
             previous[:] = [status]
 
         try:
-            status = await self._poll_until_done(
-                handle, timeout, on_progress, lambda s: self._thread(observe, s)
-            )
+            status = await self._poll_until_done(handle, timeout, on_progress, observe)
             return result_of(handle, status)
         except JobFailed:
             raise  # its status was recorded
@@ -155,18 +164,25 @@ class AsyncClient:
         handle: JobHandle,
         timeout: float | None,
         on_progress: Progress | None,
-        record: Callable[[JobStatus], Awaitable[None]] | None = None,
+        record: Callable[[JobStatus], None] | None = None,
     ) -> JobStatus:
+        """Poll until the job ends. ``record`` sees each status in the poll's own thread
+        (one trip to the pool per poll, not two), before the next poll is sent."""
         waiter = self.sync.waiter(handle, timeout)
+
+        def poll() -> JobStatus:
+            status = self.sync.poll(handle, deadline=waiter.deadline)
+            if record is not None:
+                record(status)
+            return status
+
         while True:
             await self._sleep(waiter.next_sleep())
             try:
-                status = await self._thread(self.sync.poll, handle, deadline=waiter.deadline)
+                status = await self._thread(poll)
             except ProviderError as exc:
                 waiter.failed(exc)
                 continue
-            if record is not None:
-                await record(status)
             if on_progress is not None:
                 on_progress(status)
             if waiter.seen(status):

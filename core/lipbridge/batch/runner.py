@@ -2,7 +2,9 @@
 attempt a job in the ledger, so that running it again continues where it stopped.
 
 A row moves to its next provider only on a definite refusal before acceptance
-(:data:`FALLBACK`), never after acceptance or an unknown outcome.
+(:data:`FALLBACK`), never after acceptance or an unknown outcome. A rate limit whose
+``Retry-After`` ends within the row's deadline (``timeout`` from its first refusal) is
+waited out and the same provider asked again; only one beyond it moves the row.
 """
 
 from __future__ import annotations
@@ -131,6 +133,7 @@ class BatchRun:
         self.observe = observe
         self.stopping = False
         clock = aio.sync.clock
+        self._now = clock.monotonic
         self._total = asyncio.Semaphore(caps.total)
         providers = {p for plan in plans for p in plan.providers}
         self._slots = {p: asyncio.Semaphore(caps.of(p)) for p in providers}
@@ -174,15 +177,31 @@ class BatchRun:
         )
         if last is not None and fell_back:
             start = plan.providers.index(last.provider) + 1
+        if start >= len(plan.providers):  # every provider refused it last time: again
+            start = 0
         refusals: list[str] = [f"{last.provider}: {last.error_message}"] if last and start else []
-        for provider in plan.providers[start:]:
+        deadline: float | None = None  # set by the first rate limit
+        providers = list(plan.providers[start:])
+        while providers:
+            provider = providers[0]
             if self.stopping:
                 return RowOutcome(line=line, state=RowState.PENDING, attempts=tried)
             tried += (provider,)
             try:
                 return await self._submit_and_follow(plan, provider, tried)
+            except RateLimited as exc:
+                if deadline is None and self.timeout is not None:
+                    deadline = self._now() + self.timeout
+                wait = exc.retry_after
+                if wait is not None and (deadline is None or self._now() + wait < deadline):
+                    if self.stopping:
+                        return RowOutcome(line=line, state=RowState.PENDING, attempts=tried)
+                    await self.aio._sleep(wait)  # waited out: the same provider again
+                    continue
+                refusals.append(f"{provider}: {exc.message}")
             except FALLBACK as exc:  # refused before acceptance: try the next provider
                 refusals.append(f"{provider}: {exc.message}")
+            providers.pop(0)
         return RowOutcome(
             line=line, state=RowState.REJECTED, attempts=tried, error="; ".join(refusals)
         )
@@ -220,13 +239,17 @@ class BatchRun:
             if self.stopping:
                 return RowOutcome(line=row.line, state=RowState.PENDING, attempts=tried[:-1])
             await self._pace[provider].wait()
-            info, request = await self.aio._thread(self.aio.sync.prepare, provider, row.request)
             estimate = plan.estimate if provider == plan.providers[0] else None
-            try:
-                handle = await self.aio._thread(
-                    self.jobs.submit, provider, info, request, output=row.output,
-                    keep_lease=True, batch=(self.batch_id, row.line), estimate=estimate,
+
+            def submit() -> JobHandle:  # checked and sent in one trip to the pool
+                info, request = self.aio.sync.prepare(provider, row.request)
+                return self.jobs.submit(
+                    provider, info, request, output=row.output, keep_lease=True,
+                    batch=(self.batch_id, row.line), estimate=estimate,
                 )
+
+            try:
+                handle = await self.aio._thread(submit)
             except SubmitOutcomeUnknown as exc:
                 return RowOutcome(
                     line=row.line, state=RowState.UNKNOWN, provider=provider,
@@ -267,6 +290,7 @@ class BatchRun:
                 await self.aio._thread(ledger.acquire, local_id)
         except JobBusy as exc:
             return outcome(RowState.BUSY, error=exc.message)
+        released = False  # the lease, given up with the last write where there is one
         try:
             if resumed:
                 job = await self.aio._thread(self.jobs.settle, local_id)
@@ -283,8 +307,14 @@ class BatchRun:
             if self.observe is not None:
                 observe = self.observe
                 progress = lambda status: observe(line, provider, status)  # noqa: E731
-            result = await self.aio._recorded_wait(local_id, handle, self.timeout, progress)
-            return await self._fetch(plan, local_id, handle, result, outcome)
+            keep = plan.row.output is not None  # for the download
+            result = await self.aio._recorded_wait(
+                local_id, handle, self.timeout, progress, release_when_done=not keep
+            )
+            released = not keep
+            done = await self._fetch(plan, local_id, handle, result, outcome)
+            released = True  # by the last status, or with the download
+            return done
         except JobFailed as exc:
             return outcome(RowState.FAILED, error=exc.message)
         except SubmitOutcomeUnknown as exc:  # NeedsReconciling: the user says what happened
@@ -294,7 +324,8 @@ class BatchRun:
         except LipbridgeError as exc:
             return outcome(RowState.WAITING, error=exc.message)
         finally:
-            await self.aio._thread(ledger.release, local_id)
+            if not released:
+                await self.aio._thread(ledger.release, local_id)
 
     async def _fetch(
         self,
@@ -304,9 +335,19 @@ class BatchRun:
         result: JobResult,
         outcome: Callable[..., RowOutcome],
     ) -> RowOutcome:
+        """Download the row's video, if it has an output, and then give up the job's lease
+        (else the caller does)."""
         output = plan.row.output
         if output is not None:
-            await self.aio._thread(self.jobs.fetch, local_id, handle, result, Path(output))
+            ledger, target = self.jobs.ledger, Path(output)
+
+            def fetch() -> None:  # the download and the release in one trip to the pool
+                try:
+                    self.jobs.fetch(local_id, handle, result, target)
+                finally:
+                    ledger.release(local_id)
+
+            await self.aio._thread(fetch)
         return outcome(RowState.DONE, result=result, output=output)
 
     def _slot(self, provider: str) -> _Slot:

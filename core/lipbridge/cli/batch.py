@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
+from click.core import ParameterSource
 
 from lipbridge.cli.app import ExitCode, cli, client_from
 from lipbridge.cli.jobs import positive_seconds
@@ -24,6 +25,12 @@ if TYPE_CHECKING:
     from lipbridge.client import Client
 
 INTERRUPTED = 130
+# The options a batch keeps in the ledger: `batch resume ID` runs with them again, unless
+# the command line gives another value.
+KEPT = (
+    "max_concurrent", "max_total", "submits_per_second", "max_cost", "allow_unknown_cost",
+    "retry_failed", "skip_invalid", "timeout",
+)
 # The exit code a row's end gives the whole batch; the worst one wins.
 _EXIT = {
     "done": ExitCode.OK,
@@ -105,7 +112,10 @@ def batch(
     providers = tuple(opts["providers"]) + tuple(
         p.strip() for p in (opts["provider_list"] or "").split(",") if p.strip()
     )
-    rows, where = _rows(client, source, batch_id, providers, opts)
+    rows, where, kept = _rows(client, source, batch_id, providers, opts)
+    for name, value in kept.items():
+        if name in KEPT and ctx.get_parameter_source(name) is ParameterSource.DEFAULT:
+            opts[name] = tuple(value) if name == "max_concurrent" else value
     from lipbridge.batch.plan import check_budget, plan_rows, totals
 
     plans, problems = plan_rows(client, rows)
@@ -116,7 +126,7 @@ def batch(
     for problem in problems:
         click.echo(f"skipped: {problem}", err=True)
     sums = totals(plans)
-    _print_plan(plans, sums, as_json=opts["as_json"] and opts["dry_run"])
+    _print_plan(plans, sums, as_json=opts["as_json"], dry_run=opts["dry_run"])
     if opts["dry_run"]:
         return
     check_budget(sums, max_usd=_max_cost(opts["max_cost"]),
@@ -131,7 +141,8 @@ def batch(
 def _rows(
     client: Client, source: str | None, batch_id: str | None, providers: tuple[str, ...],
     opts: dict[str, Any],
-) -> tuple[list[Row], str]:
+) -> tuple[list[Row], str, dict[str, Any]]:
+    """The rows, where they come from, and (for `resume ID`) the options kept with them."""
     from lipbridge.batch.manifest import ManifestError, read_manifest, shorthand
 
     if source == "resume":
@@ -140,9 +151,9 @@ def _rows(
         from lipbridge.batch import row_of
         from lipbridge.cli.ledger import jobs_of
 
-        found, where, _, texts = jobs_of(client).ledger.batch(batch_id)
+        found, where, kept, texts = jobs_of(client).ledger.batch(batch_id)
         click.echo(f"resuming batch {found} ({where}, {len(texts)} rows)", err=True)
-        return [row_of(text) for _, text in texts], where
+        return [row_of(text) for _, text in texts], where, kept
     if batch_id:
         raise click.UsageError(f"unexpected argument {batch_id!r}")
     shorthand_given = opts["video"] or opts["audio_dir"]
@@ -163,12 +174,20 @@ def _rows(
         raise ManifestError(where, problems)
     for problem in problems:
         click.echo(f"skipped: {problem}", err=True)
-    return rows, where
+    return rows, where, {}
 
 
-def _print_plan(plans: list[RowPlan], sums: list[ProviderTotal], *, as_json: bool) -> None:
+def _print_plan(
+    plans: list[RowPlan], sums: list[ProviderTotal], *, as_json: bool, dry_run: bool
+) -> None:
+    """The plan as a table; with --json, as JSON for --dry-run, else nothing (stdout is
+    the report's alone). The providers a row skips, on stderr."""
+    for plan in plans:
+        for provider, why in plan.skipped:
+            click.echo(f"line {plan.row.line}: not on {provider}: {why}", err=True)
     if as_json:
-        emit_json({"rows": len(plans), "totals": sums})
+        if dry_run:
+            emit_json({"rows": len(plans), "totals": sums})
         return
     t = table("provider", "rows", "estimated", "USD", title=f"plan: {len(plans)} rows")
     for s in sums:
@@ -178,9 +197,6 @@ def _print_plan(plans: list[RowPlan], sums: list[ProviderTotal], *, as_json: boo
         usd = f"${money(s.usd)}" if s.unknown < s.rows else "unknown"
         t.add_row(s.provider, str(s.rows), " ".join(parts), usd)
     print_table(t)
-    for plan in plans:
-        for provider, why in plan.skipped:
-            click.echo(f"line {plan.row.line}: not on {provider}: {why}", err=True)
 
 
 def _run(
@@ -193,7 +209,7 @@ def _run(
     from lipbridge.cli.ledger import jobs_of
 
     ledger = jobs_of(client).ledger
-    settings = {"retry_failed": opts["retry_failed"], "timeout": opts["timeout"]}
+    settings = {name: opts[name] for name in KEPT}
     batch_id, resumed = open_batch(ledger, rows, where, settings)
     click.echo(
         f"batch {batch_id}{' (continued)' if resumed else ''}: {len(plans)} rows; if this "
