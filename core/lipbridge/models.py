@@ -394,6 +394,11 @@ def _status_words(words: StatusMap | Mapping[str, JobState]) -> Mapping[str, Job
     return words if isinstance(words, Mapping) else words.states
 
 
+def _check_concurrency(_: object, __: object, value: object) -> None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+        raise ValueError(f"max_concurrent_jobs={value!r}; allowed: None or a whole number >= 1")
+
+
 @frozen(kw_only=True)
 class ProviderInfo:
     """A provider's self-description, returned by ``lipbridge_provider_info``."""
@@ -414,6 +419,9 @@ class ProviderInfo:
     status_words: Mapping[str, JobState] = field(
         factory=dict, hash=False, converter=_status_words
     )
+    # Jobs in flight at once that the provider allows (or that suit it), where its docs
+    # say: a batch's default cap for this provider (contract 1.2).
+    max_concurrent_jobs: int | None = field(default=None, validator=_check_concurrency)
 
     def model(self, name: str | None) -> ModelCapabilities:
         wanted = name or self.default_model
