@@ -11,7 +11,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from conftest import GLOBEX_KEY, KEY, FakeClock, make_registry
+from conftest import GLOBEX_KEY, KEY, FakeClock, make_registry, write_dist
 from scripted_server import Reply, ScriptedServer, Seen
 
 from lipbridge import Client, JobRequest, TextToSpeech
@@ -183,6 +183,19 @@ def test_a_batch_runs_every_row_within_the_provider_cap(
     assert 1 < provider.most <= 3
     assert client.jobs is not None
     assert {j.state for j in client.jobs.list(limit=None)} == {LocalState.SUCCEEDED}
+
+
+def test_a_plugin_s_declared_concurrency_is_the_default_cap(
+    standard_site: Path, server: ScriptedServer, clock: FakeClock, tmp_path: Path
+) -> None:
+    write_dist(standard_site, "lipbridge-capped", {"capped": "lipbridge_testprov:capped"})
+    environ = {"LIPBRIDGE_CAPPED_API_KEY": KEY, "LIPBRIDGE_CAPPED_BASE_URL": server.url}
+    provider = Provider(server)
+    with Client(registry=make_registry(standard_site), environ=environ, clock=clock,
+                rng=random.Random(7), ledger=tmp_path / "capped.sqlite") as capped:
+        outcomes = run_batch(capped, clock, rows(10, ("capped",)))
+    assert {o.state for o in outcomes} == {RowState.DONE}
+    assert 1 < provider.most <= 2
 
 
 def test_running_the_same_batch_again_submits_nothing_twice(

@@ -256,3 +256,14 @@ class Finder(AcmeLike):
 
 
 finder = Finder("finder")
+
+
+class Capped(AcmeLike):
+    """Acme whose plugin declares how many jobs in flight suit it."""
+
+    @hookimpl
+    def lipbridge_provider_info(self) -> ProviderInfo:
+        return attrs.evolve(super().lipbridge_provider_info(), max_concurrent_jobs=2)
+
+
+capped = Capped("capped")

@@ -65,8 +65,10 @@ class Caps:
     total: int = 256
     submits_per_second: float | None = None
 
-    def of(self, provider: str) -> int:
-        return self.per_provider.get(provider, self.default_per_provider)
+    def of(self, provider: str, declared: int | None = None) -> int:
+        """The cap for ``provider``: given here, else what its plugin declares
+        (``ProviderInfo.max_concurrent_jobs``), else the default."""
+        return self.per_provider.get(provider) or declared or self.default_per_provider
 
 
 @frozen(kw_only=True)
@@ -136,7 +138,10 @@ class BatchRun:
         self._now = clock.monotonic
         self._total = asyncio.Semaphore(caps.total)
         providers = {p for plan in plans for p in plan.providers}
-        self._slots = {p: asyncio.Semaphore(caps.of(p)) for p in providers}
+        self._slots = {
+            p: asyncio.Semaphore(caps.of(p, aio.sync.info(p).max_concurrent_jobs))
+            for p in providers
+        }
         self._pace = {
             p: _Pace(caps.submits_per_second, clock.monotonic, aio._sleep) for p in providers
         }

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import sys
+import time
 from collections import Counter
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -216,7 +217,7 @@ def _run(
         f"stops, run the same command again or `lipbridge batch resume {batch_id}`",
         err=True,
     )
-    counts: Counter[str] = Counter()
+    progress = _Progress(len(plans), time.monotonic())
     outcomes: list[RowOutcome] = []
 
     async def main() -> None:
@@ -241,8 +242,7 @@ def _run(
         try:
             async for outcome in run.outcomes():
                 outcomes.append(outcome)
-                counts[outcome.state.value] += 1
-                _line(outcome, counts, len(plans))
+                click.echo(progress.line(outcome, time.monotonic()), err=True)
         finally:
             loop.remove_signal_handler(signal.SIGINT)
             await aio.aclose(close_client=False)
@@ -255,13 +255,39 @@ def _run(
     return sorted(outcomes, key=lambda o: o.line)
 
 
-def _line(outcome: RowOutcome, counts: Counter[str], total: int) -> None:
-    where = f" -> {outcome.output}" if outcome.output else ""
-    job = f" ({outcome.provider} {outcome.local_id})" if outcome.provider else ""
-    why = f": {outcome.error}" if outcome.error and outcome.state.value != "done" else ""
-    tally = ", ".join(f"{n} {state}" for state, n in sorted(counts.items()))
-    click.echo(f"[{sum(counts.values())}/{total}: {tally}] line {outcome.line} "
-               f"{outcome.state.value}{job}{where}{why}", err=True)
+class _Progress:
+    """One line per row as it ends: counts per outcome and provider, an ETA from the pace
+    so far, and what was billed so far, per unit."""
+
+    def __init__(self, total: int, started: float) -> None:
+        self.total, self.started = total, started
+        self.states: Counter[str] = Counter()
+        self.providers: Counter[str] = Counter()
+        self.billed: dict[str, Decimal] = {}
+
+    def line(self, outcome: RowOutcome, now: float) -> str:
+        self.states[outcome.state.value] += 1
+        if outcome.provider:
+            self.providers[outcome.provider] += 1
+        bill = outcome.result.billed if outcome.result is not None else None
+        if bill is not None:
+            self.billed[bill.unit] = self.billed.get(bill.unit, Decimal(0)) + bill.amount
+        ended = sum(self.states.values())
+        eta = (now - self.started) / ended * (self.total - ended)
+        tally = ", ".join(f"{n} {state}" for state, n in sorted(self.states.items()))
+        where = ", ".join(f"{p} {n}" for p, n in sorted(self.providers.items()))
+        billed = "; billed " + ", ".join(
+            f"{money(v)} {u}" for u, v in sorted(self.billed.items())
+        ) if self.billed else ""
+        rest = f"; about {eta:.0f} s left" if ended < self.total else ""
+        row = f"line {outcome.line} {outcome.state.value}"
+        if outcome.provider:
+            row += f" ({outcome.provider} {outcome.local_id})"
+        if outcome.output:
+            row += f" -> {outcome.output}"
+        if outcome.error and outcome.state.value != "done":
+            row += f": {outcome.error}"
+        return f"[{ended}/{self.total}: {tally}; {where}{billed}{rest}] {row}"
 
 
 def _report(outcomes: list[RowOutcome], *, as_json: bool) -> None:
