@@ -3,7 +3,6 @@ capped and resumable; built on :class:`~lipbridge.aio.AsyncClient`."""
 
 from __future__ import annotations
 
-import asyncio
 import signal
 import sys
 import time
@@ -204,6 +203,8 @@ def _run(
     client: Client, rows: list[Row], plans: list[RowPlan], where: str, caps: Caps,
     opts: dict[str, Any],
 ) -> list[RowOutcome]:
+    import asyncio  # here: `lipbridge --help` lists this command without the event loop
+
     from lipbridge.aio import AsyncClient
     from lipbridge.batch import open_batch
     from lipbridge.batch.runner import BatchRun
