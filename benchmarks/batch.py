@@ -102,7 +102,16 @@ def most_in_flight(intervals: list[tuple[float, float]]) -> int:
 
 def child(part: str, jobs: int, per_provider: int, total: int, seconds: float,
           output: bool, profile: str | None) -> None:
-    """One run, in this (child) process; prints its figures as JSON."""
+    """One run, in this (child) process, in a folder removed afterwards (the outputs of
+    10,000 jobs take about 400 MB); prints its figures as JSON."""
+    shm = Path("/dev/shm")
+    where = shm if shm.is_dir() else None
+    with tempfile.TemporaryDirectory(prefix="lipbridge-batch-", dir=where) as folder:
+        measure(part, jobs, per_provider, total, seconds, output, profile, Path(folder))
+
+
+def measure(part: str, jobs: int, per_provider: int, total: int, seconds: float,
+            output: bool, profile: str | None, folder: Path) -> None:
     from lipbridge import Client, JobRequest
     from lipbridge.aio import AsyncClient
     from lipbridge.batch.manifest import Row
@@ -110,8 +119,6 @@ def child(part: str, jobs: int, per_provider: int, total: int, seconds: float,
     from lipbridge.transport import Transport
     from lipbridge_emulator import Emulator, Timing
 
-    shm = Path("/dev/shm")
-    folder = Path(tempfile.mkdtemp(prefix="lipbridge-batch-", dir=shm if shm.is_dir() else None))
     with Emulator(timing=Timing(job_seconds=seconds, results_lag=0.0)) as emu:
         video, audio = sample_inputs(emu)
         client = Client(
