@@ -394,7 +394,7 @@ def _status_words(words: StatusMap | Mapping[str, JobState]) -> Mapping[str, Job
     return words if isinstance(words, Mapping) else words.states
 
 
-def _check_concurrency(_: object, __: object, value: object) -> None:
+def _check_concurrency(_: object, __: object, value: int | None) -> None:
     if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
         raise ValueError(f"max_concurrent_jobs={value!r}; allowed: None or a whole number >= 1")
 
