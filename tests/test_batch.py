@@ -14,7 +14,7 @@ import pytest
 from conftest import GLOBEX_KEY, KEY, FakeClock, make_registry, write_dist
 from scripted_server import Reply, ScriptedServer, Seen
 
-from lipbridge import Client, JobRequest, TextToSpeech
+from lipbridge import Client, InvalidRequest, JobRequest, TextToSpeech
 from lipbridge.aio import AsyncClient
 from lipbridge.batch.manifest import ManifestError, Row, read_manifest, shorthand
 from lipbridge.batch.plan import BudgetExceeded, plan_rows, totals
@@ -248,3 +248,43 @@ def test_the_python_iterator_yields_rows_as_they_finish(
                                  max_cost=Decimal("100")))
     assert sorted(o.line for o in outcomes) == [1, 2, 3]
     assert {o.state for o in outcomes} == {RowState.DONE}
+
+
+def test_a_changed_manifest_is_refused_rather_than_run_again_as_a_new_batch(
+    client: Client, server: ScriptedServer, clock: FakeClock, tmp_path: Path
+) -> None:
+    from lipbridge.batch import open_batch
+
+    assert client.jobs is not None
+    ledger = client.jobs.ledger
+    first, resumed = open_batch(ledger, rows(2), "jobs.csv", {}, refuse_changed=True)
+    assert not resumed
+    assert open_batch(ledger, rows(2), "jobs.csv", {}, refuse_changed=True) == (first, True)
+    with pytest.raises(InvalidRequest, match=f"batch resume {first}`, or pass --new-batch"):
+        open_batch(ledger, rows(3), "jobs.csv", {}, refuse_changed=True)
+    second, resumed = open_batch(ledger, rows(3), "jobs.csv", {})
+    assert second != first and not resumed
+
+
+def test_leaving_the_python_iterator_early_stops_the_batch(
+    client: Client, server: ScriptedServer
+) -> None:
+    provider = Provider(server)
+    gate = threading.Event()  # the third submit is answered once the caller has left
+    accept = provider.accept
+
+    def held_third(seen: Seen) -> Reply:
+        if len(provider.polls) == 2:
+            gate.wait(30)
+        return accept(seen)
+
+    server.script("POST", "/v1/jobs", held_third)
+    client.poll_policy = type(client.poll_policy)(first=0.0, factor=1.0, cap=0.0, jitter=0.0)
+    for outcome in client.batch(rows(12), allow_unknown_cost=True,
+                                caps=Caps(per_provider={"acme": 1})):
+        assert outcome.state is RowState.DONE
+        gate.set()
+        break
+    assert len(provider.polls) <= 3  # one row at a time; nothing submitted after leaving
+    assert client.jobs is not None
+    assert len(client.jobs.list(limit=None)) == len(provider.polls)  # every submit recorded

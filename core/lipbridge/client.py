@@ -585,13 +585,20 @@ class Client:
     def batch(self, rows: Sequence[Row], **options: Any) -> Iterator[RowOutcome]:
         """Run ``rows`` as one batch, yielding each row's outcome as it finishes: the
         blocking twin of :meth:`AsyncClient.batch <lipbridge.aio.AsyncClient.batch>`
-        (same options), on an event loop of its own in a background thread."""
+        (same options), on an event loop of its own in a background thread.
+
+        Leaving the loop early (``break``, an exception) stops the batch: nothing more is
+        submitted, submits already sent finish and are recorded, and the rest is in the
+        ledger to resume.
+        """
         from lipbridge.aio import AsyncClient
 
         results: queue.Queue[object] = queue.Queue()
         finished = object()
+        running: dict[str, Any] = {}
 
         async def feed() -> None:
+            running["loop"], running["task"] = asyncio.get_running_loop(), asyncio.current_task()
             aio = AsyncClient(self)
             try:
                 async for outcome in aio.batch(rows, **options):
@@ -602,16 +609,26 @@ class Client:
         def run() -> None:
             try:
                 asyncio.run(feed())
+            except asyncio.CancelledError:
+                pass  # the caller stopped reading
             except BaseException as exc:  # handed to the caller's thread
                 results.put(exc)
             finally:
                 results.put(finished)
 
-        threading.Thread(target=run, name="lipbridge-batch", daemon=True).start()
-        while (item := results.get()) is not finished:
-            if isinstance(item, BaseException):
-                raise item
-            yield item  # type: ignore[misc]
+        worker = threading.Thread(target=run, name="lipbridge-batch", daemon=True)
+        worker.start()
+        done = False
+        try:
+            while (item := results.get()) is not finished:
+                if isinstance(item, BaseException):
+                    raise item
+                yield item  # type: ignore[misc]
+            done = True
+        finally:
+            if not done and "task" in running:
+                running["loop"].call_soon_threadsafe(running["task"].cancel)
+            worker.join()
 
     def _cancel_after_timeout(self, handle: JobHandle) -> str:
         try:

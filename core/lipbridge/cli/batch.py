@@ -92,6 +92,8 @@ def _max_cost(value: str | None) -> Decimal | None:
               help="Run rows whose price is unknown (most resellers publish none).")
 @click.option("--dry-run", is_flag=True, help="Print the plan and the cost; send nothing.")
 @click.option("--skip-invalid", is_flag=True, help="Run the valid rows when some are invalid.")
+@click.option("--new-batch", is_flag=True,
+              help="Start a new batch from a manifest an earlier batch ran with other rows.")
 @click.option("--retry-failed", is_flag=True, help="Submit again rows whose job failed.")
 @click.option("--timeout", type=float, callback=positive_seconds, default=1800.0,
               show_default=True, help="Seconds to wait for each job.")
@@ -212,7 +214,9 @@ def _run(
 
     ledger = jobs_of(client).ledger
     settings = {name: opts[name] for name in KEPT}
-    batch_id, resumed = open_batch(ledger, rows, where, settings)
+    batch_id, resumed = open_batch(
+        ledger, rows, where, settings, refuse_changed=not opts["new_batch"]
+    )
     click.echo(
         f"batch {batch_id}{' (continued)' if resumed else ''}: {len(plans)} rows; if this "
         f"stops, run the same command again or `lipbridge batch resume {batch_id}`",

@@ -203,6 +203,15 @@ class LedgerQueries:
             ).fetchone()
         return row[0] if row else None
 
+    def latest_batch_from(self, source: str) -> str | None:
+        """The latest batch run from this manifest (or shorthand), if any."""
+        with self._db.read() as conn:
+            row = conn.execute(
+                "SELECT batch_id FROM batches WHERE source = ? ORDER BY batch_id DESC LIMIT 1",
+                (source,),
+            ).fetchone()
+        return row[0] if row else None
+
     def batch(self, ref: str) -> tuple[str, str, dict[str, Any], builtins.list[tuple[int, str]]]:
         """A batch's id, source, settings and rows (line, row JSON), by id or unique start."""
         ref = ref.strip().upper()
