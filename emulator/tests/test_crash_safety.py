@@ -35,7 +35,7 @@ from attrs import frozen
 from crash import Finished, JumpingClock, Lipbridge, port_of, socket_owners, wait_for_holds
 from emulated import measured_seconds, sample_speech, sample_video
 
-from lipbridge import Client, JobRequest, SyncMode
+from lipbridge import Client, JobRequest, PollPolicy, SyncMode
 from lipbridge.cli import ExitCode
 from lipbridge.context import Clock
 from lipbridge.ledger import Ledger
@@ -288,11 +288,12 @@ def unfinished_jobs(emu: Emulator, ledger: Path, out: Path, inputs: Inputs) -> d
                 assert handle.local_id is not None
                 ids[handle.local_id] = handle.job_id
                 # Wait for the render on the emulator's clock, unrecorded: one poll.
-                watcher = Client(
+                watcher = Client(  # its first poll, 2 s in, finds the 1 s job done
                     clock=emu.clock,
                     ledger=False,
                     api_keys={provider: emu.key},
                     base_urls={provider: emu.base_url(provider)},
+                    poll_policy=PollPolicy(first=2.0, jitter=0.0),
                 )
                 watcher.wait(handle)
     return ids
