@@ -99,6 +99,17 @@ def client(standard_site: Path, server: ScriptedServer, clock: FakeClock) -> Ite
 
 
 @pytest.fixture
+def acme_with_ledger(
+    standard_site: Path, server: ScriptedServer, clock: FakeClock, tmp_path: Path
+) -> Iterator[Client]:
+    """A client whose acme talks to the scripted server, recording into its own ledger."""
+    environ = {"LIPBRIDGE_ACME_API_KEY": KEY, "LIPBRIDGE_ACME_BASE_URL": server.url}
+    with Client(registry=make_registry(standard_site), environ=environ, clock=clock,
+                rng=random.Random(7), ledger=tmp_path / "jobs.sqlite") as c:
+        yield c
+
+
+@pytest.fixture
 def offline_client(standard_site: Path, clock: FakeClock) -> Client:
     """A client whose transport fails the test on any request."""
     return Client(

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import random
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import KEY, FakeClock, make_registry
+from conftest import FakeClock
 from scripted_server import Reply, ScriptedServer, Seen
 
 from lipbridge import Client, JobRequest, WaitTimeout
@@ -21,13 +19,8 @@ VIDEO = b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 8
 
 
 @pytest.fixture
-def client(
-    standard_site: Path, server: ScriptedServer, clock: FakeClock, tmp_path: Path
-) -> Iterator[Client]:
-    environ = {"LIPBRIDGE_ACME_API_KEY": KEY, "LIPBRIDGE_ACME_BASE_URL": server.url}
-    with Client(registry=make_registry(standard_site), environ=environ, clock=clock,
-                rng=random.Random(7), ledger=tmp_path / "jobs.sqlite") as c:
-        yield c
+def client(acme_with_ledger: Client) -> Client:
+    return acme_with_ledger
 
 
 def fake_sleep(clock: FakeClock):  # type: ignore[no-untyped-def]

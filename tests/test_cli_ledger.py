@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -24,13 +22,8 @@ VIDEO = b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 8
 
 
 @pytest.fixture
-def client(
-    standard_site: Path, server: ScriptedServer, clock: FakeClock, tmp_path: Path
-) -> Iterator[Client]:
-    environ = {"LIPBRIDGE_ACME_API_KEY": KEY, "LIPBRIDGE_ACME_BASE_URL": server.url}
-    with Client(registry=make_registry(standard_site), environ=environ, clock=clock,
-                rng=random.Random(7), ledger=tmp_path / "jobs.sqlite") as c:
-        yield c
+def client(acme_with_ledger: Client) -> Client:
+    return acme_with_ledger
 
 
 def run(client: Client, *args: str, stdin: str | None = None) -> Result:

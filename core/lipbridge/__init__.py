@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import warnings
+from collections.abc import Callable, Mapping, MutableMapping
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -239,6 +240,29 @@ __all__ = [
 ]
 
 
+def lazy_names(
+    package: str, parent: str, homes: Mapping[str, str], namespace: MutableMapping[str, Any]
+) -> Callable[[str], Any]:
+    """A module ``__getattr__`` for ``package``: ``homes`` maps each name to the module
+    under ``parent`` that defines it; a name found once is kept in ``namespace`` (the
+    package's globals), so later lookups skip this function. It lives here so that
+    ``import lipbridge`` loads no other module; ``lipbridge.plugin`` and
+    ``lipbridge.ledger`` use it too."""
+
+    def resolve(name: str) -> Any:
+        home = homes.get(name)
+        if home is None:
+            raise AttributeError(f"module {package!r} has no attribute {name!r}")
+        value = getattr(importlib.import_module(f"{parent}.{home}"), name)
+        namespace[name] = value
+        return value
+
+    return resolve
+
+
+_resolve = lazy_names("lipbridge", "lipbridge", _HOMES, globals())
+
+
 def __getattr__(name: str) -> Any:
     if name in _MOVED:
         warnings.warn(
@@ -248,12 +272,7 @@ def __getattr__(name: str) -> Any:
             stacklevel=2,
         )
         return getattr(importlib.import_module("lipbridge.plugin"), name)
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module 'lipbridge' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"lipbridge.{home}"), name)
-    globals()[name] = value  # later lookups skip this function
-    return value
+    return _resolve(name)
 
 
 def __dir__() -> list[str]:

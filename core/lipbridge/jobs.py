@@ -82,6 +82,17 @@ class Jobs(TrackedJobs):
                 self.fetch(job.local_id, handle, result, Path(job.output_path))
             return result
 
+    def resume_outcome(
+        self, ref: str, *, timeout: float | None = 1800.0, on_progress: Progress | None = None
+    ) -> ResumeOutcome:
+        """:meth:`resume`, with what stopped it (if anything) kept beside the job."""
+        local_id = self.ledger.get(ref).local_id
+        try:
+            result = self.resume(local_id, timeout=timeout, on_progress=on_progress)
+        except LipbridgeError as exc:
+            return ResumeOutcome(job=self.ledger.get(local_id), error=exc)
+        return ResumeOutcome(job=self.ledger.get(local_id), result=result)
+
     def settle(self, local_id: str) -> LedgerJob:
         """Bring a job whose lease the caller holds to where it can be followed: a submit
         whose outcome is unknown is found again (or :class:`NeedsReconciling` says why
@@ -111,11 +122,7 @@ class Jobs(TrackedJobs):
 
         def one(job: LedgerJob) -> ResumeOutcome:
             progress = (lambda status: on_progress(job, status)) if on_progress else None
-            try:
-                result = self.resume(job.local_id, timeout=timeout, on_progress=progress)
-            except LipbridgeError as exc:
-                return ResumeOutcome(job=self.ledger.get(job.local_id), error=exc)
-            return ResumeOutcome(job=self.ledger.get(job.local_id), result=result)
+            return self.resume_outcome(job.local_id, timeout=timeout, on_progress=progress)
 
         with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
             return list(pool.map(one, self.ledger.unfinished()))

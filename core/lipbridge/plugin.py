@@ -14,8 +14,9 @@ import urllib3.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from lipbridge import lazy_names
 
 if TYPE_CHECKING:
     from lipbridge.calls import CallKind, Response
@@ -115,13 +116,7 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module 'lipbridge.plugin' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"lipbridge.{home}"), name)
-    globals()[name] = value  # later lookups skip this function
-    return value
+__getattr__ = lazy_names("lipbridge.plugin", "lipbridge", _HOMES, globals())
 
 
 def __dir__() -> list[str]:

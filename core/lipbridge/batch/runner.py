@@ -87,6 +87,12 @@ Observer = Callable[[int, str, JobStatus | None], None]  # (line, provider, stat
 Sleep = Callable[[float], Awaitable[None]]
 
 
+def _said(provider: str, message: str) -> str:
+    """``message`` as said by ``provider``: provider errors already name it."""
+    prefix = f"{provider}: "
+    return message if message.startswith(prefix) else prefix + message
+
+
 class _Pace:
     """At most ``rate`` submits a second to one provider, spaced evenly."""
 
@@ -184,7 +190,7 @@ class BatchRun:
             start = plan.providers.index(last.provider) + 1
         if start >= len(plan.providers):  # every provider refused it last time: again
             start = 0
-        refusals: list[str] = [f"{last.provider}: {last.error_message}"] if last and start else []
+        refusals = [_said(last.provider, last.error_message or "")] if last and start else []
         deadline: float | None = None  # set by the first rate limit
         providers = list(plan.providers[start:])
         while providers:
@@ -203,9 +209,9 @@ class BatchRun:
                         return RowOutcome(line=line, state=RowState.PENDING, attempts=tried)
                     await self.aio._sleep(wait)  # waited out: the same provider again
                     continue
-                refusals.append(f"{provider}: {exc.message}")
+                refusals.append(_said(provider, exc.message))
             except FALLBACK as exc:  # refused before acceptance: try the next provider
-                refusals.append(f"{provider}: {exc.message}")
+                refusals.append(_said(provider, exc.message))
             providers.pop(0)
         return RowOutcome(
             line=line, state=RowState.REJECTED, attempts=tried, error="; ".join(refusals)

@@ -305,7 +305,7 @@ def resume(
         if all_:
             outcomes = jobs_.resume_all(timeout=timeout, concurrency=concurrency, on_progress=line)
         else:
-            outcomes = [_resume_one(jobs_, ref, timeout) for ref in job_ids]
+            outcomes = [jobs_.resume_outcome(ref, timeout=timeout) for ref in job_ids]
     worst = ExitCode.OK
     for outcome in outcomes:
         if outcome.error is not None:
@@ -318,18 +318,6 @@ def resume(
     if not outcomes:
         click.echo("nothing to resume", err=True)
     ctx.exit(int(worst))
-
-
-def _resume_one(jobs_: Jobs, ref: str, timeout: float) -> Any:
-    from lipbridge.errors import LipbridgeError
-    from lipbridge.jobs import ResumeOutcome  # the client's, imported by client_from
-
-    record = jobs_.get(ref)
-    try:
-        result = jobs_.resume(record.local_id, timeout=timeout)
-    except LipbridgeError as exc:
-        return ResumeOutcome(job=jobs_.get(record.local_id), error=exc)
-    return ResumeOutcome(job=jobs_.get(record.local_id), result=result)
 
 
 @jobs.command()

@@ -6,8 +6,9 @@ imported on first use: ``lipbridge --help`` needs the states, not SQLite.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from lipbridge import lazy_names
 
 if TYPE_CHECKING:
     from lipbridge.ledger.ids import is_local_id, new_local_id
@@ -48,10 +49,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module 'lipbridge.ledger' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"lipbridge.ledger.{home}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_names("lipbridge.ledger", "lipbridge.ledger", _HOMES, globals())
