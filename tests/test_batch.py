@@ -18,7 +18,7 @@ from lipbridge import Client, InvalidRequest, JobRequest, TextToSpeech
 from lipbridge.aio import AsyncClient
 from lipbridge.batch.manifest import ManifestError, Row, read_manifest, shorthand
 from lipbridge.batch.plan import BudgetExceeded, plan_rows, totals
-from lipbridge.batch.runner import Caps, RowOutcome, RowState
+from lipbridge.batch.runner import BatchRun, Caps, Phase, RowOutcome, RowState
 from lipbridge.ledger import LocalState
 
 
@@ -79,15 +79,21 @@ class Provider:
                            "cost": {"credits": "4"}})
 
 
-def run_batch(
-    client: Client, clock: FakeClock, batch: list[Row], **options: object
-) -> list[RowOutcome]:
+def on_fake_clock(client: Client, clock: FakeClock) -> AsyncClient:
+    """An AsyncClient whose waits move ``clock`` on at once."""
+
     async def sleep(seconds: float) -> None:
         clock.sleep(seconds)
         await asyncio.sleep(0)
 
+    return AsyncClient(client, sleep=sleep)
+
+
+def run_batch(
+    client: Client, clock: FakeClock, batch: list[Row], **options: object
+) -> list[RowOutcome]:
     async def main() -> list[RowOutcome]:
-        aio = AsyncClient(client, sleep=sleep)
+        aio = on_fake_clock(client, clock)
         try:
             options.setdefault("allow_unknown_cost", True)
             return [o async for o in aio.batch(batch, **options)]  # type: ignore[arg-type]
@@ -183,6 +189,45 @@ def test_a_batch_runs_every_row_within_the_provider_cap(
     assert 1 < provider.most <= 3
     assert client.jobs is not None
     assert {j.state for j in client.jobs.list(limit=None)} == {LocalState.SUCCEEDED}
+
+
+def test_the_tally_counts_rows_per_phase_and_provider_as_they_move(
+    client: Client, server: ScriptedServer, clock: FakeClock
+) -> None:
+    """What a live display reads: every row in one phase or outcome at every moment, the
+    jobs in flight per provider within the cap, and nothing left in flight at the end."""
+    from lipbridge.batch import open_batch
+
+    Provider(server)
+    batch = rows(6)
+    plans, _ = plan_rows(client, batch)
+    assert client.jobs is not None
+    batch_id, _ = open_batch(client.jobs.ledger, batch, "test", {})
+    seen: list[tuple[dict[Phase, int], int, int]] = []  # at each poll: phases, acme, ended
+
+    async def main() -> BatchRun:
+        aio = on_fake_clock(client, clock)
+        run = BatchRun(aio, batch_id, plans, Caps(per_provider={"acme": 2}),
+                       observe=lambda *_: seen.append((
+                           +run.tally.phases, run.tally.in_flight["acme"],
+                           sum(run.tally.ended.values()))))
+        assert run.tally.phases == {Phase.QUEUED: 6}
+        try:
+            assert len([o async for o in run.outcomes()]) == 6
+        finally:
+            await aio.aclose(close_client=False)
+        return run
+
+    tally = asyncio.run(main()).tally
+    assert seen, "no poll was observed"
+    for phases, acme, ended in seen:
+        assert sum(phases.values()) + ended == 6
+        # In flight: submitting or running (no row has an output: nothing downloads).
+        assert phases[Phase.SUBMITTING] + phases[Phase.RUNNING] == acme <= 2
+        assert phases[Phase.RUNNING] >= 1  # the row whose poll this is
+    assert any(acme == 2 and phases[Phase.QUEUED] for phases, acme, _ in seen)  # capped
+    assert tally.ended == {RowState.DONE: 6}
+    assert +tally.phases == {} and +tally.in_flight == {}
 
 
 def test_a_plugin_s_declared_concurrency_is_the_default_cap(

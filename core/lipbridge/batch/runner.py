@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
+from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 
@@ -53,6 +54,46 @@ class RowState(str, enum.Enum):
     WAITING = "waiting"  # submitted, not finished by the deadline or when stopped
     BUSY = "busy"  # another process drives its job
     PENDING = "pending"  # not submitted: submitting was stopped (Ctrl-C)
+
+
+class Phase(str, enum.Enum):
+    """Where a row is before it has an outcome (:class:`RowState`)."""
+
+    QUEUED = "queued"  # holds no place: not submitted yet, or between two tries
+    SUBMITTING = "submitting"  # holds a place; its submit is paced, then sent
+    RUNNING = "running"  # its job is at the provider, polled until it ends
+    DOWNLOADING = "downloading"  # its video is being saved
+
+
+class Tally:
+    """Rows per phase and per outcome, and jobs in flight per provider, kept as rows move
+    so that a live display can read them whenever it redraws: a few counter updates a
+    row, none a poll."""
+
+    __slots__ = ("ended", "in_flight", "phases")
+
+    def __init__(self, rows: int) -> None:
+        self.phases: Counter[Phase] = Counter({Phase.QUEUED: rows})
+        self.ended: Counter[RowState] = Counter()
+        self.in_flight: Counter[str] = Counter()  # per provider: jobs holding a place
+
+    def enter(self, provider: str, phase: Phase) -> None:
+        self.phases[Phase.QUEUED] -= 1
+        self.phases[phase] += 1
+        self.in_flight[provider] += 1
+
+    def move(self, old: Phase, new: Phase) -> None:
+        self.phases[old] -= 1
+        self.phases[new] += 1
+
+    def leave(self, provider: str, phase: Phase) -> None:
+        self.phases[phase] -= 1
+        self.phases[Phase.QUEUED] += 1
+        self.in_flight[provider] -= 1
+
+    def end(self, state: RowState) -> None:
+        self.phases[Phase.QUEUED] -= 1
+        self.ended[state] += 1
 
 
 @frozen(kw_only=True)
@@ -115,7 +156,7 @@ class _Pace:
 
 class BatchRun:
     """One run of a batch. :meth:`stop_submitting` (the first Ctrl-C) lets jobs already
-    submitted finish and submits nothing more."""
+    submitted finish and submits nothing more; :attr:`tally` counts its rows as they go."""
 
     def __init__(
         self,
@@ -140,6 +181,7 @@ class BatchRun:
         self.retry_failed = retry_failed
         self.observe = observe
         self.stopping = False
+        self.tally = Tally(len(plans))
         clock = aio.sync.clock
         self._now = clock.monotonic
         self._total = asyncio.Semaphore(caps.total)
@@ -156,10 +198,12 @@ class BatchRun:
         self.stopping = True
 
     async def outcomes(self) -> AsyncIterator[RowOutcome]:
-        """Each row's outcome as it comes, in the order rows finish."""
+        """Each row's outcome as it comes, in the order rows finish. Left early (the
+        second Ctrl-C, a caller that stops reading), it cancels the rows still going and
+        waits for them to give back their jobs' leases, while the thread pool is open."""
         attempts = await self.aio._thread(self.jobs.ledger.batch_attempts, self.batch_id)
         tasks = [
-            asyncio.ensure_future(self._row(plan, attempts.get(plan.row.line, [])))
+            asyncio.ensure_future(self._counted(plan, attempts.get(plan.row.line, [])))
             for plan in self.plans
         ]
         try:
@@ -168,8 +212,15 @@ class BatchRun:
         finally:
             for task in tasks:
                 task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
 
     # -- one row --------------------------------------------------------------------------------
+
+    async def _counted(self, plan: RowPlan, attempts: list[LedgerJob]) -> RowOutcome:
+        """The row's outcome, counted the moment it has one, not when the caller reads it."""
+        outcome = await self._row(plan, attempts)
+        self.tally.end(outcome.state)
+        return outcome
 
     async def _row(self, plan: RowPlan, attempts: list[LedgerJob]) -> RowOutcome:
         tried = tuple(job.provider for job in attempts)
@@ -239,14 +290,16 @@ class BatchRun:
                 line=line, state=kind, provider=last.provider, local_id=last.local_id,
                 error=last.error_message, attempts=tried,
             )
-        async with self._slot(last.provider):
-            return await self._follow(plan, last.provider, last.local_id, tried, resumed=True)
+        async with self._slot(last.provider, Phase.RUNNING) as slot:
+            return await self._follow(
+                plan, last.provider, last.local_id, tried, slot, resumed=True
+            )
 
     async def _submit_and_follow(
         self, plan: RowPlan, provider: str, tried: tuple[str, ...]
     ) -> RowOutcome:
         row = plan.row
-        async with self._slot(provider):
+        async with self._slot(provider, Phase.SUBMITTING) as slot:
             if self.stopping:
                 return RowOutcome(line=row.line, state=RowState.PENDING, attempts=tried[:-1])
             await self._pace[provider].wait()
@@ -274,7 +327,8 @@ class BatchRun:
                     error=exc.message, attempts=tried,
                 )
             assert handle.local_id is not None
-            return await self._follow(plan, provider, handle.local_id, tried, handle=handle)
+            slot.move(Phase.RUNNING)
+            return await self._follow(plan, provider, handle.local_id, tried, slot, handle=handle)
 
     async def _follow(
         self,
@@ -282,6 +336,7 @@ class BatchRun:
         provider: str,
         local_id: str,
         tried: tuple[str, ...],
+        slot: _Slot,
         *,
         handle: JobHandle | None = None,
         resumed: bool = False,
@@ -312,7 +367,7 @@ class BatchRun:
                 if job.state in (LocalState.FAILED, LocalState.CANCELLED):
                     return outcome(RowState.FAILED, error=job.error_message)
                 if job.result is not None and job.state is LocalState.SUCCEEDED:
-                    return await self._fetch(plan, local_id, handle, job.result, outcome)
+                    return await self._fetch(plan, local_id, handle, job.result, outcome, slot)
             assert handle is not None
             progress = None
             if self.observe is not None:
@@ -323,7 +378,7 @@ class BatchRun:
                 local_id, handle, self.timeout, progress, release_when_done=not keep
             )
             released = not keep
-            done = await self._fetch(plan, local_id, handle, result, outcome)
+            done = await self._fetch(plan, local_id, handle, result, outcome, slot)
             released = True  # by the last status, or with the download
             return done
         except JobFailed as exc:
@@ -345,40 +400,60 @@ class BatchRun:
         handle: JobHandle,
         result: JobResult,
         outcome: Callable[..., RowOutcome],
+        slot: _Slot,
     ) -> RowOutcome:
         """Download the row's video, if it has an output, and then give up the job's lease
         (else the caller does)."""
         output = plan.row.output
         if output is not None:
+            slot.move(Phase.DOWNLOADING)
             ledger, target = self.jobs.ledger, Path(output)
 
             def fetch() -> None:  # the download and the release in one trip to the pool
                 try:
-                    self.jobs.fetch(local_id, handle, result, target)
+                    self.jobs.fetch(local_id, handle, result, target, release=True)
                 finally:
-                    ledger.release(local_id)
+                    ledger.release(local_id)  # a no-op unless the download failed
 
             await self.aio._thread(fetch)
         return outcome(RowState.DONE, result=result, output=output)
 
-    def _slot(self, provider: str) -> _Slot:
-        return _Slot(self._total, self._slots[provider])
+    def _slot(self, provider: str, phase: Phase) -> _Slot:
+        return _Slot(self._total, self._slots[provider], self.tally, provider, phase)
 
 
 class _Slot:
-    """A place among the jobs in flight, overall and at one provider, for a job's life."""
+    """A place among the jobs in flight, overall and at one provider, for a job's life;
+    the row is in :attr:`phase` of the tally while it holds the place."""
 
-    def __init__(self, total: asyncio.Semaphore, provider: asyncio.Semaphore) -> None:
+    __slots__ = ("_name", "_provider", "_tally", "_total", "phase")
+
+    def __init__(
+        self,
+        total: asyncio.Semaphore,
+        provider: asyncio.Semaphore,
+        tally: Tally,
+        name: str,
+        phase: Phase,
+    ) -> None:
         self._total, self._provider = total, provider
+        self._tally, self._name, self.phase = tally, name, phase
 
-    async def __aenter__(self) -> None:
+    async def __aenter__(self) -> _Slot:
         await self._provider.acquire()
         try:
             await self._total.acquire()
         except BaseException:
             self._provider.release()
             raise
+        self._tally.enter(self._name, self.phase)
+        return self
+
+    def move(self, phase: Phase) -> None:
+        self._tally.move(self.phase, phase)
+        self.phase = phase
 
     async def __aexit__(self, *exc: object) -> None:
+        self._tally.leave(self._name, self.phase)
         self._total.release()
         self._provider.release()

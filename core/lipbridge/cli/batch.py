@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import signal
 import sys
-import time
 from collections import Counter
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -191,13 +190,11 @@ def _print_plan(
         if dry_run:
             emit_json({"rows": len(plans), "totals": sums})
         return
+    from lipbridge.cli.batch_progress import estimated, in_usd
+
     t = table("provider", "rows", "estimated", "USD", title=f"plan: {len(plans)} rows")
     for s in sums:
-        parts = [f"{money(v)} {unit}" for unit, v in sorted(s.amounts.items())]
-        if s.unknown:
-            parts.append(f"+ {s.unknown} unknown" if parts else f"{s.unknown} unknown")
-        usd = f"${money(s.usd)}" if s.unknown < s.rows else "unknown"
-        t.add_row(s.provider, str(s.rows), " ".join(parts), usd)
+        t.add_row(s.provider, str(s.rows), estimated(s), in_usd(s))
     print_table(t)
 
 
@@ -209,7 +206,8 @@ def _run(
 
     from lipbridge.aio import AsyncClient
     from lipbridge.batch import open_batch
-    from lipbridge.batch.runner import BatchRun
+    from lipbridge.batch.runner import BatchRun, RowState
+    from lipbridge.cli.batch_progress import shown
     from lipbridge.cli.ledger import jobs_of
 
     ledger = jobs_of(client).ledger
@@ -222,7 +220,6 @@ def _run(
         f"stops, run the same command again or `lipbridge batch resume {batch_id}`",
         err=True,
     )
-    progress = _Progress(len(plans), time.monotonic())
     outcomes: list[RowOutcome] = []
 
     async def main() -> None:
@@ -231,68 +228,38 @@ def _run(
                        retry_failed=opts["retry_failed"])
         task = asyncio.current_task()
         presses = 0
+        async with shown(batch_id, plans, run.tally) as progress:
 
-        def interrupted() -> None:
-            nonlocal presses
-            presses += 1
-            if presses == 1:
-                run.stop_submitting()
-                click.echo("\nstopping: no more submits; waiting for the jobs in flight "
-                           "(Ctrl-C again to leave them, resumable)", err=True)
-            elif task is not None:
-                task.cancel()
+            def interrupted() -> None:
+                nonlocal presses
+                presses += 1
+                if presses == 1:
+                    run.stop_submitting()
+                    progress.say("\nstopping: no more submits; waiting for the jobs in "
+                                 "flight (Ctrl-C again to leave them, resumable)")
+                elif task is not None:
+                    task.cancel()
 
-        loop = asyncio.get_running_loop()
-        loop.add_signal_handler(signal.SIGINT, interrupted)
-        try:
-            async for outcome in run.outcomes():
-                outcomes.append(outcome)
-                click.echo(progress.line(outcome, time.monotonic()), err=True)
-        finally:
-            loop.remove_signal_handler(signal.SIGINT)
-            await aio.aclose(close_client=False)
+            loop = asyncio.get_running_loop()
+            loop.add_signal_handler(signal.SIGINT, interrupted)
+            try:
+                async for outcome in run.outcomes():
+                    outcomes.append(outcome)
+                    progress.row(outcome)
+            finally:
+                loop.remove_signal_handler(signal.SIGINT)
+                await aio.aclose(close_client=False)
 
     try:
         asyncio.run(main())
     except (asyncio.CancelledError, KeyboardInterrupt):
         click.echo(f"\ninterrupted; resume with `lipbridge batch resume {batch_id}`", err=True)
         raise SystemExit(INTERRUPTED) from None
+    pending = sum(o.state is RowState.PENDING for o in outcomes)
+    if pending:
+        click.echo(f"stopped: {pending} row(s) not submitted; `lipbridge batch resume "
+                   f"{batch_id}` submits them", err=True)
     return sorted(outcomes, key=lambda o: o.line)
-
-
-class _Progress:
-    """One line per row as it ends: counts per outcome and provider, an ETA from the pace
-    so far, and what was billed so far, per unit."""
-
-    def __init__(self, total: int, started: float) -> None:
-        self.total, self.started = total, started
-        self.states: Counter[str] = Counter()
-        self.providers: Counter[str] = Counter()
-        self.billed: dict[str, Decimal] = {}
-
-    def line(self, outcome: RowOutcome, now: float) -> str:
-        self.states[outcome.state.value] += 1
-        if outcome.provider:
-            self.providers[outcome.provider] += 1
-        bill = outcome.result.billed if outcome.result is not None else None
-        if bill is not None:
-            self.billed[bill.unit] = self.billed.get(bill.unit, Decimal(0)) + bill.amount
-        ended = sum(self.states.values())
-        eta = (now - self.started) / ended * (self.total - ended)
-        tally = ", ".join(f"{n} {state}" for state, n in sorted(self.states.items()))
-        where = ", ".join(f"{p} {n}" for p, n in sorted(self.providers.items()))
-        billed = "; billed " + ", ".join(
-            f"{money(v)} {u}" for u, v in sorted(self.billed.items())
-        ) if self.billed else ""
-        rest = f"; about {eta:.0f} s left" if ended < self.total else ""
-        row = f"line {outcome.line} {outcome.state.value}"
-        if outcome.provider:
-            row += f" ({outcome.provider} {outcome.local_id})"
-        if outcome.output:
-            row += f" -> {outcome.output}"
-        if outcome.error and outcome.state.value != "done":
-            row += f": {outcome.error}"
-        return f"[{ended}/{self.total}: {tally}; {where}{billed}{rest}] {row}"
 
 
 def _report(outcomes: list[RowOutcome], *, as_json: bool) -> None:
