@@ -5,9 +5,11 @@
                                [--only big|default] [--profile FILE]
 
 Two runs, each in a child process of its own (so that its peak RSS is its own), each
-with a fresh in-process emulator on the real clock, the four emulated providers taking
-turns row by row, every job recorded in a job ledger (on /dev/shm when it exists) and,
-unless ``--no-output``, its video downloaded there:
+with a fresh emulator on the real clock in yet another process (as a provider is on
+another machine: in-process, its threads would contend with the client's for the GIL),
+the four emulated providers taking turns row by row, every job recorded in a job
+ledger (on /dev/shm when it exists) and, unless ``--no-output``, its video downloaded
+there:
 
 * **big**: ``--jobs`` (10,000) jobs of 5 s within caps of ``--per-provider`` (64) jobs
   in flight at each provider and ``--total`` (256, the default ``--max-total``) in all.
@@ -17,9 +19,10 @@ unless ``--no-output``, its video downloaded there:
   large as the batch), with the default poll schedule. The ideal is one job's duration.
 
 Each run prints: wall time from the batch's start to its last row against the ideal;
-peak RSS (the child's VmHWM, the emulator's share included) and its growth during the
-batch; CPU per job for the client (the event loop's thread and the AsyncClient's pool
-threads: lipbridge, urllib3, SQLite) and for the rest of the process (the emulator);
+peak RSS of the client's process (its VmHWM) and its growth during the batch; CPU per
+job for the client (the event loop's thread and the AsyncClient's pool threads:
+lipbridge, urllib3, SQLite), beside what plain urllib3 needs for the same requests on
+this machine, and for the emulator;
 the requests per job the emulator saw; and the most jobs in flight at once per provider
 and in all, from the emulator's own ledger (each job from its acceptance to the fetch
 of its video, or its last poll). Targets (issue 14): wall at most 1.5x the ideal, peak
@@ -33,6 +36,7 @@ import asyncio
 import cProfile
 import json
 import math
+import multiprocessing
 import os
 import subprocess
 import sys
@@ -40,12 +44,17 @@ import tempfile
 import threading
 import time
 from collections import Counter, defaultdict
+from concurrent.futures import ThreadPoolExecutor
+from multiprocessing.connection import Connection
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
+import urllib3
 from _common import TIMES, sample_inputs, table
 
 TARGET_RATIO, TARGET_RSS_MIB, TARGET_CPU_MS = 1.5, 300.0, 2.0
+THREADS = 32  # the AsyncClient's default pool
 PROVIDERS = ("aihubmax", "aimlapi", "foxapi", "jogg")
 MODES = {"aihubmax": "bounce", "aimlapi": None, "foxapi": "bounce", "jogg": "bounce"}
 
@@ -66,10 +75,64 @@ def pool_cpu() -> float:
     )
 
 
-def spans(emu: Any) -> list[tuple[str, float, float, float]]:
+def serve_emulator(seconds: float, pipe: Connection) -> None:
+    """The emulator's process: serves until told to stop; tells its CPU time and, at the
+    end, the submits it accepted twice."""
+    from lipbridge_emulator import Emulator, Timing
+
+    with Emulator(timing=Timing(job_seconds=seconds, results_lag=0.0)) as emu:
+        pipe.send((emu.url, emu.key, *sample_inputs(emu)))
+        while pipe.recv() == "cpu":
+            pipe.send(time.process_time())
+        pipe.send(len(emu.ledger.duplicate_submits()))
+
+
+class EmulatorProcess:
+    """The emulator in a process of its own, as a provider is on another machine: in
+    the client's process its threads would contend with the client's for the GIL (which
+    doubled the client's CPU per job), and its memory would count as the client's."""
+
+    def __init__(self, seconds: float) -> None:
+        context = multiprocessing.get_context("spawn")
+        self._pipe, theirs = context.Pipe()
+        self._process = context.Process(target=serve_emulator, args=(seconds, theirs))
+        self._http = urllib3.PoolManager()
+
+    def __enter__(self) -> EmulatorProcess:
+        self._process.start()
+        self.url, self.key, self.video, self.audio = self._pipe.recv()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._process.kill()
+        self._process.join()
+
+    def base_url(self, provider: str) -> str:
+        return f"{self.url}/{provider}"
+
+    def cpu(self) -> float:
+        """Its CPU seconds so far."""
+        self._pipe.send("cpu")
+        return float(self._pipe.recv())
+
+    def duplicate_submits(self) -> int:
+        """Submit bodies it accepted more than once; it stops serving."""
+        self._pipe.send("stop")
+        return int(self._pipe.recv())
+
+    def snapshot(self) -> tuple[list[SimpleNamespace], list[SimpleNamespace]]:
+        """(arrivals, accepted jobs) from its ledger's control route."""
+        ledger = self._http.request("GET", f"{self.url}/_emulator/ledger").json()
+        return (
+            [SimpleNamespace(**a) for a in ledger["arrivals"]],
+            [SimpleNamespace(**a) for a in ledger["accepted"]],
+        )
+
+
+def spans(emu: EmulatorProcess) -> list[tuple[str, float, float, float]]:
     """(provider, accepted, last polled, last seen) of every accepted job, from the
     emulator's ledger; last seen is the fetch of its video, else its last poll."""
-    arrivals, accepted, _ = emu.ledger.snapshot()
+    arrivals, accepted = emu.snapshot()
     fetched: dict[str, float] = {}
     polled: dict[str, float] = {}
     for a in arrivals:
@@ -84,6 +147,34 @@ def spans(emu: Any) -> list[tuple[str, float, float, float]]:
         )
         for a in accepted
     ]
+
+
+def urllib3_floor(emu: EmulatorProcess, threads: int, repeat: int = 3000) -> tuple[float, float]:
+    """Client CPU ms of one plain urllib3 GET (no lipbridge) of a poll answer and of a
+    video from this emulator, ``threads`` at a time as in the batch: the floor under
+    the per-job figure on this machine."""
+    arrivals, _ = emu.snapshot()
+    poll = next(a for a in arrivals if a.endpoint == "poll" and a.provider == "aihubmax")
+    video = next(a for a in arrivals if a.endpoint == "download")
+    pool = urllib3.PoolManager(maxsize=threads)
+    figures = []
+    for url, headers in (
+        (emu.base_url("aihubmax") + poll.path, {"Authorization": f"Bearer {emu.key}"}),
+        (emu.base_url(video.provider or "aihubmax") + video.path, {}),
+    ):
+        def get(_: int, url: str = url, headers: dict[str, str] = headers) -> None:
+            answer = pool.request("GET", url, headers=headers, preload_content=False)
+            for _chunk in answer.stream(1 << 20):
+                pass
+            answer.release_conn()
+
+        with ThreadPoolExecutor(threads) as executor:
+            list(executor.map(get, range(threads)))  # connections open
+            start = time.process_time()
+            list(executor.map(get, range(repeat)))
+            figures.append((time.process_time() - start) * 1000 / repeat)
+    pool.clear()
+    return figures[0], figures[1]
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -117,10 +208,9 @@ def measure(part: str, jobs: int, per_provider: int, total: int, seconds: float,
     from lipbridge.batch.manifest import Row
     from lipbridge.batch.runner import Caps
     from lipbridge.transport import Transport
-    from lipbridge_emulator import Emulator, Timing
 
-    with Emulator(timing=Timing(job_seconds=seconds, results_lag=0.0)) as emu:
-        video, audio = sample_inputs(emu)
+    with EmulatorProcess(seconds) as emu:
+        video, audio = emu.video, emu.audio
         client = Client(
             transport=Transport(maxsize=64),
             api_keys={p: emu.key for p in PROVIDERS},
@@ -144,7 +234,7 @@ def measure(part: str, jobs: int, per_provider: int, total: int, seconds: float,
         timing: dict[str, float] = {}
 
         async def run() -> None:
-            aio = AsyncClient(client)
+            aio = AsyncClient(client, max_threads=THREADS)
             loop_cpu = time.thread_time()
             timing["start"] = time.monotonic()
             async for outcome in aio.batch(rows, caps=caps, allow_unknown_cost=True):
@@ -155,7 +245,7 @@ def measure(part: str, jobs: int, per_provider: int, total: int, seconds: float,
             await aio.aclose(close_client=False)
 
         before = high_water_kib()
-        cpu = time.process_time()
+        emulator_cpu = emu.cpu()
         profiler = cProfile.Profile() if profile else None
         if profiler is not None:
             profiler.enable()
@@ -163,11 +253,12 @@ def measure(part: str, jobs: int, per_provider: int, total: int, seconds: float,
         if profiler is not None:
             profiler.disable()
             profiler.dump_stats(profile)  # type: ignore[arg-type]
-        cpu = time.process_time() - cpu
+        emulator_cpu = emu.cpu() - emulator_cpu
         peak = high_water_kib()
         client.close()
-        arrivals, accepted, _ = emu.ledger.snapshot()
+        arrivals, accepted = emu.snapshot()
         requests = Counter(a.endpoint for a in arrivals)
+        floor_call, floor_video = urllib3_floor(emu, THREADS)
         by: dict[str, list[tuple[float, float]]] = defaultdict(list)
         every, late = [], []
         for provider, start, polled, end in spans(emu):
@@ -185,12 +276,13 @@ def measure(part: str, jobs: int, per_provider: int, total: int, seconds: float,
             "late": [percentile(late, 0.5), percentile(late, 0.95)],
             "peak_mib": peak / 1024, "growth_mib": (peak - before) / 1024,
             "client_cpu": timing["pool_cpu"] + timing["loop_cpu"], "loop_cpu": timing["loop_cpu"],
-            "process_cpu": cpu,
+            "emulator_cpu": emulator_cpu,
             "outcomes": dict(outcomes), "accepted": len(accepted),
             "requests": {k: v for k, v in requests.items() if k},
             "most": {p: most_in_flight(v) for p, v in sorted(by.items())},
             "most_total": most_in_flight(every),
-            "duplicates": len(emu.ledger.duplicate_submits()),
+            "floor_call_ms": floor_call, "floor_video_ms": floor_video,
+            "duplicates": emu.duplicate_submits(),
         }))
 
 
@@ -205,11 +297,14 @@ def report(r: dict[str, Any]) -> None:
     n = r["jobs"]
     ratio = r["wall"] / r["ideal"]
     client_ms = r["client_cpu"] * 1000 / n
-    rest_ms = (r["process_cpu"] - r["client_cpu"]) * 1000 / n
+    rest_ms = r["emulator_cpu"] * 1000 / n
     caps_ok = all(v <= r["per_provider"] for v in r["most"].values()) and (
         r["most_total"] <= r["total"]
     )
     done = r["outcomes"].get("done", 0)
+    calls = sum(r["requests"].get(k, 0) for k in ("submit", "poll")) / n
+    videos = r["requests"].get("download", 0) / n
+    floor_ms = calls * r["floor_call_ms"] + videos * r["floor_video_ms"]
     print(
         f"{r['part']}: {n} jobs of {r['seconds']:g} s over {', '.join(PROVIDERS)}; caps "
         f"{r['per_provider']} per provider, {r['total']} in all; "
@@ -223,13 +318,17 @@ def report(r: dict[str, Any]) -> None:
         ["last submit accepted after", f"{r['submitted']:.1f} s", ""],
         ["seen done after finishing: median / p95",
          f"{r['late'][0]:.2f} / {r['late'][1]:.2f} s", ""],
-        ["peak RSS (emulator included)", f"{r['peak_mib']:.0f} MiB",
+        ["peak RSS of the client process", f"{r['peak_mib']:.0f} MiB",
          f"<= {TARGET_RSS_MIB:.0f}: {'met' if r['peak_mib'] <= TARGET_RSS_MIB else 'MISSED'}"],
         ["  of which grown during the batch", f"{r['growth_mib']:.0f} MiB", ""],
         ["CPU per job: client (loop + pool threads)", f"{client_ms:.2f} ms",
          f"<= {TARGET_CPU_MS}: {'met' if client_ms <= TARGET_CPU_MS else 'MISSED'}"],
         ["  of which the event loop's thread", f"{r['loop_cpu'] * 1000 / n:.2f} ms", ""],
-        ["CPU per job: the rest (emulator)", f"{rest_ms:.2f} ms", ""],
+        [f"  urllib3 alone, the same requests {THREADS} at a time (GET "
+         f"{r['floor_call_ms']:.2f} ms, video {r['floor_video_ms']:.2f} ms)",
+         f"{floor_ms:.2f} ms", ""],
+        [f"  client {TIMES} urllib3 alone", f"{client_ms / floor_ms:.2f}", ""],
+        ["CPU per job: the emulator (its own process)", f"{rest_ms:.2f} ms", ""],
         ["requests per job (submit/poll/download)", " / ".join(
             f"{r['requests'].get(k, 0) / n:.2f}" for k in ("submit", "poll", "download")), ""],
         ["most in flight at one provider (emulator)", most_each(r["most"]),

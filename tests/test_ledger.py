@@ -268,6 +268,8 @@ def test_a_job_is_recorded_from_intent_to_download(ledger: Ledger, clock: FakeCl
     running = JobStatus(state=JobState.RUNNING, raw_status="processing", progress=40)
     ledger.observed(job.local_id, running, None)
     ledger.observed(job.local_id, running, running)  # nothing new: no event
+    further = JobStatus(state=JobState.RUNNING, raw_status="processing", progress=80)
+    ledger.observed(job.local_id, further, running)  # progress alone: no event either
     ledger.observed(job.local_id, succeeded(amount="20", unit="credits"), running)
     assert not ledger.get(job.local_id).finished  # a file was asked for
     ledger.downloaded(job.local_id, Path("out.mp4"), 1234, "ab" * 32)
@@ -284,6 +286,15 @@ def test_a_job_is_recorded_from_intent_to_download(ledger: Ledger, clock: FakeCl
         (EventKind.STATUS, LocalState.SUCCEEDED, "done"),
         (EventKind.DOWNLOADED, LocalState.DOWNLOADED, None),
     ]
+
+
+def test_the_download_record_can_give_up_the_lease_in_the_same_write(ledger: Ledger) -> None:
+    job = ledger.begin("acme", REQUEST)
+    ledger.submitted(job.local_id, handle())
+    ledger.observed(job.local_id, succeeded(), None)
+    ledger.downloaded(job.local_id, Path("o.mp4"), 1, "0" * 64, release=True)
+    stored = ledger.get(job.local_id)
+    assert stored.state is LocalState.DOWNLOADED and stored.lease_owner is None
 
 
 def test_a_fresh_result_url_after_download_keeps_the_job_downloaded(ledger: Ledger) -> None:

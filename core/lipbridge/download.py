@@ -18,36 +18,17 @@ from typing import BinaryIO
 from lipbridge.context import Clock
 from lipbridge.errors import DownloadFailed, OutputError
 from lipbridge.http import retry_after_seconds
+from lipbridge.parts import part_name, remove_stale_parts
 from lipbridge.redact import mask_url
 from lipbridge.sockets import Deadline
 from lipbridge.transport import DECODABLE, Stream, Transport, TransportFailure
 from lipbridge.urls import parse_url
 
 CHUNK_SIZE = 1 << 20
-PART_SUFFIX = ".part"
 ALLOW_PRIVATE_HINT = (
     "set LIPBRIDGE_ALLOW_PRIVATE_HOSTS=1 or Client(allow_private_hosts=True) if this "
     "address is meant"
 )
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:  # exists, owned by someone else
-        return True
-    return True
-
-
-def remove_stale_parts(target: Path) -> None:
-    """Delete ``.<name>.<pid>.<random>.part`` files of ``target`` left by dead processes."""
-    for part in target.parent.glob(f".{target.name}.*{PART_SUFFIX}"):
-        pid = part.name[len(target.name) + 2 :].split(".")[0]
-        if pid.isdigit() and int(pid) != os.getpid() and not _pid_alive(int(pid)):
-            with contextlib.suppress(OSError):
-                part.unlink()
 
 
 def _failed_status(url: str, stream: Stream, clock: Clock) -> DownloadFailed:
@@ -98,9 +79,7 @@ def download(
     target = Path(dest)
     # Beside the target, so the final rename is atomic; mode 0666 minus the umask, like any
     # file the user creates (mkstemp's 0600 would stick to the finished video).
-    tmp_name = str(
-        target.parent / f".{target.name}.{os.getpid()}.{secrets.token_hex(6)}{PART_SUFFIX}"
-    )
+    tmp_name = str(target.parent / part_name(target, secrets.token_hex(6)))
     try:
         remove_stale_parts(target)
         fd = os.open(tmp_name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)

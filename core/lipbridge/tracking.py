@@ -236,9 +236,18 @@ class TrackedJobs:
                 self.ledger.set_output(job.local_id, str(checked))
             return self.fetch(job.local_id, handle, result, checked)
 
-    def fetch(self, local_id: str, handle: JobHandle, result: JobResult, target: Path) -> Path:
+    def fetch(
+        self,
+        local_id: str,
+        handle: JobHandle,
+        result: JobResult,
+        target: Path,
+        *,
+        release: bool = False,
+    ) -> Path:
         """Download the job's video to ``target`` and record its size and sha256; an
-        expired URL is refreshed by a poll first."""
+        expired URL is refreshed by a poll first. ``release`` gives up the job's lease
+        with that record (the caller releases it on failure)."""
         now = self.client.clock.now()
         if result.expires_at is not None and result.expires_at <= now:
             result = self._fresh_result(local_id, handle)
@@ -253,7 +262,7 @@ class TrackedJobs:
             self.ledger.step_failed(local_id, exc)
             raise
         size, sha256 = _digest(saved)
-        self.ledger.downloaded(local_id, saved, size, sha256)
+        self.ledger.downloaded(local_id, saved, size, sha256, release=release)
         return saved
 
     def _fresh_result(self, local_id: str, handle: JobHandle) -> JobResult:

@@ -209,15 +209,15 @@ class Ledger(LedgerQueries):
         *,
         release: bool = False,
     ) -> None:
-        """A poll's status; an event only when state, word or progress changed.
+        """A poll's status; written only when the state or the provider's word changed.
 
-        Each poll also keeps this process's lease alive (written when half of it is
-        spent); ``release`` gives it up in the same write.
+        Progress alone is not written: it is shown live, and a job that reports it would
+        otherwise cost a write at every poll. Each poll also keeps this process's lease
+        alive (written when half of it is spent); ``release`` gives it up in the same write.
         """
-        if previous is not None and (previous.state, previous.raw_status, previous.progress) == (
+        if previous is not None and (previous.state, previous.raw_status) == (
             status.state,
             status.raw_status,
-            status.progress,
         ):
             if release or self._lease_half_spent(local_id):
                 with self._db.write() as conn:
@@ -273,7 +273,10 @@ class Ledger(LedgerQueries):
                 (output, self._now(), local_id),
             )
 
-    def downloaded(self, local_id: str, path: Path, size: int, sha256: str) -> None:
+    def downloaded(
+        self, local_id: str, path: Path, size: int, sha256: str, *, release: bool = False
+    ) -> None:
+        """The video is saved; ``release`` gives up the lease in the same write."""
         state = LocalState.DOWNLOADED
         with self._db.write() as conn:
             conn.execute(
@@ -282,6 +285,9 @@ class Ledger(LedgerQueries):
                 (state.value, str(path), size, sha256, self._now(), local_id),
             )
             self._event(conn, local_id, EventKind.DOWNLOADED, state)
+            if release:
+                self._release(conn, local_id)
+        self._forget(local_id, release)
 
     def reconciled(self, local_id: str, handle: JobHandle | None, how: str) -> None:
         """Adopt ``handle`` as the job the lost submit created, or (None) mark it never
