@@ -21,6 +21,7 @@ class CallKind(str, enum.Enum):
     POLL = "poll"
     CANCEL = "cancel"
     ESTIMATE = "estimate"
+    UPLOAD = "upload"  # a local file to the provider's own storage, before the submit
 
     @property
     def idempotent(self) -> bool:

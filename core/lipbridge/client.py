@@ -65,6 +65,7 @@ from lipbridge.pricing import needed_inputs, output_seconds
 from lipbridge.registry import PluginRecord, Registry
 from lipbridge.sockets import is_local_host
 from lipbridge.transport import Transport
+from lipbridge.uploads import LocalMedia, UploadedMedia
 from lipbridge.urls import check_output_path, check_timeout, parse_url
 from lipbridge.validation import local_path, validate
 
@@ -445,6 +446,22 @@ class Client:
             "lipbridge_poll",
             JobStatus,
             lambda: self.registry.poll(handle.provider, handle, ctx),
+        )
+
+    def upload(self, provider: str, media: LocalMedia) -> UploadedMedia:
+        """Put a probed local file in ``provider``'s own storage (its ``lipbridge_upload``);
+        the reference its submit takes instead of the path."""
+        info = self.registry.info(provider)
+        if not self.registry.implements(provider, "lipbridge_upload"):
+            raise UnsupportedCapability(
+                f"{provider} documents no upload API lipbridge knows of"
+            )
+        ctx = self.context(provider, info)
+        return self._call(
+            ctx,
+            "lipbridge_upload",
+            UploadedMedia,
+            lambda: self.registry.upload(provider, media, ctx),
         )
 
     def cancel(self, handle: JobHandle) -> JobStatus:

@@ -28,11 +28,12 @@ if TYPE_CHECKING:
         MediaDurations,
         ProviderInfo,
     )
+    from lipbridge.uploads import LocalMedia, UploadedMedia
 
 # The contract plugins are written against. A plugin declares the version it was built
 # for in ``ProviderInfo.contract_version``; it loads when the major numbers are equal and
 # its minor number is not newer than this one.
-CONTRACT_VERSION = "1.2"
+CONTRACT_VERSION = "1.3"
 
 
 @hookspec(firstresult=True)
@@ -98,6 +99,21 @@ def lipbridge_find_jobs(
     core drops jobs created before ``since`` and jobs the ledger already knows. Use
     ``CallKind.POLL`` for the requests (reads, safe to retry). Implement it only when
     the provider documents a listing or search of jobs.
+    """
+
+
+@hookspec(firstresult=True)
+def lipbridge_upload(provider: str, media: LocalMedia, ctx: CallContext) -> UploadedMedia:
+    """Optional: put a local file in the provider's own storage, for the submit to use.
+
+    Implement it where the provider documents an upload API. ``media`` was probed
+    already (it exists, is media of its ``kind``, within the model's limits). Send the
+    file with ``ctx.http.upload`` (to the provider's API, with its key) or, for a
+    presigned URL the provider hands out, ``ctx.http.put_file`` (without the key); build
+    the body with ``FileBody.multipart`` or ``FileBody.raw``, which read the file as it
+    is sent. Return the reference the submit takes in place of the path, and when the
+    provider forgets it where documented. The core records the upload in the job ledger
+    and reuses it for the same file while it is valid, so one file is uploaded once.
     """
 
 

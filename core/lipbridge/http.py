@@ -48,9 +48,10 @@ from lipbridge.errors import (
     SubmitOutcomeUnknown,
 )
 from lipbridge.models import AuthScheme
-from lipbridge.redact import holds_secret, scrub, scrub_bytes
+from lipbridge.redact import holds_secret, mask_url, scrub, scrub_bytes
 from lipbridge.sockets import Deadline, is_local_host
 from lipbridge.transport import Response, Transport, TransportFailure
+from lipbridge.uploads import FileBody
 
 log = logging.getLogger("lipbridge.http")
 _JSON = jsonlib.JSONEncoder(separators=(",", ":"))  # what json.dumps builds on every call
@@ -173,8 +174,19 @@ def redact(response: Response) -> Response:
 _NO_BODY = hashlib.sha256(b"").hexdigest()[:16]
 
 
-def fingerprint(body: bytes | None) -> str:
+def fingerprint(body: bytes | FileBody | None) -> str:
+    if isinstance(body, FileBody):  # which file, not its bytes: they are not read twice
+        body = f"{body.path}:{body.size}".encode()
     return hashlib.sha256(body).hexdigest()[:16] if body else _NO_BODY
+
+
+def _anonymous_url(url: str, provider: str) -> str:
+    """An upload URL a provider handed out: absolute http(s), or the plugin erred."""
+    if urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).netloc:
+        raise PluginContractError(
+            f"{provider}: an upload URL must be an absolute http(s) URL, not {mask_url(url)!r}"
+        )
+    return url
 
 
 # A relative path that ``urljoin`` would append to a base URL ending in "/" unchanged: no
@@ -268,9 +280,27 @@ class ProviderHTTP:
     def post(self, path: str, *, kind: CallKind, json: Any = None) -> Response:
         return self.request("POST", path, kind=kind, json=json)
 
+    def upload(
+        self, path: str, body: FileBody, *, params: Mapping[str, str] | None = None
+    ) -> Response:
+        """POST a file (``FileBody.multipart`` or ``.raw``) to the provider's own upload
+        API, with its credentials; read from disk as it is sent. Retried like a poll: a
+        repeated upload costs nothing but storage."""
+        return self.request("POST", path, kind=CallKind.UPLOAD, body=body, params=params)
+
+    def put_file(self, url: str, body: FileBody) -> Response:
+        """PUT a file to a URL the provider handed out for it (a presigned upload URL,
+        usually on a storage host). Sent without the provider's credentials, so the URL
+        may be on any host; private addresses are refused as for downloads."""
+        return self.request("PUT", url, kind=CallKind.UPLOAD, body=body, anonymous=True)
+
     def _deadline(self, kind: CallKind) -> Deadline:
         """This attempt's deadline: the call kind's total, or the caller's if sooner."""
         timeouts = self.transport.timeouts
+        if kind is CallKind.UPLOAD:  # a large body: the download's budget
+            return Deadline.within(
+                self.clock, timeouts.download, read=timeouts.submit_read, cap=self.deadline
+            )
         submit = kind is CallKind.SUBMIT
         return Deadline.within(
             self.clock,
@@ -292,17 +322,23 @@ class ProviderHTTP:
         json: Any = None,
         params: Mapping[str, str] | None = None,
         headers: Mapping[str, str] | None = None,
+        body: FileBody | None = None,
+        anonymous: bool = False,
     ) -> Response:
-        url = self.url(path, params)
-        body = None if json is None else _JSON.encode(json).encode()
-        key = self.credentials.require()
+        """Send with retries as ``kind`` allows. ``anonymous``: to ``path``, an absolute
+        http(s) URL on any host, without credentials (see :meth:`put_file`)."""
+        url = _anonymous_url(path, self.provider) if anonymous else self.url(path, params)
+        payload: bytes | FileBody | None = (
+            body if body is not None else None if json is None else _JSON.encode(json).encode()
+        )
         all_headers = {
             "User-Agent": self.user_agent,
             "Accept": "application/json",
             **(headers or {}),
-            self.auth.header: self.auth.prefix + key,
         }
-        if body is not None:
+        if not anonymous:
+            all_headers[self.auth.header] = self.auth.prefix + self.credentials.require()
+        if isinstance(payload, bytes):
             all_headers["Content-Type"] = "application/json"
         keyed = kind is CallKind.SUBMIT and self.idempotency_key is not None
         if keyed:
@@ -317,16 +353,16 @@ class ProviderHTTP:
                     method,
                     url,
                     headers=all_headers,
-                    body=body,
-                    secret_headers=self.secret_headers,
+                    body=payload,
+                    secret_headers=() if anonymous else self.secret_headers,
                     deadline=self._deadline(kind),
                     allow_private=self.allow_private,
                 )
             except TransportFailure as failure:
-                self._record(kind, method, url, None, sent=failure.sent, body=body)
+                self._record(kind, method, url, None, sent=failure.sent, body=payload)
                 log.debug("%s %s attempt %d failed: %s", method, url, attempt, failure)
                 if failure.refused_address:
-                    raise self._refused(method, url, failure, kind, body) from None
+                    raise self._refused(method, url, failure, kind, payload) from None
                 delay = self.retry.delay(attempt, self.rng)
                 if (
                     (retryable or not failure.sent)
@@ -336,19 +372,19 @@ class ProviderHTTP:
                     self.clock.sleep(delay)
                     continue
                 if kind is CallKind.SUBMIT and failure.sent:
-                    raise self._outcome_unknown(method, url, body, str(failure), None) from None
+                    raise self._outcome_unknown(method, url, payload, str(failure), None) from None
                 raise ProviderUnavailable(
                     f"{method} {url} failed after {attempt} attempt(s): {failure}",
                     provider=self.provider,
                 ) from None
             response = redact(response)
-            self._record(kind, method, url, response.status, sent=True, body=body)
+            self._record(kind, method, url, response.status, sent=True, body=payload)
             if log.isEnabledFor(logging.DEBUG):  # every answer: skip the call when it is off
                 log.debug("%s %s -> HTTP %d (attempt %d)", method, url, response.status, attempt)
             if response.truncated and response.ok:
                 what = f"an answer over the {self.transport.max_body}-byte limit"
                 if kind is CallKind.SUBMIT:
-                    raise self._outcome_unknown(method, url, body, what, response)
+                    raise self._outcome_unknown(method, url, payload, what, response)
                 raise ProviderProtocolError(
                     f"{method} {url} answered HTTP {response.status} with {what}",
                     provider=self.provider,
@@ -371,7 +407,9 @@ class ProviderHTTP:
                 and not keyed
                 and response.status in SUBMIT_AMBIGUOUS_STATUSES
             ):
-                raise self._outcome_unknown(method, url, body, f"HTTP {response.status}", response)
+                raise self._outcome_unknown(
+                    method, url, payload, f"HTTP {response.status}", response
+                )
             return response
 
     def _refused(
@@ -380,7 +418,7 @@ class ProviderHTTP:
         url: str,
         failure: TransportFailure,
         kind: CallKind,
-        body: bytes | None,
+        body: bytes | FileBody | None,
     ) -> LipbridgeError:
         """A hop reached a private address: the base URL's own host, or a redirect's."""
         where = f"{method} {url}: {failure.cause}"
@@ -404,7 +442,7 @@ class ProviderHTTP:
         status: int | None,
         *,
         sent: bool,
-        body: bytes | None,
+        body: bytes | FileBody | None,
     ) -> None:
         self.exchanges.append(
             Exchange(
@@ -421,7 +459,7 @@ class ProviderHTTP:
         self,
         method: str,
         url: str,
-        body: bytes | None,
+        body: bytes | FileBody | None,
         what: str,
         response: Response | None,
     ) -> SubmitOutcomeUnknown:

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
         shown,
     )
     from lipbridge.pricing import PriceTable
+    from lipbridge.uploads import FileBody, LocalMedia, UploadedMedia
     from lipbridge.wire import (
         StatusMap,
         dig,
@@ -67,6 +68,7 @@ _HOMES = {
         "models",
     ),
     "PriceTable": "pricing",
+    **dict.fromkeys(("FileBody", "LocalMedia", "UploadedMedia"), "uploads"),
     **dict.fromkeys(
         (
             "StatusMap",
@@ -88,7 +90,9 @@ __all__ = [
     "AuthScheme",
     "CallContext",
     "CallKind",
+    "FileBody",
     "InputLimits",
+    "LocalMedia",
     "MediaDurations",
     "ModelCapabilities",
     "PriceTable",
@@ -96,6 +100,7 @@ __all__ = [
     "ProviderInfo",
     "Response",
     "StatusMap",
+    "UploadedMedia",
     "data_uri",
     "dig",
     "env_name",

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 
     from lipbridge.context import CallContext
     from lipbridge.models import JobHandle, JobRequest, MediaDurations
+    from lipbridge.uploads import LocalMedia
 
 REQUIRED_HOOKS = ("lipbridge_provider_info", "lipbridge_submit", "lipbridge_poll")
 IN_PROCESS = "(registered in-process)"
@@ -325,6 +326,14 @@ class Registry:
         return self._caller(name, "lipbridge_find_jobs")(
             provider=name, request=request, since=since, ctx=ctx
         )
+
+    def upload(self, name: str, media: LocalMedia, ctx: CallContext) -> object:
+        return self._caller(name, "lipbridge_upload")(provider=name, media=media, ctx=ctx)
+
+    def implements(self, name: str, hook: str) -> bool:
+        """Whether the plugin that owns ``name`` implements ``hook`` (an optional one)."""
+        owner = self._ensure(name)
+        return any(caller.name == hook for caller in self._pm.get_hookcallers(owner) or [])
 
     def records(self) -> list[PluginRecord]:
         """Every provider found, loading each enabled one; never raises for a bad plugin."""

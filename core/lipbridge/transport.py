@@ -26,6 +26,7 @@ from urllib3.exceptions import (
 from lipbridge.calls import Response as Response  # its home; re-exported here
 from lipbridge.context import Clock, SystemClock
 from lipbridge.sockets import POOL_CLASSES, AddressRefused, Deadline, Rules, applied
+from lipbridge.uploads import FileBody
 
 # Headers that carry credentials for some provider. Any header a plugin declares secret is
 # added per request. They are removed whenever a redirect leaves the original host.
@@ -144,17 +145,23 @@ class Transport:
         url: str,
         *,
         headers: Mapping[str, str],
-        body: bytes | None,
+        body: bytes | FileBody | None,
         rules: Rules,
     ) -> urllib3.BaseHTTPResponse:
-        """One request, no redirects followed; raises TransportFailure."""
+        """One request, no redirects followed; raises TransportFailure.
+
+        A :class:`FileBody` is read from its start at every hop, with its length given.
+        """
+        if isinstance(body, FileBody):
+            headers = {**headers, "Content-Type": body.content_type,
+                       "Content-Length": str(body.size)}
         try:
             connect = min(self.timeouts.connect, max(rules.deadline.left(), 0.001))
             with applied(rules):
                 return self._pool.urlopen(
                     method,
                     url,
-                    body=body,
+                    body=body.chunks() if isinstance(body, FileBody) else body,
                     headers=dict(headers),
                     timeout=urllib3.Timeout(connect=connect, read=rules.deadline.read_timeout()),
                     retries=NO_RETRIES,
@@ -174,7 +181,7 @@ class Transport:
         url: str,
         *,
         headers: Mapping[str, str],
-        body: bytes | None,
+        body: bytes | FileBody | None,
         rules: Rules,
         secret_headers: Iterable[str],
     ) -> tuple[str, urllib3.BaseHTTPResponse]:
@@ -235,7 +242,7 @@ class Transport:
         url: str,
         *,
         headers: Mapping[str, str],
-        body: bytes | None = None,
+        body: bytes | FileBody | None = None,
         read_timeout: float | None = None,
         secret_headers: Iterable[str] = (),
         deadline: Deadline | None = None,

@@ -2,8 +2,8 @@
 against the emulator.
 
 * Once: nothing more is submitted, the jobs in flight finish and are downloaded, the
-  rows never submitted end ``pending`` (exit 0) and say how to resume; ``batch resume
-  ID`` then submits just those.
+  rows never submitted end ``pending`` (exit 130: not finished) and say how to resume;
+  ``batch resume ID`` then submits just those.
 * Twice: the process exits 130 at once, without waiting for the jobs in flight, and
   says how to resume; ``batch resume ID`` waits for those jobs (no second submit) and
   submits the rest: every row ends downloaded with exactly one job, and the emulator
@@ -103,7 +103,7 @@ def test_the_first_ctrl_c_stops_submitting_and_waits_for_the_jobs_in_flight(
             stopped = run.wait()
         finally:
             cli.close()
-        assert stopped.returncode == ExitCode.OK, stopped
+        assert stopped.returncode == ExitCode.INTERRUPTED, stopped
         assert len(submits(emu)) == 2, stopped  # nothing submitted after the Ctrl-C
         batch_id = batch_id_of(stopped)
         ends = outcomes_printed(stopped)

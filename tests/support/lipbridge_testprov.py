@@ -30,13 +30,16 @@ from lipbridge import (
 from lipbridge.plugin import (
     CallContext,
     CallKind,
+    FileBody,
     InputLimits,
+    LocalMedia,
     MediaDurations,
     ModelCapabilities,
     PriceTable,
     ProviderInfo,
     Response,
     StatusMap,
+    UploadedMedia,
     dig,
     error_for_status,
     hookimpl,
@@ -267,3 +270,21 @@ class Capped(AcmeLike):
 
 
 capped = Capped("capped")
+
+
+class Uploader(AcmeLike):
+    """Acme with its own storage: ``POST /v1/uploads`` (multipart, field ``file``) ->
+    ``{"url", "expires_in"}`` (seconds)."""
+
+    @hookimpl
+    def lipbridge_upload(self, media: LocalMedia, ctx: CallContext) -> UploadedMedia:
+        self.calls["upload"] += 1
+        body = FileBody.multipart(media.path, field_name="file", media_type=media.media_type)
+        answer = self._check(ctx.http.upload("/v1/uploads", body), ctx)
+        return UploadedMedia(
+            reference=str(answer["url"]),
+            expires_at=ctx.clock.now() + dt.timedelta(seconds=float(answer["expires_in"])),
+        )
+
+
+uploader = Uploader("uploader")

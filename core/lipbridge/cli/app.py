@@ -62,6 +62,7 @@ class ExitCode(enum.IntEnum):
     TIMEOUT = 6  # --wait deadline passed; the job may still finish
     OUTPUT = 7  # the finished video could not be saved locally; fetch it again
     BUSY = 8  # another process is driving this job (its lease in the job ledger)
+    INTERRUPTED = 130  # Ctrl-C (the shell's code for it): resumable, not finished
 
 
 def exit_code_for(error: LipbridgeError) -> ExitCode:

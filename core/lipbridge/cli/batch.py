@@ -23,7 +23,6 @@ if TYPE_CHECKING:
     from lipbridge.batch.runner import Caps, RowOutcome
     from lipbridge.client import Client
 
-INTERRUPTED = 130
 # The options a batch keeps in the ledger: `batch resume ID` runs with them again, unless
 # the command line gives another value.
 KEPT = (
@@ -33,7 +32,7 @@ KEPT = (
 # The exit code a row's end gives the whole batch; the worst one wins.
 _EXIT = {
     "done": ExitCode.OK,
-    "pending": ExitCode.OK,
+    "pending": ExitCode.INTERRUPTED,  # stopped by a Ctrl-C before its submit
     "failed": ExitCode.JOB_FAILED,
     "rejected": ExitCode.PROVIDER,
     "unknown": ExitCode.PROVIDER,
@@ -254,7 +253,7 @@ def _run(
         asyncio.run(main())
     except (asyncio.CancelledError, KeyboardInterrupt):
         click.echo(f"\ninterrupted; resume with `lipbridge batch resume {batch_id}`", err=True)
-        raise SystemExit(INTERRUPTED) from None
+        raise SystemExit(ExitCode.INTERRUPTED) from None
     pending = sum(o.state is RowState.PENDING for o in outcomes)
     if pending:
         click.echo(f"stopped: {pending} row(s) not submitted; `lipbridge batch resume "

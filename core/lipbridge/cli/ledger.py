@@ -26,7 +26,6 @@ if TYPE_CHECKING:
     from lipbridge.ledger import Ledger
     from lipbridge.models import JobHandle
 
-INTERRUPTED = 130  # the shell's code for a process ended by Ctrl-C
 
 
 def jobs_of(client: Client) -> Jobs:
@@ -64,7 +63,7 @@ def resumable(local_id: Callable[[], str | None] | str | None) -> Iterator[None]
         if not known:
             what = "the ledger has every job: resume with `lipbridge jobs resume --all`"
         click.echo(f"\ninterrupted; {what}", err=True)
-        raise SystemExit(INTERRUPTED) from None
+        raise SystemExit(ExitCode.INTERRUPTED) from None
 
 
 def announce_local(handle: JobHandle) -> None:
