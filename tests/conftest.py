@@ -1,4 +1,4 @@
-"""Fixtures shared by the core tests: fake clock, scripted server, fake distributions."""
+"""Fixtures shared by the core tests: fake clock, scripted server, fake distributions, S3."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import datetime as dt
 import random
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from scripted_server import ScriptedServer
@@ -13,6 +14,9 @@ from scripted_server import ScriptedServer
 from lipbridge import Client, Registry, Transport
 from lipbridge.registry import discover
 from lipbridge_contract.harness import SteppedClock
+
+if TYPE_CHECKING:
+    from s3_server import S3Server
 
 KEY = "test-key-acme-0123456789abcdef"
 GLOBEX_KEY = "test-key-globex-0123456789abcdef"
@@ -119,3 +123,22 @@ def offline_client(standard_site: Path, clock: FakeClock) -> Client:
         transport=ForbiddenTransport(),
         rng=random.Random(7),
     )
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[S3Server]:
+    """moto's S3 on 127.0.0.1 for the whole session (imported only by tests that use it)."""
+    from s3_server import S3Server
+
+    srv = S3Server().start()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture
+def s3(s3_server: S3Server, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> S3Server:
+    """The session's S3 server, with fake AWS keys as this test's only credentials."""
+    from s3_server import fake_aws_environment
+
+    fake_aws_environment(monkeypatch, tmp_path)
+    return s3_server
