@@ -23,9 +23,9 @@ from botocore.exceptions import EndpointConnectionError
 from conftest import FakeClock
 from s3_server import ACCESS_KEY, SECRET_KEY, RefusingStore, S3Server
 
-from lipbridge import ConfigurationError, InvalidRequest
+from lipbridge import ConfigurationError, InvalidRequest, StagingUnavailable
 from lipbridge.redact import mask_url, mask_url_secrets
-from lipbridge.staging import Staging, StagingUnavailable
+from lipbridge.staging import Staging
 
 VIDEO = b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 300  # about 75 KiB
 PREFIX = "lipbridge/inputs"

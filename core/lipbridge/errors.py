@@ -226,6 +226,13 @@ class DownloadFailed(LipbridgeError):
         self.retry_after = retry_after
 
 
+class StagingUnavailable(LipbridgeError):
+    """The staging object storage could not be reached or was busy; trying later may work.
+    Nothing was sent to the provider."""
+
+    retryable = True
+
+
 class OutputError(LipbridgeError):
     """The finished video could not be saved locally (a folder, a missing directory, no
     permission). The job and its result URL are untouched: fetch it again."""

@@ -29,7 +29,12 @@ from typing import Any
 from attrs import field, frozen
 
 from lipbridge.context import Clock, SystemClock
-from lipbridge.errors import ConfigurationError, InvalidRequest, LipbridgeError
+from lipbridge.errors import (
+    ConfigurationError,
+    InvalidRequest,
+    LipbridgeError,
+    StagingUnavailable,
+)
 from lipbridge.models import shown
 from lipbridge.redact import mask_url, register
 from lipbridge.urls import parse_url
@@ -111,12 +116,6 @@ class Staged:
     url: str = field(repr=lambda url: repr(mask_url(url)))  # presigned GET: a bearer secret
     location: str  # e.g. s3://bucket/prefix/<sha256>.mp4, no credentials
     expires_at: dt.datetime  # aware UTC
-
-
-class StagingUnavailable(LipbridgeError):
-    """The object storage could not be reached or was busy; trying later may work."""
-
-    retryable = True
 
 
 def _target(text: str, setting: str) -> tuple[str, str, str]:
