@@ -5,6 +5,8 @@ from __future__ import annotations
 import builtins
 import datetime as dt
 import json
+import sqlite3
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -12,8 +14,17 @@ from lipbridge.convert import loads
 from lipbridge.errors import InvalidRequest
 from lipbridge.ledger.database import Database
 from lipbridge.ledger.ids import first_local_id, is_local_id_prefix
-from lipbridge.ledger.records import EventKind, JobSummary, LedgerEvent, LedgerJob, LocalState
+from lipbridge.ledger.records import (
+    EventKind,
+    JobSummary,
+    LedgerEvent,
+    LedgerJob,
+    LocalState,
+    MediaRoute,
+    Route,
+)
 from lipbridge.models import CostEstimate, JobHandle, JobRequest, JobResult
+from lipbridge.redact import mask_url
 
 _SUMMARY = (
     "local_id, provider, model, state, provider_job_id, created_at, updated_at, "
@@ -68,6 +79,26 @@ def text_of(value: object) -> str | None:
     return None if value is None else str(value)
 
 
+def routes_of(
+    conn: sqlite3.Connection, jobs: str, args: Sequence[object]
+) -> dict[str, builtins.list[MediaRoute]]:
+    """The routes of the jobs whose local ids the SQL ``jobs`` selects, by local id, as
+    they may be shown (references masked)."""
+    found: dict[str, builtins.list[MediaRoute]] = {}
+    for row in conn.execute(
+        "SELECT local_id, field, path, route, size, sha256, target, reference, expires_at, "
+        f"reused FROM job_media WHERE local_id IN ({jobs}) ORDER BY local_id, field DESC",
+        list(args),
+    ):
+        found.setdefault(row[0], []).append(
+            MediaRoute(
+                field=row[1], path=row[2], route=Route(row[3]), size=row[4], sha256=row[5],
+                target=row[6], reference=mask_url(row[7]) if row[7] else None,
+                expires_at=parse_timestamp(row[8]), reused=bool(row[9]),
+            )
+        )
+    return found
+
 
 class LedgerQueries:
     """The reading half of :class:`~lipbridge.ledger.Ledger`."""
@@ -91,6 +122,7 @@ class LedgerQueries:
             )
             rows = cursor.fetchall()
             names = [d[0] for d in cursor.description]
+            routes = routes_of(conn, "?", [rows[0][0]]) if len(rows) == 1 else {}
         if not rows:
             raise self._no_such_job(ref)
         if len(rows) > 1:
@@ -98,7 +130,7 @@ class LedgerQueries:
                 f"{ref} starts more than one job id in {self.path}; give more of it",
                 field="job",
             )
-        return _job(dict(zip(names, rows[0], strict=True)))
+        return _job(dict(zip(names, rows[0], strict=True)), routes)
 
     def locate(self, handle: JobHandle) -> str | None:
         """The local id of the job ``handle`` names, if the ledger has it (no decoding)."""
@@ -240,9 +272,12 @@ class LedgerQueries:
             )
             names = [d[0] for d in cursor.description]
             rows = cursor.fetchall()
+            routes = routes_of(
+                conn, "SELECT local_id FROM jobs WHERE batch_id = ?", [batch_id]
+            )
         attempts: dict[int, builtins.list[LedgerJob]] = {}
         for row in rows:
-            job = _job(dict(zip(names, row, strict=True)))
+            job = _job(dict(zip(names, row, strict=True)), routes)
             attempts.setdefault(job.batch_line or 0, []).append(job)
         return attempts
 
@@ -252,7 +287,7 @@ class LedgerQueries:
 
 
 
-def _job(row: dict[str, Any]) -> LedgerJob:
+def _job(row: dict[str, Any], routes: dict[str, builtins.list[MediaRoute]]) -> LedgerJob:
     return LedgerJob(
         local_id=row["local_id"],
         provider=row["provider"],
@@ -275,4 +310,5 @@ def _job(row: dict[str, Any]) -> LedgerJob:
         lease_expires_at=parse_timestamp(row["lease_expires_at"]),
         batch_id=row.get("batch_id"),
         batch_line=row.get("batch_line"),
+        routes=tuple(routes.get(row["local_id"], ())),
     )

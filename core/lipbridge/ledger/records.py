@@ -1,4 +1,5 @@
-"""What the ledger keeps: a job's local record, its events, and its lifecycle states."""
+"""What the ledger keeps: a job's local record, its events, its lifecycle states, and the
+route each of its local input files took to the provider."""
 
 from __future__ import annotations
 
@@ -73,6 +74,53 @@ def digest(canonical_json: str) -> str:
     return hashlib.sha256(canonical_json.encode()).hexdigest()[:32]
 
 
+class Route(str, enum.Enum):
+    """How a local input file reaches the provider, in the order they are tried
+    (docs/local-media.md)."""
+
+    UPLOAD = "upload"  # the provider's own upload API (the plugin's lipbridge_upload)
+    INLINE = "inline"  # inside the submit, as a data: URI
+    STAGED = "staged"  # the user's object storage, a presigned URL sent
+
+
+@frozen(kw_only=True)
+class MediaRoute:
+    """The way one local input of a job went: ``target`` is the provider that stored it
+    (upload) or where it was staged; ``reference`` what the submit sent in place of the
+    path, with any signature masked (the whole reference stays in the ledger, for
+    reuse); ``reused`` an upload made before, still valid, sent again."""
+
+    field: str  # "video" or "audio"
+    path: str
+    route: Route
+    size: int
+    sha256: str | None = None  # not computed for inline files
+    target: str | None = None
+    reference: str | None = None
+    expires_at: dt.datetime | None = None
+    reused: bool = False
+
+    def describe(self) -> str:
+        """One line for people: ``video face.mp4: uploaded to acme (expires ...)``."""
+        name = f"{self.field} {self.path.rsplit('/', 1)[-1]}"
+        until = (
+            f"expires {self.expires_at.astimezone(dt.timezone.utc):%Y-%m-%d %H:%M} UTC"
+            if self.expires_at is not None
+            else "no expiry given"
+        )
+        if self.route is Route.INLINE:
+            return f"{name}: inline data URI ({_megabytes(self.size)})"
+        if self.route is Route.UPLOAD:
+            how = "reused upload to" if self.reused else "uploaded to"
+            return f"{name}: {how} {self.target} ({until})"
+        how = "reused staged copy at" if self.reused else "staged to"
+        return f"{name}: {how} {self.target} (URL {until})"
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / 1e6:.1f} MB" if size >= 100_000 else f"{size} bytes"
+
+
 @frozen(kw_only=True)
 class LedgerEvent:
     local_id: str
@@ -109,6 +157,7 @@ class LedgerJob:
     lease_expires_at: dt.datetime | None = None
     batch_id: str | None = None  # the batch (and manifest line) this job is an attempt at
     batch_line: int | None = None
+    routes: tuple[MediaRoute, ...] = ()  # how each local input reached the provider
 
     @property
     def provider_job_id(self) -> str | None:

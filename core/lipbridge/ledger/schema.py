@@ -81,6 +81,37 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE jobs ADD COLUMN batch_line INTEGER;
     CREATE INDEX jobs_batch ON jobs (batch_id, batch_line) WHERE batch_id IS NOT NULL;
     """,
+    # 2 -> 3: local files uploaded (or staged) once and reused, and the route each of a
+    # job's local inputs took.
+    """
+    CREATE TABLE uploads (
+        seq INTEGER PRIMARY KEY,
+        sha256 TEXT NOT NULL,       -- the file's content: the key it is reused under
+        route TEXT NOT NULL,        -- 'upload' (the provider's API) or 'staged'
+        target TEXT NOT NULL,       -- the provider, or the staging target
+        reference TEXT NOT NULL,    -- what a submit sends; a presigned URL kept whole
+        location TEXT,              -- where a staged file lives (no credentials)
+        expires_at TEXT,
+        created_at TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        media_type TEXT NOT NULL,
+        path TEXT NOT NULL          -- the file it was made from, for display
+    );
+    CREATE INDEX uploads_content ON uploads (sha256, route, target, created_at);
+    CREATE TABLE job_media (
+        local_id TEXT NOT NULL REFERENCES jobs (local_id),
+        field TEXT NOT NULL,        -- 'video' or 'audio'
+        path TEXT NOT NULL,         -- as the request gave it
+        route TEXT NOT NULL,        -- 'upload', 'inline' or 'staged'
+        size INTEGER NOT NULL,
+        sha256 TEXT,
+        target TEXT,
+        reference TEXT,             -- what the submit sent in place of the path
+        expires_at TEXT,
+        reused INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (local_id, field)
+    ) WITHOUT ROWID;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

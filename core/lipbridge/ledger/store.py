@@ -24,11 +24,13 @@ from lipbridge.errors import JobBusy, LipbridgeError
 from lipbridge.ledger.database import Database
 from lipbridge.ledger.ids import new_local_id
 from lipbridge.ledger.leases import LEASE_SECONDS, Owner, held_by_other
+from lipbridge.ledger.media import LedgerMedia
 from lipbridge.ledger.queries import LedgerQueries, parse_timestamp, text_of, timestamp
 from lipbridge.ledger.records import (
     EventKind,
     LedgerJob,
     LocalState,
+    MediaRoute,
     digest,
 )
 from lipbridge.models import CostEstimate, JobHandle, JobRequest, JobResult, JobState, JobStatus
@@ -47,7 +49,7 @@ def default_path(environ: Mapping[str, str] = os.environ) -> Path:
     return Path(platformdirs.user_data_dir("lipbridge", appauthor=False)) / "jobs.sqlite"
 
 
-class Ledger(LedgerQueries):
+class Ledger(LedgerQueries, LedgerMedia):
     """A job ledger file. Safe to share between threads and between processes.
 
     ``fsync=True`` makes every write durable across a power cut too, at about 3 ms a
@@ -98,10 +100,14 @@ class Ledger(LedgerQueries):
         estimate: CostEstimate | None = None,
         output: str | None = None,
         batch: tuple[str, int] | None = None,
+        routes: tuple[MediaRoute, ...] = (),
+        sent: JobRequest | None = None,
     ) -> LedgerJob:
         """Record the intent to submit, leased to this process; commit before sending.
 
-        ``batch`` is the batch id and manifest line the job is an attempt at.
+        ``batch`` is the batch id and manifest line the job is an attempt at; ``routes``
+        how its local inputs go, and ``sent`` the request as sent, with the references
+        that replace their paths (``request`` keeps the paths, as the user gave them).
         """
         now = self.clock.now()
         local_id = new_local_id(now)
@@ -124,6 +130,7 @@ class Ledger(LedgerQueries):
                     batch[0] if batch else None, batch[1] if batch else None,
                 ),
             )
+            self._write_routes(conn, local_id, routes, sent or request)
             self._event(conn, local_id, EventKind.INTENT, LocalState.SUBMITTING)
         with self._driving_lock:
             self._driving.add(local_id)
@@ -143,6 +150,7 @@ class Ledger(LedgerQueries):
             lease_expires_at=now + self.lease,
             batch_id=batch[0] if batch else None,
             batch_line=batch[1] if batch else None,
+            routes=routes,
         )
 
     def create_batch(
