@@ -154,16 +154,6 @@ CASES = {
         UnsupportedOption, "audio", lambda d: "data:audio/wav;base64," + "A" * 4000,
         ("data:",), allowed=("http", "https"),
     ),
-    "video-local-on-acme-1": Case(
-        lambda d: one(video=str(d / "small.mp4")),
-        UnsupportedOption, "video", lambda d: str(d / "small.mp4"), ("local file",),
-        allowed=("http", "https"),
-    ),
-    "audio-file-url-on-acme-1": Case(
-        lambda d: one(audio=(d / "small.wav").as_uri()),
-        UnsupportedOption, "audio", lambda d: (d / "small.wav").as_uri(), ("local file",),
-        allowed=("http", "https"),
-    ),
     # -- local files on acme-lite --
     "video-missing-file": Case(
         lambda d: lite(video=str(d / "missing.mp4")),
@@ -290,6 +280,23 @@ def test_invalid_request_refused_alike_without_http(
     if case.allowed is not None:
         assert isinstance(exc, UnsupportedOption)
         assert list(exc.allowed) == list(case.allowed)
+
+
+@pytest.mark.parametrize(
+    ("field", "ref"),
+    [("video", lambda d: str(d / "small.mp4")), ("audio", lambda d: (d / "small.wav").as_uri())],
+)
+def test_a_local_file_with_no_route_is_refused_by_submit_before_it_is_read(
+    offline_client: Client, media: Path, field: str, ref: Callable[[Path], str]
+) -> None:
+    """acme-1 takes no inline files, acme has no upload API and no staging is set: the
+    submit is refused naming the routes (the file is not even probed: its name decides).
+    An estimate sends nothing, so it measures the file instead (tests/test_local_media.py)."""
+    value = ref(media)
+    with pytest.raises(UnsupportedOption) as caught:
+        offline_client.submit("acme", JobRequest(**one(**{field: value})))
+    assert_names(caught.value, field, value, "local file", "LIPBRIDGE_STAGING=s3://")
+    assert list(caught.value.allowed) == ["http", "https"]
 
 
 def test_data_uri_on_lite_is_not_unsupported(offline_client: Client) -> None:

@@ -48,7 +48,6 @@ from lipbridge.errors import (
     WaitTimeout,
 )
 from lipbridge.http import ProviderHTTP, RetryPolicy
-from lipbridge.media import probe_seconds
 from lipbridge.models import (
     CostEstimate,
     JobHandle,
@@ -63,6 +62,7 @@ from lipbridge.models import (
 from lipbridge.polling import PollPolicy, Waiter, wait_until_done
 from lipbridge.pricing import needed_inputs, output_seconds
 from lipbridge.registry import PluginRecord, Registry
+from lipbridge.routes import MediaRouter, OnRoute
 from lipbridge.sockets import is_local_host
 from lipbridge.transport import Transport
 from lipbridge.uploads import LocalMedia, UploadedMedia
@@ -74,6 +74,7 @@ if TYPE_CHECKING:
     from lipbridge.batch.runner import RowOutcome
     from lipbridge.jobs import Jobs
     from lipbridge.ledger import Ledger
+    from lipbridge.staging import Staging
 
 T = TypeVar("T")
 log = logging.getLogger("lipbridge")
@@ -164,6 +165,11 @@ class Client:
     ``LIPBRIDGE_LEDGER``, else ``jobs.sqlite`` in the user's data directory, opened on
     the first submit or wait. ``ledger=False`` keeps no record: a job whose submit answer
     is lost, or whose process dies, can then only be found in the provider's dashboard.
+
+    Local input files reach a provider by its own upload API, inline, or through
+    ``staging`` (a :class:`~lipbridge.staging.Staging`, a target such as
+    ``s3://bucket/prefix``, or False; by default ``LIPBRIDGE_STAGING``); see
+    docs/local-media.md.
     """
 
     def __init__(
@@ -181,6 +187,7 @@ class Client:
         rng: random.Random | None = None,
         allow_private_hosts: bool | None = None,
         ledger: Ledger | str | os.PathLike[str] | bool | None = None,
+        staging: Staging | str | bool | None = None,
     ) -> None:
         self._environ = os.environ if environ is None else environ
         self.registry = registry if registry is not None else Registry(environ=self._environ)
@@ -199,6 +206,7 @@ class Client:
         self._ledger_choice = ledger
         self._jobs: Jobs | None = None
         self._jobs_lock = threading.Lock()
+        self.media = MediaRouter(self, staging, self._environ)
 
     def __repr__(self) -> str:
         return f"Client(providers={self.registry.names()!r})"
@@ -371,27 +379,35 @@ class Client:
     # -- the job lifecycle --------------------------------------------------------------------
 
     def submit(
-        self, provider: str, request: JobRequest, *, drop_unsupported: bool = False
+        self,
+        provider: str,
+        request: JobRequest,
+        *,
+        drop_unsupported: bool = False,
+        on_route: OnRoute | None = None,
     ) -> JobHandle:
         """Start a job. Validation happens first; nothing is sent for an invalid request.
 
-        The job is recorded in the ledger before the submit is sent (the handle's
-        ``local_id``). If the provider may have accepted the job but the answer was lost
-        or unreadable, :class:`SubmitOutcomeUnknown` says so; ``client.jobs.reconcile``
-        settles it.
+        Local files are uploaded (or staged) first where their route needs it, and
+        ``on_route`` is told how each one goes. The job is recorded in the ledger before
+        the submit is sent (the handle's ``local_id``). If the provider may have accepted
+        the job but the answer was lost or unreadable, :class:`SubmitOutcomeUnknown` says
+        so; ``client.jobs.reconcile`` settles it.
         """
         info, request = self.prepare(provider, request, drop_unsupported=drop_unsupported)
         jobs = self.jobs
         if jobs is None:
             key = secrets.token_urlsafe(24) if info.idempotency_header else None
-            return self.send(provider, info, request, idempotency_key=key)
-        return jobs.submit(provider, info, request)
+            sent, _ = self.media.resolve(provider, info, request, ledger=None, on_route=on_route)
+            return self.send(provider, info, sent, idempotency_key=key)
+        return jobs.submit(provider, info, request, on_route=on_route)
 
     def prepare(
         self, provider: str, request: JobRequest, *, drop_unsupported: bool = False
     ) -> tuple[ProviderInfo, JobRequest]:
         """Everything checked before a submit may be recorded or sent: the request against
-        the model, the key, the callback URL. Raises; never touches the network."""
+        the model, the key, the callback URL, each local file (probed, and a route to the
+        provider chosen for it). Raises; never touches the network."""
         info = self.registry.info(provider)
         request = validate(info, request, drop_unsupported=drop_unsupported)
         setup = self._setup(provider, info)
@@ -403,6 +419,7 @@ class Client:
                 f"emulator can call; {provider} at {setup.base_url} needs https",
                 field="callback_url",
             )
+        self.media.plan(provider, info, request)
         return info, request
 
     def send(
@@ -518,10 +535,12 @@ class Client:
         on_progress: Callable[[JobStatus], None] | None = None,
         on_submitted: Callable[[JobHandle], None] | None = None,
         drop_unsupported: bool = False,
+        on_route: OnRoute | None = None,
     ) -> JobResult:
         """Submit, wait and download (when ``output`` is given) in one call, recorded in
         the ledger at every step so ``client.jobs.resume(local_id)`` can finish it after
-        any crash. ``on_submitted`` gets the handle (with ``local_id``) before waiting."""
+        any crash. ``on_route`` is told how each local file goes, ``on_submitted`` gets
+        the handle (with ``local_id``) before waiting."""
         if timeout is not None:
             timeout = check_timeout(timeout, "timeout")
         info, request = self.prepare(provider, request, drop_unsupported=drop_unsupported)
@@ -533,6 +552,7 @@ class Client:
             timeout=timeout,
             on_progress=on_progress,
             on_submitted=on_submitted,
+            on_route=on_route,
         )
 
     def wait_unrecorded(
@@ -715,9 +735,8 @@ class Client:
             if value is not None:
                 known[name] = float(value) + 0.0  # -0.0 becomes 0.0
             ref = refs[name]
-            path = local_path(ref) if ref else None
-            if value is None and path is not None and name in needed:
-                known[name] = probe_seconds(path, name)
+            if value is None and ref and local_path(ref) and name in needed:
+                known[name] = self.media.seconds(info, request, name)
         missing = [n for n in needed if known[n] is None and refs[n] is not None]
         if missing:
             wanted = " and ".join(f"{n}_seconds" for n in missing)
@@ -740,9 +759,11 @@ class Client:
         audio_seconds: float | None = None,
         drop_unsupported: bool = False,
     ) -> CostEstimate:
-        """Price a request offline. Invalid for ``submit`` means invalid here too."""
+        """Price a request offline. Invalid for ``submit`` means invalid here too, except
+        that a local file needs no route to the provider: it is measured, not sent."""
         info = self.registry.info(provider)
         request = validate(info, request, drop_unsupported=drop_unsupported)
+        self.media.check(info, request)
         caps = info.model(request.model)
         if not caps.cost_estimate:
             return CostEstimate.unknown(

@@ -32,6 +32,7 @@ from lipbridge.models import (
     JobState,
     JobStatus,
 )
+from lipbridge.routes import with_references
 from lipbridge.tracking import Progress, TrackedJobs
 
 # A provider's clock may run behind ours: its record of a job we submitted can say it was
@@ -105,8 +106,9 @@ class Jobs(TrackedJobs):
             job = self.ledger.get(local_id)
         if job.state is LocalState.NOT_SUBMITTED:
             info = self.client.registry.info(job.provider)
+            sent = self._routed_again(job, info)  # before the intent: a file may be gone
             self.ledger.resubmitting(local_id)
-            self._send(job, info, job.request)
+            self._send(job, info, sent)
             job = self.ledger.get(local_id)
         return job
 
@@ -131,10 +133,11 @@ class Jobs(TrackedJobs):
         """Find out what became of a submit whose answer was lost, without paying twice:
         re-send under the same idempotency key, else look the job up at the provider."""
         info = self.client.registry.info(job.provider)
-        if info.idempotency_header:
-            self._send(job, info, job.request)  # the provider answers with the same job
+        if info.idempotency_header:  # the provider answers with the same job
+            self._send(job, info, self._routed_again(job, info))
             return
-        found = self.client.find_jobs(job.provider, job.request, job.created_at - CLOCK_SKEW)
+        sent = with_references(job.request, self.ledger.sent_references(job.local_id))
+        found = self.client.find_jobs(job.provider, sent, job.created_at - CLOCK_SKEW)
         if found is None:
             raise NeedsReconciling(
                 f"job {job.local_id} on {job.provider} may have been accepted (and billed): "

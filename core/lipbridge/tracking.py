@@ -6,7 +6,6 @@ reconciling and reading; the client sends, this decides what is written when.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -23,6 +22,7 @@ from lipbridge.errors import (
     SubmitOutcomeUnknown,
 )
 from lipbridge.ledger import Ledger, LedgerJob
+from lipbridge.media import digest
 from lipbridge.models import (
     CostEstimate,
     JobHandle,
@@ -36,19 +36,11 @@ from lipbridge.validation import local_path
 
 if TYPE_CHECKING:
     from lipbridge.client import Client
+    from lipbridge.routes import OnRoute
 
 EXPIRED_URL_STATUSES = frozenset({403, 404, 410})
 
 Progress = Callable[[JobStatus], None]
-
-
-def _digest(path: Path) -> tuple[int, str]:
-    sha, size = hashlib.sha256(), 0
-    with path.open("rb") as f:
-        while chunk := f.read(1 << 20):
-            sha.update(chunk)
-            size += len(chunk)
-    return size, sha.hexdigest()
 
 
 class TrackedJobs:
@@ -70,17 +62,27 @@ class TrackedJobs:
         keep_lease: bool = False,
         batch: tuple[str, int] | None = None,
         estimate: CostEstimate | None = None,
+        on_route: OnRoute | None = None,
+        valid_for: float | None = None,
     ) -> JobHandle:
-        """Record the intent, send the validated ``request``, record the handle.
+        """Upload the local files that need it, record the intent, send the validated
+        ``request``, record the handle.
 
         ``batch`` places the job in a batch (its id and manifest line); ``estimate`` is
-        the price already worked out, else it is worked out here.
+        the price already worked out, else it is worked out here; an upload is reused
+        when still valid ``valid_for`` seconds on (the wait's timeout).
         """
         if estimate is None:
             estimate = self._estimate(provider, request)
-        job = self.ledger.begin(provider, request, estimate=estimate, output=output, batch=batch)
+        sent, routes = self.client.media.resolve(
+            provider, info, request, ledger=self.ledger, valid_for=valid_for, on_route=on_route
+        )
+        job = self.ledger.begin(
+            provider, request, estimate=estimate, output=output, batch=batch, routes=routes,
+            sent=sent,
+        )
         try:
-            return self._send(job, info, request, release=not keep_lease)
+            return self._send(job, info, sent, release=not keep_lease)
         except BaseException:
             self.ledger.release(job.local_id)  # nothing to follow: the lease is not kept
             raise
@@ -100,6 +102,16 @@ class TrackedJobs:
             return self.client.estimate_cost(provider, request)
         except LipbridgeError:
             return None
+
+    def _routed_again(self, job: LedgerJob, info: ProviderInfo) -> JobRequest:
+        """A recorded job's request as it is to be sent again: its local files routed anew
+        (an upload still valid is reused, not repeated), the routes recorded."""
+        sent, routes = self.client.media.resolve(
+            job.provider, info, job.request, ledger=self.ledger
+        )
+        if routes:
+            self.ledger.set_routes(job.local_id, routes, sent)
+        return sent
 
     def _send(
         self, job: LedgerJob, info: ProviderInfo, request: JobRequest, *, release: bool = False
@@ -140,6 +152,7 @@ class TrackedJobs:
         timeout: float | None = 1800.0,
         on_progress: Progress | None = None,
         on_submitted: Callable[[JobHandle], None] | None = None,
+        on_route: OnRoute | None = None,
     ) -> JobResult:
         target = check_output_path(output) if output is not None else None
         handle = self.submit(
@@ -148,6 +161,8 @@ class TrackedJobs:
             request,
             output=str(target) if target else None,
             keep_lease=True,
+            on_route=on_route,
+            valid_for=timeout,
         )
         assert handle.local_id is not None
         try:
@@ -261,7 +276,7 @@ class TrackedJobs:
         except LipbridgeError as exc:
             self.ledger.step_failed(local_id, exc)
             raise
-        size, sha256 = _digest(saved)
+        size, sha256 = digest(saved)
         self.ledger.downloaded(local_id, saved, size, sha256, release=release)
         return saved
 

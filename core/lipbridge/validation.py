@@ -36,14 +36,11 @@ def _check_media(
     if parts is None or parts.scheme in HTTP:  # unsplittable: a URL with a broken host
         parse_url(ref, field=field)
         return
-    inline_hint = (
-        f"{info.name}/{caps.name} accepts only http(s) URLs; upload the file somewhere "
-        "public and pass its URL"
-    )
     if parts.scheme == "data":
         if not caps.local_files:
             raise UnsupportedOption(
-                f"{field}={shown(ref)} is a data: URI; {inline_hint}",
+                f"{field}={shown(ref)} is a data: URI; {info.name}/{caps.name} accepts only "
+                "http(s) URLs or local files (lipbridge uploads those): pass the file's path",
                 field=field,
                 allowed=["http", "https"],
             )
@@ -52,31 +49,18 @@ def _check_media(
     path = local_path(ref)
     if path is None:
         raise InvalidRequest(
-            f"{field}={shown(ref)} uses scheme {parts.scheme!r}; allowed: http(s) URLs"
-            + (" or local files" if caps.local_files else ""),
+            f"{field}={shown(ref)} uses scheme {parts.scheme!r}; allowed: http(s) URLs "
+            "or local files",
             field=field,
         )
-    if not caps.local_files:
-        raise UnsupportedOption(
-            f"{field}={shown(ref)} is a local file; {inline_hint}",
-            field=field,
-            allowed=["http", "https"],
-        )
-    if not path.is_file():
-        raise InvalidRequest(f"{field}={shown(ref)}: no such file", field=field)
+    # A local file: the client probes it (lipbridge.media) and chooses how it reaches the
+    # provider (lipbridge.routes); here only its name is checked.
     suffix = path.suffix.lower().lstrip(".")
     if suffix not in formats:
         raise UnsupportedOption(
             f"{field}={shown(ref)} is a .{suffix or '?'} file; allowed: {', '.join(formats)}",
             field=field,
             allowed=formats,
-        )
-    size = path.stat().st_size
-    if max_bytes is not None and size > max_bytes:
-        raise InvalidRequest(
-            f"{field}={shown(ref)} is {size} bytes; allowed: at most {max_bytes} bytes "
-            f"for {info.name}/{caps.name}",
-            field=field,
         )
 
 

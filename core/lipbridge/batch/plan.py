@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from decimal import Decimal
-from pathlib import Path
 
 from attrs import define, field, frozen
 
@@ -19,9 +18,7 @@ from lipbridge.errors import (
     UnsupportedCapability,
     UnsupportedOption,
 )
-from lipbridge.media import probe_seconds
 from lipbridge.models import CostEstimate
-from lipbridge.validation import local_path
 
 # A provider that cannot run a row's options is skipped for the next one, at planning
 # time, without sending anything; any other problem makes the row invalid.
@@ -55,7 +52,6 @@ def plan_rows(client: Client, rows: Sequence[Row]) -> tuple[list[RowPlan], list[
     """Check every row against each of its providers, offline, and price it."""
     plans: list[RowPlan] = []
     problems: list[RowProblem] = []
-    seconds: dict[Path, float] = {}  # each local file measured once (one video, 40 voices)
     for row in rows:
         usable: list[str] = []
         skipped: list[tuple[str, str]] = []
@@ -82,7 +78,7 @@ def plan_rows(client: Client, rows: Sequence[Row]) -> tuple[list[RowPlan], list[
             problems.append(problem)
             continue
         try:
-            estimate = _estimate(client, usable[0], row, seconds)
+            estimate = _estimate(client, usable[0], row)
         except LipbridgeError as exc:
             problems.append(RowProblem(
                 line=row.line, field=getattr(exc, "field", None) or "row", message=exc.message
@@ -94,20 +90,11 @@ def plan_rows(client: Client, rows: Sequence[Row]) -> tuple[list[RowPlan], list[
     return plans, problems
 
 
-def _estimate(client: Client, provider: str, row: Row, seconds: dict[Path, float]) -> CostEstimate:
-    lengths: dict[str, float | None] = {"video": None, "audio": None}
-    for name in lengths:
-        ref = getattr(row.request, name)
-        path = local_path(ref) if ref else None
-        if path is not None:
-            if path not in seconds:
-                seconds[path] = probe_seconds(path, name)
-            lengths[name] = seconds[path]
+def _estimate(client: Client, provider: str, row: Row) -> CostEstimate:
+    """The row's price on ``provider``; local files are measured once however many rows
+    use them (one video, 40 voices: the client keeps each probe)."""
     try:
-        return client.estimate_cost(
-            provider, row.request,
-            video_seconds=lengths["video"], audio_seconds=lengths["audio"],
-        )
+        return client.estimate_cost(provider, row.request)
     except InvalidRequest as exc:
         if exc.field in ("video_seconds", "audio_seconds"):  # URLs: lengths unknown offline
             info = client.info(provider)

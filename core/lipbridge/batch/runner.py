@@ -310,6 +310,7 @@ class BatchRun:
                 return self.jobs.submit(
                     provider, info, request, output=row.output, keep_lease=True,
                     batch=(self.batch_id, row.line), estimate=estimate,
+                    valid_for=self.timeout,
                 )
 
             try:

@@ -61,11 +61,41 @@ def test_tts_fills_both_tts_fields_and_no_audio():
     }
 
 
+def encode(path: Path, codec: str, frames) -> Path:
+    """A tiny real media file (local files are probed before they are sent)."""
+    av = pytest.importorskip("av")
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream(codec, rate=10 if codec == "mpeg4" else 16000)
+        if codec == "mpeg4":
+            stream.width = stream.height = 32
+            stream.pix_fmt = "yuv420p"
+        for frame in frames(av):
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return path
+
+
+def pictures(av):
+    for i in range(5):
+        frame = av.VideoFrame(32, 32, "yuv420p")
+        frame.pts = i
+        yield frame
+
+
+def silence(av):
+    for i in range(10):
+        frame = av.AudioFrame(format="fltp", layout="mono", samples=1152)
+        for plane in frame.planes:
+            plane.update(bytes(plane.buffer_size))
+        frame.sample_rate, frame.pts = 16000, i * 1152
+        yield frame
+
+
 def test_local_files_are_sent_as_data_uris(tmp_path: Path):
-    video = tmp_path / "face.mov"
-    audio = tmp_path / "speech.mp3"
-    video.write_bytes(b"\x00\x00\x00\x14ftypqt  " + bytes(range(256)) * 40)
-    audio.write_bytes(b"ID3\x04" + bytes(range(255, -1, -1)) * 33)
+    video = encode(tmp_path / "face.mov", "mpeg4", pictures)
+    audio = encode(tmp_path / "speech.mp3", "libmp3lame", silence)
     client, transport = aimlapi(answer(QUEUED))
     client.submit("aimlapi", JobRequest(video=str(video), audio=str(audio)))
     body = sent_json(transport)
