@@ -130,7 +130,9 @@ def test_aimlapi_local_video_with_tts(env: Emulated, tmp_path: Path) -> None:
     args = ["submit", "aimlapi", "--video", str(face), "--text", text, "--voice", voice]
     result = lipbridge(env, "aimlapi", *args, "--output", str(out))
     assert result.exit_code == ExitCode.OK, result.output
-    job_id = result.stderr.splitlines()[0].rsplit(" ", 1)[1]
+    route, submitted = result.stderr.splitlines()[:2]
+    assert route.startswith("video face.mp4: inline data URI (")  # said before the submit
+    job_id = submitted.rsplit(" ", 1)[1]
     (view,) = [j for j in env.emu.jobs("aimlapi") if j.id == job_id]
     assert view.spec.video.startswith("data:video/mp4;base64,")
     assert (view.spec.tts_text, view.spec.tts_voice) == (text, voice)

@@ -19,6 +19,7 @@ from lipbridge.urls import check_output_path, check_timeout
 
 if TYPE_CHECKING:
     from lipbridge.client import Client
+    from lipbridge.ledger.records import MediaRoute
 
 
 def positive_seconds(_: click.Context, __: click.Parameter, value: float) -> float:
@@ -140,6 +141,11 @@ def announce(provider: str, handle: JobHandle, *, waiting: bool) -> None:
         click.echo(f"follow it with: lipbridge wait {provider} {shlex.quote(ref)}", err=waiting)
 
 
+def show_route(route: MediaRoute) -> None:
+    """How a local file goes to the provider, one line on stderr, before the submit."""
+    click.echo(route.describe(), err=True)
+
+
 def describe(result: JobResult) -> str:
     lines = [f"video: {result.video_url}"]
     if result.cover_url is not None:
@@ -206,8 +212,8 @@ def with_wait_options(f: Any) -> Any:
 
 
 request_options = [
-    click.option("--video", required=True, help="Video URL (or local file where supported)."),
-    click.option("--audio", help="Audio URL (or local file where supported)."),
+    click.option("--video", required=True, help="Video URL or local file."),
+    click.option("--audio", help="Audio URL or local file."),
     click.option("--text", help="Script to speak with the provider's TTS (instead of --audio)."),
     click.option("--voice", help="TTS voice, with --text."),
     click.option("--model", help="Model name (default: the provider's default)."),
@@ -292,7 +298,9 @@ def submit(
     if output:
         check_output_path(output)  # before the submit: the job is paid for from then on
     client = client_from(ctx)
-    handle = client.submit(provider, request, drop_unsupported=drop_unsupported)
+    handle = client.submit(
+        provider, request, drop_unsupported=drop_unsupported, on_route=show_route
+    )
     waiting = bool(wait_ or output)
     if as_json and not waiting:
         emit_json(handle)

@@ -14,7 +14,13 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from lipbridge.cli.app import ExitCode, cli, client_from, default_client, exit_code_for, report
-from lipbridge.cli.jobs import describe, positive_seconds, request_from, with_request_options
+from lipbridge.cli.jobs import (
+    describe,
+    positive_seconds,
+    request_from,
+    show_route,
+    with_request_options,
+)
 from lipbridge.cli.render import emit_json, money, print_table, progress, table
 from lipbridge.errors import ConfigurationError, InvalidRequest
 from lipbridge.ledger.records import LocalState
@@ -113,7 +119,7 @@ def run(
     with progress(enabled=not as_json) as show, resumable(lambda: next(iter(local_id), None)):
         result = client.run(
             provider, request, output, timeout=timeout, on_progress=show.poll,
-            on_submitted=submitted, drop_unsupported=drop_unsupported,
+            on_submitted=submitted, drop_unsupported=drop_unsupported, on_route=show_route,
         )
         show.done()
     if as_json:
@@ -218,6 +224,10 @@ def show(ctx: click.Context, job: str, as_json: bool) -> None:
         fields.append(("error", f"{record.error_class}: {record.error_message}"))
     for name, value in fields:
         click.echo(f"{name + ':':<14}{value}")
+    if record.routes:
+        click.echo("local files:")
+        for route in record.routes:
+            click.echo(f"  {route.describe()}")
     click.echo("events:")
     for event in events:
         pct = f" {event.progress:g}%" if event.progress is not None else ""
