@@ -79,6 +79,11 @@ FIND_JOBS = StandardScenario(
     name="find_jobs", hook=FIND_HOOK, finds=True, stage=EmulatorStage(submitted=True)
 )
 FIND_JOBS_NO_MATCH = StandardScenario(name="find_jobs_no_match", hook=FIND_HOOK, finds=False)
+UPLOAD_HOOK = "lipbridge_upload"
+UPLOAD = StandardScenario(name="upload", hook=UPLOAD_HOOK)
+# The optional hook each first step calls: a scenario starting with one is replayed only
+# when the plugin implements it.
+STEP_HOOKS = {"find": FIND_HOOK, "upload": UPLOAD_HOOK}
 
 CATALOGUE = (
     SUCCESS,
@@ -93,6 +98,7 @@ CATALOGUE = (
     CANCEL_AFTER_COMPLETE,
     FIND_JOBS,
     FIND_JOBS_NO_MATCH,
+    UPLOAD,
 )
 STANDARD_SCENARIOS = tuple(s.name for s in CATALOGUE)
 _BY_NAME = {s.name: s for s in CATALOGUE}

@@ -17,13 +17,14 @@ import types
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, SupportsIndex
 
 from attrs import frozen
 
 from lipbridge import Transport
 from lipbridge.context import EPOCH
-from lipbridge.plugin import Response
+from lipbridge.plugin import FileBody, Response
 
 
 def canary_key() -> str:
@@ -84,6 +85,7 @@ class SentRequest:
     headers: Mapping[str, str]
     body: bytes | None
     phase: str  # the step that sent it: submit, poll, cancel, estimate...
+    file: Path | None = None  # the local file the body was read from (an upload)
 
 
 class UnrecordedRequest(BaseException):
@@ -101,8 +103,14 @@ class RecordingTransport(Transport):
 
     def send(self, method: str, url: str, **kwargs: Any) -> Response:
         headers, body = dict(kwargs.get("headers") or {}), kwargs.get("body")
+        file = None
+        if isinstance(body, FileBody):  # kept as it goes over the wire (files here are tiny)
+            headers["Content-Type"] = body.content_type
+            file, body = body.path, b"".join(body.chunks())
         self.sent.append(
-            SentRequest(method=method, url=url, headers=headers, body=body, phase=self.phase)
+            SentRequest(
+                method=method, url=url, headers=headers, body=body, phase=self.phase, file=file
+            )
         )
         return self._answer(method, url, **kwargs)
 

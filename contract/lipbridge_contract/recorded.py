@@ -6,6 +6,8 @@ bodies, scan for secrets, and reuse recorded responses as fuzzing seeds).
 
 from __future__ import annotations
 
+import email.parser
+import email.policy
 import json
 from collections.abc import Mapping
 from pathlib import Path
@@ -20,6 +22,37 @@ from lipbridge.plugin import Response
 
 class CassetteFormatError(Exception):
     """The file is not a vcrpy version-1 cassette the safe loader can read."""
+
+
+@frozen(kw_only=True)
+class FormPart:
+    """One part of a ``multipart/form-data`` body: a text field, or a file with its name."""
+
+    filename: str | None
+    content_type: str | None  # as the part declares it; None when it declares none
+    data: bytes
+
+
+def form_parts(content_type: str | None, body: bytes | None) -> dict[str, FormPart] | None:
+    """A ``multipart/form-data`` body's parts by name, as a server reads them; None for
+    any other body. Boundaries differ at every send, so forms compare part by part."""
+    if not content_type or content_type.partition(";")[0].strip().lower() != (
+        "multipart/form-data"
+    ):
+        return None
+    head = f"Content-Type: {content_type}\r\n\r\n".encode()
+    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(head + (body or b""))
+    if not message.is_multipart():
+        return None
+    parts = {}
+    for part in message.iter_parts():
+        data = part.get_payload(decode=True)
+        parts[str(part.get_param("name", header="content-disposition"))] = FormPart(
+            filename=part.get_filename(),
+            content_type=part.get_content_type() if "content-type" in part else None,
+            data=data if isinstance(data, bytes) else b"",
+        )
+    return parts
 
 
 def _text(body: Any) -> bytes:

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import datetime as dt
 import random
-from collections.abc import Callable, Mapping
+import tempfile
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import vcr
@@ -28,7 +31,7 @@ from lipbridge import (
     Registry,
     Transport,
 )
-from lipbridge.plugin import CallContext
+from lipbridge.plugin import CallContext, LocalMedia, UploadedMedia
 from lipbridge.validation import validate
 from lipbridge_contract.catalogue import FIND_HOOK
 from lipbridge_contract.harness import (
@@ -42,7 +45,7 @@ from lipbridge_contract.harness import (
     network_blocked,
     plugin_modules,
 )
-from lipbridge_contract.scenarios import Scenario
+from lipbridge_contract.scenarios import MediaFile, Scenario
 
 MATCH_ON = ("method", "scheme", "host", "port", "path", "query")
 
@@ -79,6 +82,7 @@ class Observation:
     handle: JobHandle | None = None
     handle_json: str | None = None
     found: list[JobHandle] | None = None  # what the find step returned
+    uploaded: UploadedMedia | None = None  # what the upload step returned
     resumed_handle: JobHandle | None = None
     result: JobResult | None = None
     error: BaseException | None = None
@@ -129,7 +133,7 @@ def call_find_jobs(
     wrapped by the client's own hook call, so the checks name it as for any other hook."""
     provider = ctx.provider
     request = validate(client.info(provider), request)
-    found = client._call(  # the one place the core calls a hook and wraps its crashes
+    found = client.call_hook(  # the one place the core calls a hook and wraps its crashes
         ctx, FIND_HOOK, object, lambda: client.registry.find_jobs(provider, request, since, ctx)
     )
     if not isinstance(found, list) or not all(isinstance(h, JobHandle) for h in found):
@@ -144,6 +148,13 @@ def find_jobs(
 ) -> list[JobHandle]:
     """:func:`call_find_jobs` with ``client``'s own context for ``provider``."""
     return call_find_jobs(client, client.context(provider, client.info(provider)), request, since)
+
+
+@contextmanager
+def local_media(media: MediaFile) -> Iterator[LocalMedia]:
+    """``media`` written to a temporary folder, for as long as the upload reads it."""
+    with tempfile.TemporaryDirectory(prefix="lbcontract-") as folder:
+        yield media.write(Path(folder))
 
 
 def _handle_for(scenario: Scenario, provider: str, clock: Clock) -> JobHandle:
@@ -174,10 +185,15 @@ def run_steps(
     scenario = obs.scenario
     sidecar = scenario.sidecar
     client = fresh_client()
-    handle = None if sidecar.request else _handle_for(scenario, provider, client.clock)
+    handle = None if sidecar.handle is None else _handle_for(scenario, provider, client.clock)
     for step in sidecar.steps:
         on_step(step)
         obs.error_step = step
+        if step == "upload":
+            assert sidecar.media is not None
+            with local_media(sidecar.media) as media:
+                obs.uploaded = client.upload(provider, media)
+            continue
         if step == "find":
             assert sidecar.request is not None and sidecar.since is not None
             obs.found = find_jobs(client, provider, sidecar.request, sidecar.since)

@@ -15,7 +15,7 @@ from lipbridge import Client, JobHandle, Registry
 from lipbridge.context import EPOCH
 from lipbridge.plugin import ProviderInfo, Response
 from lipbridge.registry import discover, make_plugin_manager
-from lipbridge_contract.catalogue import FIND_HOOK, SUCCESS
+from lipbridge_contract.catalogue import STEP_HOOKS, SUCCESS
 from lipbridge_contract.harness import (
     ClockWatch,
     NetworkBlocked,
@@ -88,9 +88,12 @@ class SuiteRun:
     @property
     def unreplayed(self) -> tuple[Scenario, ...]:
         """Scenarios of an optional hook the plugin does not implement: not replayed."""
-        if self.implements(FIND_HOOK):
-            return ()
-        return tuple(s for s in self.scenarios if s.sidecar.finds)
+        return tuple(s for s in self.scenarios if not self._replayable(s))
+
+    def _replayable(self, scenario: Scenario) -> bool:
+        """False for a scenario that starts with an optional hook the plugin lacks."""
+        hook = STEP_HOOKS.get(scenario.sidecar.steps[0])
+        return hook is None or self.implements(hook)
 
     @functools.cached_property
     def observations(self) -> dict[str, Observation]:

@@ -22,12 +22,17 @@ from attrs import field, frozen
 
 from lipbridge import JobRequest, JobState, LipbridgeError, errors
 from lipbridge.convert import structure
-from lipbridge.plugin import MediaDurations, timestamp
+from lipbridge.plugin import LocalMedia, MediaDurations, timestamp
 from lipbridge_contract.catalogue import STANDARD_SCENARIOS
+from lipbridge_contract.testing import local_media
 
-STEPS = ("submit", "poll", "wait", "cancel", "find")
-# Steps that start a scenario from a request; the others act on a handle.
+STEPS = ("submit", "poll", "wait", "cancel", "find", "upload")
+# Steps that start a scenario from a request; ``upload`` starts (and is) one from a file;
+# the others act on a handle.
 REQUEST_STEPS = ("submit", "find")
+UPLOAD_STEP = "upload"
+MEDIA_KINDS = ("video", "audio")
+MEDIA_BUDGET = 1024  # bytes of an upload's stand-in file: its cassette holds them
 SIDECAR_SUFFIX = ".sidecar.yaml"
 SUITE_FILE = "suite.yaml"
 # Where a scenario's bodies may come from, and what its provenance must then say.
@@ -87,11 +92,39 @@ class ExpectedJob:
 
 
 @frozen(kw_only=True)
+class ExpectedUpload:
+    """What the ``upload`` step must return."""
+
+    reference: str
+    expires_at: dt.datetime | None = None  # compared as an instant; None: never expires
+
+
+@frozen(kw_only=True)
 class Expectation:
     states: tuple[JobState, ...]
     result: Mapping[str, Any] | None = field(default=None, hash=False)
     error: ExpectedError | None = None
     jobs: tuple[ExpectedJob, ...] | None = None  # what ``find`` returns; None: no find step
+    uploaded: ExpectedUpload | None = None  # what ``upload`` returns; None: none returned
+
+
+@frozen(kw_only=True)
+class MediaFile:
+    """The local file an ``upload`` step sends: a few bytes of text standing in for the
+    media. The upload hook gets it as the core hands over a probed file; nothing decodes
+    it, and the cassette that records it stays small and readable."""
+
+    kind: str  # one of MEDIA_KINDS: the request field it fills
+    name: str  # its file name
+    media_type: str
+    content: bytes
+    duration: float | None = None
+
+    def write(self, folder: Path) -> LocalMedia:
+        """Write it into ``folder``; the ``LocalMedia`` the core would hand the hook."""
+        return local_media(
+            folder / self.name, self.content, self.media_type, self.kind, self.duration
+        )
 
 
 @frozen(kw_only=True)
@@ -107,11 +140,17 @@ class Sidecar:
     # field layout the plugin can be switched to.
     settings: Mapping[str, str] = field(factory=dict, hash=False)
     since: dt.datetime | None = None  # the find step's ``since``
+    media: MediaFile | None = None  # the upload step's file
 
     @property
     def finds(self) -> bool:
         """Whether the scenario starts by looking its request's job up (``find``)."""
         return self.steps[0] == "find"
+
+    @property
+    def uploads(self) -> bool:
+        """Whether the scenario is an upload of its ``media`` (``upload``)."""
+        return self.steps[0] == UPLOAD_STEP
 
 
 @frozen(kw_only=True)
@@ -218,11 +257,58 @@ def _expectation(data: object, steps: tuple[str, ...], where: str) -> Expectatio
             f"{where}: expect.jobs is what a find step returns: "
             + ("a scenario that starts with find needs it" if finds else "there is no find step")
         )
+    returns = steps[0] == UPLOAD_STEP and error is None  # what an upload gave back
+    if "uploaded" in data and not returns:
+        why = "this one raises" if steps[0] == UPLOAD_STEP else "there is no upload step"
+        raise ScenarioError(f"{where}: expect.uploaded is what an upload step returns; {why}")
+    if returns and "uploaded" not in data:
+        raise ScenarioError(f"{where}: an upload that raises no error needs expect.uploaded")
     return Expectation(
         states=states,
         result=None if result is None else _mapping(result, f"{where}: expect.result"),
         error=error,
         jobs=_jobs(data["jobs"], where) if finds else None,
+        uploaded=_uploaded(data["uploaded"], where) if "uploaded" in data else None,
+    )
+
+
+def _uploaded(data: object, where: str) -> ExpectedUpload:
+    data = _mapping(data, f"{where}: expect.uploaded")
+    reference = data.get("reference")
+    if not isinstance(reference, str) or not reference:
+        raise ScenarioError(f"{where}: expect.uploaded.reference is required (a string)")
+    expires = data.get("expires_at")
+    return ExpectedUpload(
+        reference=reference,
+        expires_at=None
+        if expires is None
+        else _instant(expires, f"{where}: expect.uploaded.expires_at"),
+    )
+
+
+def _media(data: object, where: str) -> MediaFile:
+    data = _mapping(data, f"{where}: media (needed by an upload step)")
+    kind, name, media_type = data.get("kind"), data.get("name"), data.get("media_type")
+    content, duration = data.get("content"), data.get("duration")
+    if kind not in MEDIA_KINDS:
+        raise ScenarioError(f"{where}: media.kind={kind!r}; allowed: {MEDIA_KINDS}")
+    if not isinstance(name, str) or not name or name in (".", "..") or "/" in name:
+        raise ScenarioError(f"{where}: media.name must be a file name, not {name!r}")
+    if not isinstance(media_type, str) or "/" not in media_type:
+        raise ScenarioError(f"{where}: media.media_type must be a MIME type, not {media_type!r}")
+    if not isinstance(content, str) or len(content.encode()) > MEDIA_BUDGET:
+        raise ScenarioError(
+            f"{where}: media.content must be text of at most {MEDIA_BUDGET} bytes, standing "
+            "in for the file (cassettes record it)"
+        )
+    seconds = duration is None or (
+        isinstance(duration, (int, float)) and not isinstance(duration, bool) and duration >= 0
+    )
+    if not seconds:
+        raise ScenarioError(f"{where}: media.duration must be seconds, not {duration!r}")
+    return MediaFile(
+        kind=kind, name=name, media_type=media_type, content=content.encode(),
+        duration=None if duration is None else float(duration),
     )
 
 
@@ -236,6 +322,14 @@ def parse_sidecar(path: Path) -> Sidecar:
     late = [s for s in steps[1:] if s in REQUEST_STEPS]
     if late:
         raise ScenarioError(f"{where}: steps={list(steps)}; {late[0]} can only be the first step")
+    uploads = UPLOAD_STEP in steps
+    if uploads and steps != (UPLOAD_STEP,):
+        raise ScenarioError(f"{where}: steps={list(steps)}; upload is a scenario's only step")
+    given = [name for name in ("request", "handle", "since") if data.get(name) is not None]
+    if uploads and given:
+        raise ScenarioError(f"{where}: an upload scenario sends its media, not {given[0]}")
+    if not uploads and data.get("media") is not None:
+        raise ScenarioError(f"{where}: media is the upload step's; this scenario has none")
     request = handle = None
     since = None
     if steps[0] == "find":
@@ -253,7 +347,7 @@ def parse_sidecar(path: Path) -> Sidecar:
             request = structure(dict(_mapping(data["request"], f"{where}: request")), JobRequest)
         except LipbridgeError as exc:
             raise ScenarioError(f"{where}: request: {exc}") from None
-    else:
+    elif not uploads:
         handle = _mapping(data.get("handle"), f"{where}: handle (needed without a submit)")
         if not handle.get("job_id"):
             raise ScenarioError(f"{where}: handle.job_id is required")
@@ -278,6 +372,7 @@ def parse_sidecar(path: Path) -> Sidecar:
         durations=durations,
         settings={str(k): v for k, v in settings.items()},
         since=since,
+        media=_media(data.get("media"), where) if uploads else None,
     )
 
 

@@ -11,12 +11,14 @@ never touches the network or sleeps, and shows what it would have sent::
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lipbridge import Client
-from lipbridge.plugin import Response
+from lipbridge.plugin import LocalMedia, Response
 from lipbridge_contract.harness import ScriptedTransport, SteppedClock, renamed
 
 # Long and random-looking, so a test can assert no body, log or message contains it.
@@ -37,6 +39,22 @@ def answer(body: Any, status: int = 200, headers: Mapping[str, str] | None = Non
         status=status,
         headers={name.lower(): value for name, value in (headers or {}).items()},
         body=raw,
+    )
+
+
+def local_media(
+    path: Path, content: bytes, media_type: str, kind: str = "video", duration: float | None = None
+) -> LocalMedia:
+    """``content`` written to ``path``, as the probed file the core hands
+    ``lipbridge_upload`` (nothing decodes it: a few bytes stand in for media)."""
+    path.write_bytes(content)
+    return LocalMedia(
+        path=path,
+        kind=kind,
+        media_type=media_type,
+        size=len(content),
+        sha256=hashlib.sha256(content).hexdigest(),
+        duration=duration,
     )
 
 

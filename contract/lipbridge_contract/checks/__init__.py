@@ -17,6 +17,7 @@ from lipbridge_contract.checks.preflight import PREFLIGHT
 from lipbridge_contract.checks.secrets import SECRETS_CANARY
 from lipbridge_contract.checks.static import HYGIENE, SECRETS_STATIC
 from lipbridge_contract.checks.timing import TIMING
+from lipbridge_contract.checks.upload import UPLOADS
 from lipbridge_contract.checks.wire import ENCODING, STATUS_MAP
 
 CHECKS: tuple[Check, ...] = (
@@ -30,6 +31,7 @@ CHECKS: tuple[Check, ...] = (
     ERROR_FUZZ,
     CANCEL,
     FIND,
+    UPLOADS,
     COST,
     SECRETS_STATIC,
     SECRETS_CANARY,

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from attrs import field, frozen
 
+from lipbridge_contract.catalogue import STEP_HOOKS
 from lipbridge_contract.run import Strictness
 
 if TYPE_CHECKING:
@@ -72,6 +73,16 @@ def needs_scenario(
         f"strictness high: {why} needs {wanted or f'a {name!r} scenario'}, or a written "
         f"reason under bypass.{name} in suite.yaml",
     )
+
+
+def hook_missing(run: SuiteRun, hook: str, without: str) -> Verdict | None:
+    """None when the plugin implements the optional ``hook``; else the pass of a check of
+    it, saying what happens ``without`` it and which scenarios were not replayed."""
+    if run.implements(hook):
+        return None
+    skipped = [s.name for s in run.unreplayed if STEP_HOOKS.get(s.sidecar.steps[0]) == hook]
+    tail = f"; not replayed: {', '.join(skipped)}" if skipped else ""
+    return Verdict(PASS, f"{hook} not implemented (optional): {without}{tail}")
 
 
 def file_gate(gate: Verdict | None, problems: list[str], notes: list[str]) -> bool:

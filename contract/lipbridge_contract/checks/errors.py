@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import math
@@ -11,13 +12,21 @@ from typing import TYPE_CHECKING, Any
 from hypothesis import strategies as st
 
 from lipbridge import JobHandle, JobStatus, LipbridgeError, ProviderError
-from lipbridge.plugin import CallContext, Response
+from lipbridge.plugin import CallContext, LocalMedia, Response, UploadedMedia
 from lipbridge.validation import validate
-from lipbridge_contract.catalogue import CATALOGUE, FIND_HOOK, FIND_JOBS, SUCCESS
+from lipbridge_contract.catalogue import (
+    CATALOGUE,
+    FIND_HOOK,
+    FIND_JOBS,
+    SUCCESS,
+    UPLOAD,
+    UPLOAD_HOOK,
+)
 from lipbridge_contract.checks.base import Check, Verdict, examples, file_gate, needs_scenario
 from lipbridge_contract.checks.explore import explore
 from lipbridge_contract.checks.lifecycle import foreign_cause, replay_problems
 from lipbridge_contract.harness import LogCapture
+from lipbridge_contract.replay import local_media
 
 if TYPE_CHECKING:
     from lipbridge_contract.run import SuiteRun
@@ -178,7 +187,9 @@ def responses(draw: Any, seeds: list[bytes]) -> Response:
 # A plugin hook called with the call context, its other arguments already bound.
 Hook = Callable[[CallContext], object]
 # What each fuzzed hook must return.
-RETURNS: dict[str, type] = {"submit": JobHandle, "poll": JobStatus, "find": list}
+RETURNS: dict[str, type] = {
+    "submit": JobHandle, "poll": JobStatus, "find": list, "upload": UploadedMedia
+}
 
 
 def _attempt(run: SuiteRun, name: str, hook: Hook, response: Response) -> str | None:
@@ -225,6 +236,18 @@ def _find_hook(run: SuiteRun) -> Hook | None:
     return lambda ctx: run.registry.find_jobs(run.provider, request, since, ctx)
 
 
+def _upload_hook(run: SuiteRun, stack: contextlib.ExitStack) -> Hook | None:
+    """The upload hook with a recorded upload's file (written for the fuzzing's length),
+    where the plugin implements it. Every request of an upload gets the same answer."""
+    uploads = [s for s in run.scenarios if s.sidecar.uploads]
+    if not uploads or not run.implements(UPLOAD_HOOK):
+        return None
+    scenario = run.scenario(UPLOAD.name) or uploads[0]
+    assert scenario.sidecar.media is not None
+    media: LocalMedia = stack.enter_context(local_media(scenario.sidecar.media))
+    return lambda ctx: run.registry.upload(run.provider, media, ctx)
+
+
 def _fuzz(run: SuiteRun) -> Verdict:
     success = run.scenario(SUCCESS.name)
     handle = run.sample_handle()
@@ -239,7 +262,10 @@ def _fuzz(run: SuiteRun) -> Verdict:
     notes: list[str] = []
     counts = []
     strategy = responses(_seed_bodies(run))
-    with LogCapture().installed() as logs:
+    with contextlib.ExitStack() as stack, LogCapture().installed() as logs:
+        uploader = _upload_hook(run, stack)
+        if uploader is not None:
+            hooks["upload"] = uploader
         for name, hook in hooks.items():
             problem, tried = explore(
                 strategy,

@@ -13,7 +13,13 @@ from typing import TYPE_CHECKING
 
 from lipbridge import JobHandle, LipbridgeError
 from lipbridge_contract.catalogue import FIND_HOOK, FIND_JOBS, FIND_JOBS_NO_MATCH
-from lipbridge_contract.checks.base import PASS, Check, Verdict, file_gate, needs_scenario
+from lipbridge_contract.checks.base import (
+    Check,
+    Verdict,
+    file_gate,
+    hook_missing,
+    needs_scenario,
+)
 from lipbridge_contract.replay import call_find_jobs
 
 if TYPE_CHECKING:
@@ -115,13 +121,10 @@ def _since_probe(run: SuiteRun, obs: Observation) -> str | None:
 
 
 def _find(run: SuiteRun) -> Verdict:
-    if not run.implements(FIND_HOOK):
-        skipped = ", ".join(s.name for s in run.unreplayed)
-        return Verdict(
-            PASS,
-            f"{FIND_HOOK} not implemented (optional): the core reconciles this provider's "
-            "unknown jobs without it" + (f"; not replayed: {skipped}" if skipped else ""),
-        )
+    missing = hook_missing(run, FIND_HOOK, "the core reconciles this provider's unknown jobs "
+                           "without it")
+    if missing is not None:
+        return missing
     problems: list[str] = []
     notes: list[str] = []
     _meaning_problems(run, problems, notes)

@@ -43,6 +43,7 @@ def _places(obs: Observation, auth_header: str, secret_headers: tuple[str, ...])
     places["found handles"] = [(repr(h), h.to_json()) for h in obs.found or ()]
     places["status repr"] = repr(obs.statuses)
     places["result repr"] = repr(obs.result)
+    places["uploaded repr"] = repr(obs.uploaded)
     for n, sent in enumerate(obs.sent):
         places[f"request {n} URL"] = sent.url
         places[f"request {n} body"] = (sent.body or b"").decode("utf-8", "replace")

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from lipbridge_contract.checks.base import Check, Verdict
 from lipbridge_contract.recorded import CassetteFormatError, load_interactions
+from lipbridge_contract.scenarios import MEDIA_BUDGET
 from lipbridge_contract.scrub import REDACTED, find_secrets, secret_header_names
 
 if TYPE_CHECKING:
@@ -49,7 +50,8 @@ def _hygiene(run: SuiteRun) -> Verdict:
     cassettes = [s.cassette for s in run.scenarios]
     if not cassettes and not problems:
         problems.append(f"{run.dir.path} holds no scenarios")
-    for path in cassettes:
+    for scenario in run.scenarios:
+        path = scenario.cassette
         size = path.stat().st_size
         if size > CASSETTE_BUDGET:
             problems.append(f"{path.name}: {size} bytes; budget {CASSETTE_BUDGET}")
@@ -61,8 +63,11 @@ def _hygiene(run: SuiteRun) -> Verdict:
         if not interactions:
             problems.append(f"{path.name}: no interactions recorded")
         for n, item in enumerate(interactions):
+            sent_type = item.request_headers.get("content-type")
+            if scenario.sidecar.uploads and len(item.request_body) <= MEDIA_BUDGET:
+                sent_type = None  # an upload sends its stand-in file under the file's type
             for what, body, ctype in (
-                ("request", item.request_body, item.request_headers.get("content-type")),
+                ("request", item.request_body, sent_type),
                 ("response", item.body, item.headers.get("content-type")),
             ):
                 media = _media(body, ctype)

@@ -11,8 +11,8 @@ from lipbridge.plugin import Response
 from lipbridge_contract.catalogue import SUCCESS
 from lipbridge_contract.checks.base import Check, Verdict, needs_scenario
 from lipbridge_contract.checks.lifecycle import replay_problems
-from lipbridge_contract.harness import LogCapture
-from lipbridge_contract.recorded import Interaction
+from lipbridge_contract.harness import LogCapture, SentRequest
+from lipbridge_contract.recorded import FormPart, Interaction, form_parts
 
 if TYPE_CHECKING:
     from lipbridge_contract.run import SuiteRun
@@ -36,8 +36,31 @@ def json_diff(want: Any, got: Any, path: str = "$") -> list[str]:
     )
 
 
-def _body_problems(recorded: bytes, sent: bytes | None) -> list[str]:
-    sent = sent or b""
+def content_type(sent: SentRequest) -> str | None:
+    """The Content-Type the request went with (header names as the plugin spelled them)."""
+    return next((v for k, v in sent.headers.items() if k.lower() == "content-type"), None)
+
+
+def form_diff(want: dict[str, FormPart], got: dict[str, FormPart]) -> list[str]:
+    """Where two forms differ, part by part (their boundaries always do)."""
+    out = [f"form part {k!r}: missing" for k in want if k not in got]
+    out += [f"form part {k!r}: unexpected" for k in got if k not in want]
+    for name in want.keys() & got.keys():
+        for field in ("filename", "content_type", "data"):
+            mine, theirs = getattr(got[name], field), getattr(want[name], field)
+            if mine != theirs:
+                out.append(f"form part {name!r}: {field} {mine!r:.80}, recorded {theirs!r:.80}")
+    return out
+
+
+def _body_problems(want: Interaction, got: SentRequest) -> list[str]:
+    recorded, sent = want.request_body, got.body or b""
+    form = form_parts(want.request_headers.get("content-type"), recorded)
+    if form is not None:
+        sent_form = form_parts(content_type(got), sent)
+        if sent_form is None:
+            return [f"body {sent[:80]!r} is not the recorded multipart/form-data"]
+        return form_diff(form, sent_form)
     if not recorded and not sent:
         return []
     try:
@@ -63,7 +86,7 @@ def _encoding(run: SuiteRun) -> Verdict:
                 )
                 continue
             compared += 1
-            problems += [f"{where}: {d}" for d in _body_problems(want.request_body, got.body)]
+            problems += [f"{where}: {d}" for d in _body_problems(want, got)]
     return Verdict.of(problems, f"{compared} requests matched their recording")
 
 
