@@ -26,7 +26,15 @@ from conftest import make_registry, write_dist
 
 from lipbridge import JobState, Registry
 from lipbridge.cli.app import cli
-from lipbridge.plugin import ModelCapabilities
+from lipbridge.plugin import (
+    CallContext,
+    CallKind,
+    FileBody,
+    LocalMedia,
+    ModelCapabilities,
+    UploadedMedia,
+    hookimpl,
+)
 from lipbridge_contract.catalogue import (
     CATALOGUE,
     STANDARD_SCENARIOS,
@@ -36,11 +44,14 @@ from lipbridge_contract.catalogue import (
 from lipbridge_contract.checks import CHECKS, FAIL, PASS, SKIP, Verdict, VerdictStatus
 from lipbridge_contract.checks.base import EXAMPLES
 from lipbridge_contract.harness import SteppedClock
+from lipbridge_contract.record.recorder import RecordRefused, scripts
 from lipbridge_contract.replay import new_client
 from lipbridge_contract.report import run_check
 from lipbridge_contract.run import Strictness, SuiteRun
-from lipbridge_contract.scenarios import SIDECAR_SUFFIX
+from lipbridge_contract.scenarios import SIDECAR_SUFFIX, load_cassette_dir
 from lipbridge_contract.scrub import REDACTED, scrub_headers, scrub_text
+from lipbridge_jogg import JoggLipSync
+from lipbridge_jogg import wire as jogg_wire
 
 pytest_plugins = ["pytester"]
 
@@ -1023,3 +1034,224 @@ def test_scrub_headers_redacts_credential_headers_case_insensitively() -> None:
     }
     assert scrub_headers(headers)["X-Example-Token"] == ["t1"]  # only when named
     assert headers["AUTHORIZATION"] == ["Bearer abc"]  # the input is not modified
+
+
+# ------------------------------------------------------------------------ 13. upload
+
+JOGG = Path(__file__).parent.parent / "cassettes" / "jogg"
+SIGN_URL = "https://storage.jogg.ai/upload/signed-url-here"
+
+
+class KeyedPut(JoggLipSync):
+    """PUTs the file through the keyed API client: the key goes with it."""
+
+    @hookimpl
+    def lipbridge_upload(self, media: LocalMedia, ctx: CallContext) -> UploadedMedia:
+        sign_url, asset_url = presigned(media, ctx)
+        ctx.http.request("PUT", sign_url, kind=CallKind.UPLOAD, body=self.body(media))
+        return UploadedMedia(reference=asset_url)
+
+    def body(self, media: LocalMedia) -> FileBody:
+        return FileBody.raw(media.path, media.media_type)
+
+
+class FormPut(KeyedPut):
+    """PUTs the file in a form (without the key), where the signed URL takes it alone."""
+
+    @hookimpl
+    def lipbridge_upload(self, media: LocalMedia, ctx: CallContext) -> UploadedMedia:
+        sign_url, asset_url = presigned(media, ctx)
+        ctx.http.put_file(sign_url, self.body(media))
+        return UploadedMedia(reference=asset_url)
+
+    def body(self, media: LocalMedia) -> FileBody:
+        return FileBody.multipart(media.path, field_name="file", media_type=media.media_type)
+
+
+def presigned(media: LocalMedia, ctx: CallContext) -> tuple[str, str]:
+    """JoggAI's first step, as the plugin takes it."""
+    response = ctx.http.post(jogg_wire.upload_path(ctx.settings), kind=CallKind.UPLOAD,
+                             json=jogg_wire.upload_request(media))
+    return jogg_wire.signed_urls(response, ctx)
+
+
+class SignedReference(JoggLipSync):
+    """Hands back the signed URL (with a made-up lifetime) instead of the asset's."""
+
+    @hookimpl
+    def lipbridge_upload(self, media: LocalMedia, ctx: CallContext) -> UploadedMedia:
+        JoggLipSync.lipbridge_upload(self, media, ctx)
+        return UploadedMedia(reference=SIGN_URL + "?v=2",
+                             expires_at=ctx.clock.now().replace(tzinfo=None))
+
+
+class Indexing(JoggLipSync):
+    """Indexes the first answer without checking it."""
+
+    @hookimpl
+    def lipbridge_upload(self, media: LocalMedia, ctx: CallContext) -> UploadedMedia:
+        response = ctx.http.post(jogg_wire.upload_path(ctx.settings), kind=CallKind.UPLOAD,
+                                 json=jogg_wire.upload_request(media))
+        return UploadedMedia(reference=response.json("jogg")["data"]["asset_url"])
+
+
+class NoUpload(JoggLipSync):
+    """The JoggAI plugin before it had the optional hook."""
+
+    lipbridge_upload = None
+
+
+@pytest.fixture
+def jogg_cassettes(tmp_path: Path) -> Path:
+    """A private copy of JoggAI's cassettes: ``<root>/jogg/*.yaml``."""
+    root = tmp_path / "cassettes"
+    shutil.copytree(JOGG, root / "jogg")
+    return root
+
+
+def jogg_suite(root: Path, plugin: object | None = None, strictness: str = "high") -> SuiteRun:
+    """A run of ``jogg``: the installed plugin, or ``plugin`` registered in its place."""
+    registry = None
+    if plugin is not None:
+        registry = Registry(candidates=[], environ={})
+        registry.register("jogg", plugin)
+    return SuiteRun("jogg", root, strictness, registry=registry)
+
+
+def test_the_reference_upload_passes_and_is_fuzzed(jogg_cassettes: Path) -> None:
+    run = jogg_suite(jogg_cassettes)
+    found = verdicts(run, "upload", "encoding", "lifecycle", "errors", "error-fuzz", "hygiene")
+    assert {c: v.status for c, v in found.items()} == dict.fromkeys(found, PASS)
+    assert found["upload"].detail == "2 uploads as recorded"
+    assert "and 150 upload responses generated" in found["error-fuzz"].detail
+    uploaded = run.observations["upload"].uploaded
+    assert uploaded is not None and uploaded.reference == "https://res.jogg.ai/assets/img_abc123.jpg"
+    put = run.observations["upload"].sent[1]
+    assert (put.method, put.file is not None, put.body) == (
+        "PUT", True, b"lipbridge stand-in for speech.wav"
+    )
+
+
+def test_a_put_that_carries_the_key_fails_upload(jogg_cassettes: Path) -> None:
+    """The signed URL moved onto the API's host, where the keyed client may send."""
+    for name in ("upload.yaml", "upload_sign_url_expired.yaml"):
+        text = (jogg_cassettes / "jogg" / name).read_text(encoding="utf-8")
+        (jogg_cassettes / "jogg" / name).write_text(
+            text.replace(SIGN_URL, "https://api.jogg.ai/upload/signed-url-here"), encoding="utf-8"
+        )
+    found = run_check(jogg_suite(jogg_cassettes, KeyedPut()), BY_ID["upload"])
+    assert found.status == FAIL
+    assert found.detail.splitlines() == [
+        f"{name}: request 1 (PUT to a URL the provider answered) carries the API key; send a "
+        "file to a presigned URL with ctx.http.put_file, which sends none"
+        for name in ("upload", "upload_sign_url_expired")
+    ]
+
+
+def test_a_file_sent_in_a_form_to_a_signed_url_fails_upload_and_encoding(
+    jogg_cassettes: Path,
+) -> None:
+    found = verdicts(jogg_suite(jogg_cassettes, FormPut()), "upload", "encoding")
+    assert found["upload"].status == FAIL
+    assert found["upload"].detail == (
+        "upload: request 1 (PUT) sent the file in a form; the recording has it raw"
+    )
+    assert "upload: request 1 (upload): body b'--lipbridge-" in found["encoding"].detail
+
+
+def test_a_reference_the_provider_never_answered_fails_upload(jogg_cassettes: Path) -> None:
+    found = run_check(jogg_suite(jogg_cassettes, SignedReference()), BY_ID["upload"])
+    assert found.status == FAIL
+    assert found.detail.splitlines() == [
+        f"upload: the reference is '{SIGN_URL}?v=2', the sidecar expects "
+        "'https://res.jogg.ai/assets/img_abc123.jpg'",
+        f"upload: the reference '{SIGN_URL}?v=2' is in no recorded answer; the submit must "
+        "carry what the provider answered",
+        "upload: expires_at 2026-01-01 00:00:00 has no timezone",
+    ]
+
+
+def test_a_lifetime_the_sidecar_does_not_expect_fails_upload(jogg_cassettes: Path) -> None:
+    replace(jogg_cassettes / "jogg" / f"upload{SIDECAR_SUFFIX}", "expires_at: null",
+            'expires_at: "2026-01-04T00:00:00Z"')
+    found = run_check(jogg_suite(jogg_cassettes), BY_ID["upload"])
+    assert found.detail == (
+        "upload: expires_at is none, the sidecar expects 2026-01-04T00:00:00+00:00"
+    )
+
+
+def test_an_upload_that_crashes_on_a_bad_answer_fails_error_fuzz(jogg_cassettes: Path) -> None:
+    found = run_check(jogg_suite(jogg_cassettes, Indexing()), BY_ID["error-fuzz"])
+    assert found.status == FAIL
+    assert "upload: " in found.detail and "escaped for HTTP" in found.detail
+
+
+def test_the_upload_scenario_is_required_with_the_hook_and_not_replayed_without(
+    jogg_cassettes: Path,
+) -> None:
+    remove = jogg_cassettes / "jogg" / "upload.yaml"
+    remove.unlink()
+    remove.with_name(f"upload{SIDECAR_SUFFIX}").unlink()
+    missing = verdicts(jogg_suite(jogg_cassettes), "upload", "capabilities")
+    for check in ("upload", "capabilities"):
+        assert missing[check].detail.startswith(
+            "strictness high: the lipbridge_upload hook needs a 'upload' scenario"
+        ), check
+    run = jogg_suite(jogg_cassettes, NoUpload())
+    without = verdicts(run, "upload", "capabilities", "lifecycle", "error-fuzz")
+    assert {c: v.status for c, v in without.items()} == dict.fromkeys(without, PASS)
+    assert without["upload"].detail == (
+        "lipbridge_upload not implemented (optional): the core sends this provider's local "
+        "files inline or through staging; not replayed: upload_sign_url_expired"
+    )
+    assert "upload" not in without["error-fuzz"].detail
+    assert "upload_sign_url_expired" not in run.observations
+
+
+@pytest.mark.parametrize(
+    ("change", "says"),
+    [
+        (_set("request", value={"video": "https://x.invalid/v.mp4"}),
+         "an upload scenario sends its media, not request"),
+        (_set("steps", value=["upload", "poll"]), "upload is a scenario's only step"),
+        (_set("media", "content", value="x" * 1025), "text of at most 1024 bytes"),
+        (_set("media", "kind", value="image"), "media.kind='image'"),
+        (_set("media", "name", value="../speech.wav"), "must be a file name"),
+        (_drop("media"), "media (needed by an upload step)"),
+        (_drop("expect", "uploaded"), "an upload that raises no error needs expect.uploaded"),
+        (_set("expect", "error", value={"step": "upload", "class": "ProviderError"}),
+         "expect.uploaded is what an upload step returns; this one raises"),
+    ],
+)
+def test_an_upload_sidecar_that_cannot_be_used_is_a_hygiene_problem(
+    jogg_cassettes: Path, change: Callable[[Any], None], says: str
+) -> None:
+    edit_yaml(jogg_cassettes / "jogg" / f"upload{SIDECAR_SUFFIX}", change)
+    found = run_check(jogg_suite(jogg_cassettes), BY_ID["hygiene"])
+    assert found.status == FAIL and says in found.detail, found.detail
+
+
+def test_media_is_the_upload_steps_alone(cassettes: Path) -> None:
+    edit_yaml(cassettes / "example" / f"success{SIDECAR_SUFFIX}",
+              _set("media", value={"kind": "video", "name": "a.mp4", "media_type": "video/mp4",
+                                   "content": "x"}))
+    edit_yaml(cassettes / "example" / f"job_failed{SIDECAR_SUFFIX}",
+              _set("expect", "uploaded", value={"reference": "https://x.invalid/a"}))
+    found = verdict(cassettes, "hygiene")
+    assert "media is the upload step's; this scenario has none" in found.detail
+    assert "expect.uploaded is what an upload step returns; there is no upload step" in (
+        found.detail
+    )
+
+
+def test_an_upload_may_record_its_stand_in_file_but_not_a_real_one(jogg_cassettes: Path) -> None:
+    assert run_check(jogg_suite(jogg_cassettes), BY_ID["hygiene"]).status is PASS
+    replace(jogg_cassettes / "jogg" / "upload.yaml", "body: lipbridge stand-in for speech.wav",
+            f"body: {'RIFF' + 'x' * 1100}")
+    found = run_check(jogg_suite(jogg_cassettes), BY_ID["hygiene"])
+    assert found.detail == "upload.yaml: interaction 1 request holds Content-Type audio/wav"
+
+
+def test_upload_scenarios_are_not_recorded(jogg_cassettes: Path) -> None:
+    with pytest.raises(RecordRefused, match="upload: upload scenarios are not recorded yet"):
+        scripts(load_cassette_dir(jogg_cassettes / "jogg"), ["success", "upload"])

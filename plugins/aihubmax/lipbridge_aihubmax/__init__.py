@@ -8,11 +8,11 @@ from __future__ import annotations
 import datetime as dt
 
 from lipbridge.plugin import PriceTable
-from lipbridge_gateway import Gateway, sync_lipsync_models
+from lipbridge_gateway import UploadingGateway, sync_lipsync_models
 
 DOCS = "https://docs.aihubmax.com/pages/en/api-manual/video-series/lipsync/lipsync-2"
 
-plugin = Gateway(
+plugin = UploadingGateway(
     name="aihubmax",
     display_name="AIHubMax",
     docs_url=DOCS,

@@ -3,11 +3,14 @@
 FoxAPI, AIHubMax and EvoLink run the same gateway: the same routes, the same
 ``task-unified-<unix>-<8 chars>`` task ids, status words, error envelope and 24 h result
 URLs. So a reseller plugin is only declarations, a :class:`Gateway` naming the host,
-the models and the prices; every mechanic lives here once, the JSON mapping in
+the models and the prices (an :class:`UploadingGateway` where the reseller also runs the
+gateway's file upload); every mechanic lives here once, the JSON mapping in
 :mod:`lipbridge_gateway.wire`. This distribution registers no provider itself.
 """
 
 from __future__ import annotations
+
+from typing import ClassVar
 
 from attrs import field, frozen
 from attrs.validators import in_
@@ -16,10 +19,12 @@ from lipbridge import CostEstimate, JobHandle, JobRequest, JobStatus, SyncMode
 from lipbridge.plugin import (
     CallContext,
     CallKind,
+    LocalMedia,
     MediaDurations,
     ModelCapabilities,
     PriceTable,
     ProviderInfo,
+    UploadedMedia,
     hookimpl,
 )
 from lipbridge_gateway.wire import (
@@ -27,14 +32,19 @@ from lipbridge_gateway.wire import (
     REQUEST_FIELDS,
     STATUSES,
     SUBMIT,
+    UPLOAD,
+    UPLOAD_ERRORS,
+    UPLOAD_TTL,
     URL_TTL_SECONDS,
+    expires_at,
     media_fields,
     status_of,
     submit_body,
     task_path,
+    upload_body,
 )
 
-__all__ = ["URL_TTL_SECONDS", "Gateway", "sync_lipsync_models"]
+__all__ = ["URL_TTL_SECONDS", "Gateway", "UploadingGateway", "sync_lipsync_models"]
 
 # sync.so's models; temperature and active_speaker exist on the lipsync-2 family only.
 _EXPRESSIVE = frozenset({"lipsync-2", "lipsync-2-pro"})
@@ -78,6 +88,7 @@ class Gateway:
     api_key_env: tuple[str, ...]
     prices: PriceTable
     request_fields: str = field(default="video_url", validator=in_(tuple(REQUEST_FIELDS)))
+    contract_version: ClassVar[str] = "1.1"  # the contract the gateway was written against
 
     @hookimpl
     def lipbridge_provider_info(self) -> ProviderInfo:
@@ -85,7 +96,7 @@ class Gateway:
             name=self.name,
             display_name=self.display_name,
             docs_url=self.docs_url,
-            contract_version="1.1",  # the contract the gateway was written against
+            contract_version=self.contract_version,
             default_base_url=self.base_url,
             models=self.models,
             default_model=self.models[0].name,
@@ -111,3 +122,23 @@ class Gateway:
         self, request: JobRequest, durations: MediaDurations
     ) -> CostEstimate:
         return self.prices.estimate(request.model or self.models[0].name, durations.output_seconds)
+
+
+@frozen(kw_only=True)
+class UploadingGateway(Gateway):
+    """A reseller that also runs the gateway's file storage on its API host
+    (``POST /v1/files/upload/stream``): FoxAPI and AIHubMax. EvoLink's file service is
+    another API on another host, for images only, so EvoLink would be a plain
+    :class:`Gateway` and keep sending public URLs."""
+
+    contract_version: ClassVar[str] = "1.3"  # lipbridge_upload
+
+    @hookimpl
+    def lipbridge_upload(self, media: LocalMedia, ctx: CallContext) -> UploadedMedia:
+        """The stream upload; its ``url`` lives 72 h from the upload's ``created``."""
+        response = ctx.http.upload(UPLOAD, upload_body(media))
+        data = ctx.read(response, code=ERROR_CODES, overrides=UPLOAD_ERRORS)
+        return UploadedMedia(
+            reference=ctx.require(response, data, "url"),
+            expires_at=expires_at(data, ctx.clock, UPLOAD_TTL),
+        )

@@ -8,6 +8,9 @@ One wire format serves every reseller of the gateway (FoxAPI, AIHubMax, EvoLink)
 * ``GET /v1/tasks/{id}`` -> ``{"id", "status", "progress", "created", "results": [{"url"}]
   | null, "error": {"code", "message", "type"} | null, "usage": {"credits_reserved"}}``;
   an older revision puts the video at ``output.url``;
+* ``POST /v1/files/upload/stream``, ``multipart/form-data`` with the file in part
+  ``file`` (and optional ``file_name``, ``auto_cleanup``) -> ``{"id", "filename", "url",
+  "size", "created"}``; ``url`` is what a submit takes;
 * errors: ``{"error": {"message", "type", "code"?}}`` with the usual HTTP statuses.
 
 Everything read from a response goes through lipbridge's wire readers, so no body,
@@ -26,14 +29,19 @@ from lipbridge import (
     BilledUsage,
     Clock,
     ConfigurationError,
+    InsufficientCredits,
     JobError,
     JobRequest,
     JobResult,
     JobState,
     JobStatus,
+    ProviderError,
+    RequestRejected,
 )
 from lipbridge.plugin import (
     CallContext,
+    FileBody,
+    LocalMedia,
     Response,
     StatusMap,
     dig,
@@ -46,7 +54,11 @@ from lipbridge.plugin import (
 
 SUBMIT = "/v1/videos/generations"
 TASKS = "/v1/tasks"
+UPLOAD = "/v1/files/upload/stream"  # of the three upload routes, the one that streams the file
 URL_TTL_SECONDS = 86_400  # "All url links are valid for 24 hours. Please save them promptly."
+# AIHubMax's upload pages: "文件会在 72 小时后过期" (files expire after 72 hours). FoxAPI's
+# stored pages state no lifetime for the same routes; assumed the same, as one gateway.
+UPLOAD_TTL = dt.timedelta(hours=72)
 BILLED_UNIT = "reserved credits"  # credits are reserved at submit; no final charge is reported
 _URL_TTL = dt.timedelta(seconds=URL_TTL_SECONDS)
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
@@ -73,6 +85,15 @@ _MEDIA_KEYS = ("video_url", "audio_url", "video", "audio")
 # Where an error's code is, for ``ctx.read``: ``error.code`` where the envelope has one
 # (task and channel errors), else ``error.type``, the only code the general envelope carries.
 ERROR_CODES: list[tuple[str | int, ...]] = [("error", "code"), ("error", "type")]
+
+# How an upload's refusals differ from the common mapping. 403 is the documented answer
+# when storage is full and auto_cleanup is false: the account has no room, not a bad key,
+# and another provider (or later, once uploads expire) may work. 413: the file is too
+# large for this provider (a reseller client's hint; no page states the limit).
+UPLOAD_ERRORS: Mapping[int, type[ProviderError]] = {
+    403: InsufficientCredits,
+    413: RequestRejected,
+}
 
 
 def media_fields(ctx: CallContext, default: str) -> tuple[str, str]:
@@ -117,11 +138,32 @@ def video_url(data: Mapping[str, Any]) -> str | None:
     return text(dig(data, "results", 0, "url")) or text(dig(data, "output", "url"))
 
 
-def expires_at(data: Mapping[str, Any], clock: Clock) -> dt.datetime:
-    """24 h after the task was created (its URL cannot be older), else 24 h from now."""
+def expires_at(
+    data: Mapping[str, Any], clock: Clock, ttl: dt.timedelta = _URL_TTL
+) -> dt.datetime:
+    """``ttl`` after the task (or upload) was created, as its ``created`` unix time says:
+    the URL cannot be older. Without a usable ``created``, ``ttl`` from now."""
     created = number(data.get("created"), top=_LAST_CREATED)
     start = clock.now() if created is None else _EPOCH + dt.timedelta(seconds=created)
-    return start + _URL_TTL
+    return start + ttl
+
+
+def upload_body(media: LocalMedia) -> FileBody:
+    """The stream upload's form: the file in part ``file`` under its own name (the
+    documented default ``file_name``), after ``auto_cleanup=false``.
+
+    The documented default, ``true``, makes a full storage "evict the earliest uploaded
+    file" instead of answering 403. lipbridge reuses an upload for as long as it lives (one
+    video into many languages is uploaded once, first, so it is the oldest), and an
+    evicted input fails jobs that were already paid for. A 403 is explicit and costs
+    nothing, so ``false`` is sent.
+    """
+    return FileBody.multipart(
+        media.path,
+        field_name="file",
+        media_type=media.media_type,
+        fields={"auto_cleanup": "false"},
+    )
 
 
 def billed(data: Mapping[str, Any]) -> BilledUsage | None:

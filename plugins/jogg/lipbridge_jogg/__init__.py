@@ -11,6 +11,10 @@ The API (``https://api.jogg.ai``, ``x-api-key: <key>``, routes under ``/v2`` or
 * ``GET {prefix}/lip_sync_video?video_url=&audio_url=&playback_type=`` -> the same
   envelope as the task's GET, holding "the latest matching task under the current
   authenticated user and space" (see below);
+* ``POST {prefix}/upload/asset`` ``{"filename", "content_type", "file_size"?}`` -> the
+  envelope with ``data: {"sign_url", "asset_url"}``; the file is then PUT to ``sign_url``
+  with the same Content-Type and no key, and ``asset_url`` is what a submit takes
+  ("Assets are stored permanently");
 * errors: a non-zero ``code`` with ``msg``, whatever the HTTP status.
 
 The lookup (``lipbridge_find_jobs``) is documented only by JoggAI's own lip-sync skill
@@ -39,10 +43,13 @@ from lipbridge.plugin import (
     AuthScheme,
     CallContext,
     CallKind,
+    FileBody,
+    LocalMedia,
     MediaDurations,
     ModelCapabilities,
     PriceTable,
     ProviderInfo,
+    UploadedMedia,
     hookimpl,
 )
 from lipbridge_jogg.wire import (
@@ -53,10 +60,14 @@ from lipbridge_jogg.wire import (
     found_tasks,
     lookup_path,
     lookup_query,
+    put_refused,
     read,
+    signed_urls,
     status_of,
     submit_body,
     task_path,
+    upload_path,
+    upload_request,
 )
 
 DOCS_URL = "https://docs.jogg.ai/api-reference/v2/API%20Documentation/LipSyncVideo"
@@ -78,7 +89,7 @@ INFO = ProviderInfo(
     name=NAME,
     display_name="JoggAI Lip Sync",
     docs_url=DOCS_URL,
-    contract_version="1.2",  # the contract this plugin was written against, as a literal
+    contract_version="1.3",  # the contract this plugin was written against, as a literal
     default_base_url="https://api.jogg.ai",
     models=(
         # JoggAI names no model; "lipsync" stands for its one lip-sync endpoint.
@@ -126,6 +137,19 @@ class JoggLipSync:
         query = lookup_query(request)
         response = ctx.http.get(lookup_path(ctx.settings), kind=CallKind.POLL, params=query)
         return found_tasks(response, ctx, request, since)
+
+    @hookimpl
+    def lipbridge_upload(self, media: LocalMedia, ctx: CallContext) -> UploadedMedia:
+        """Ask for a signed URL, PUT the file there (without the key, under the Content-Type
+        signed), and hand back ``asset_url``, which JoggAI keeps: no expiry."""
+        response = ctx.http.post(
+            upload_path(ctx.settings), kind=CallKind.UPLOAD, json=upload_request(media)
+        )
+        sign_url, asset_url = signed_urls(response, ctx)
+        put = ctx.http.put_file(sign_url, FileBody.raw(media.path, media.media_type))
+        if not put.ok:
+            raise put_refused(put, ctx)
+        return UploadedMedia(reference=asset_url)
 
     @hookimpl
     def lipbridge_estimate_cost(

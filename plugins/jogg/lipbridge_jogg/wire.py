@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from lipbridge import (
     AuthenticationError,
@@ -34,6 +34,7 @@ from lipbridge import (
 )
 from lipbridge.plugin import (
     CallContext,
+    LocalMedia,
     Response,
     StatusMap,
     dig,
@@ -107,6 +108,11 @@ def lookup_path(settings: Mapping[str, str]) -> str:
     return f"{path_prefix(settings)}/lip_sync_video"
 
 
+def upload_path(settings: Mapping[str, str]) -> str:
+    """The asset upload's first step, which hands out a signed URL for the bytes."""
+    return f"{path_prefix(settings)}/upload/asset"
+
+
 def task_path(settings: Mapping[str, str], task_id: str) -> str:
     """The task's URL path; the id is escaped, so a stored handle cannot steer it."""
     return f"{lookup_path(settings)}/{quote(task_id, safe='')}"
@@ -132,6 +138,50 @@ def submit_body(request: JobRequest) -> dict[str, Any]:
             field="options.playback_type",
         )
     return body
+
+
+def upload_request(media: LocalMedia) -> dict[str, Any]:
+    """``{filename, content_type, file_size}``; the signed PUT must carry the same
+    Content-Type. ``file_size`` is optional and at least 1, so an empty file leaves it out."""
+    body: dict[str, Any] = {"filename": media.path.name, "content_type": media.media_type}
+    if media.size >= 1:
+        body["file_size"] = media.size
+    return body
+
+
+def signed_urls(response: Response, ctx: CallContext) -> tuple[str, str]:
+    """``(sign_url, asset_url)`` of the upload's first answer. The PUT goes to
+    ``sign_url`` whatever its host, so it must be an absolute http(s) URL."""
+    envelope = read(response, ctx)
+    sign_url = ctx.require(response, envelope, "data", "sign_url")
+    try:
+        parts = urlsplit(sign_url)
+        usable = parts.scheme in ("http", "https") and bool(parts.hostname)
+    except ValueError:  # e.g. an unclosed IPv6 bracket
+        usable = False
+    if not usable:
+        raise malformed(response, "whose data.sign_url is not an http(s) URL", provider=NAME)
+    return sign_url, ctx.require(response, envelope, "data", "asset_url")
+
+
+def put_refused(response: Response, ctx: CallContext) -> ProviderError:
+    """The error for a PUT of the file that the storage refused. Its answer is the storage
+    host's (no JoggAI envelope), so its status picks the class only where it means the
+    same everywhere (429, 5xx); else a plain ``ProviderError`` naming the step."""
+    from lipbridge.plugin import error_for_status  # the HTTP stack, only on an error
+
+    hint = ""
+    if response.status == 403:  # a presigned URL's usual refusal
+        hint = " (a signed URL refuses a PUT once it has expired, or under another Content-Type)"
+    keep = response.status == 429 or response.status >= 500
+    return error_for_status(
+        response,
+        provider=ctx.provider,
+        clock=ctx.clock,
+        message=f"the upload's PUT to the signed URL was refused{hint}: "
+        f"{response.excerpt() or 'no body'}",
+        overrides=None if keep else {response.status: ProviderError},
+    )
 
 
 def _business(response: Response) -> tuple[int | None, str | None]:

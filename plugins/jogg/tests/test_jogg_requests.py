@@ -164,7 +164,7 @@ def test_sync_mode_and_native_playback_type_clash():
         ("active_speaker", {"active_speaker": True}),
         ("callback_url", {"callback_url": "https://app.example.com/hook"}),
         ("tts", {"audio": None, "tts": TextToSpeech(text="hi", voice="any")}),
-        ("video", {"video": "/tmp/face.mp4"}),
+        ("video", {"video": "data:video/mp4;base64,AAAA"}),  # local files go up as assets
     ],
 )
 def test_undeclared_capabilities_are_refused_early(field, request_kwargs):
