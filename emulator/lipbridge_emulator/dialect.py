@@ -23,7 +23,9 @@ from lipbridge.models import SyncMode
 # The dialect API this emulator speaks, versioned apart from lipbridge's plugin contract:
 # a dialect written for MAJOR.MINOR works here when the majors are equal and its minor is
 # not newer. Minor versions only add (optional attributes, methods with defaults).
-DIALECT_VERSION = "1.0"
+# 1.1: uploads (Endpoint.UPLOAD, parse_upload, uploaded, UploadSpec, UploadView,
+# Problem.STORAGE_FULL).
+DIALECT_VERSION = "1.1"
 
 
 @frozen(kw_only=True)
@@ -63,6 +65,8 @@ class Endpoint(str, enum.Enum):
     SUBMIT = "submit"
     POLL = "poll"
     CANCEL = "cancel"
+    UPLOAD = "upload"  # a file into the provider's own storage (the request carries it, or
+    # asks for a presigned URL to PUT it to)
 
 
 @frozen
@@ -80,6 +84,7 @@ class Problem(str, enum.Enum):
     RATE_LIMITED = "rate_limited"  # the reply gets a Retry-After header from the engine
     SERVER_ERROR = "server_error"  # status 500, 502, 503 or 504 (a fault)
     UNSUPPORTED = "unsupported"  # a route the provider has but the emulator does not
+    STORAGE_FULL = "storage_full"  # an upload carrying its file that does not fit the storage
 
 
 @frozen(kw_only=True)
@@ -94,6 +99,34 @@ class JobSpec:
     sync_mode: SyncMode = SyncMode.LOOP
     callback_url: str | None = None
     echo: Mapping[str, Any] = field(factory=dict)  # fields the dialect shows back later
+
+
+@frozen(kw_only=True)
+class UploadSpec:
+    """A validated upload: the file the request carries, or, without ``data``, a presigned
+    URL the client PUTs the file to (under exactly ``content_type``) within ``put_within``."""
+
+    name: str  # the file's name: the last segment of its URL
+    content_type: str
+    data: bytes | None = None
+    put_within: dt.timedelta = dt.timedelta(hours=1)  # presigned only
+    lifetime: dt.timedelta | None = None  # how long the provider keeps the file; None: kept
+    evict_oldest: bool = False  # storage full: drop the provider's oldest uploads, not refuse
+
+
+@frozen(kw_only=True)
+class UploadView:
+    """An accepted upload, as the dialect answers it. ``url`` serves the file (from the
+    moment it is stored: a presigned one once it is PUT) and is accepted as a job input."""
+
+    id: str  # 32 lowercase hex chars from the engine, the same in every run with one seed
+    spec: UploadSpec
+    url: str
+    created: dt.datetime
+    expires: dt.datetime | None = None  # when ``url`` stops working (at the earliest, for a
+    # presigned file: its lifetime counts from the PUT)
+    size: int | None = None  # bytes stored; None until a presigned file is PUT
+    put_url: str | None = None  # presigned only: where to PUT the file (``spec.put_within``)
 
 
 class State(str, enum.Enum):
@@ -186,6 +219,15 @@ class Dialect:
 
     def callback_body(self, job: JobView) -> Any:
         """The JSON body of the callback for a finished job (providers with callbacks)."""
+        raise NotImplementedError
+
+    def parse_upload(self, request: Request) -> UploadSpec | Reply:
+        """Validate an upload as the provider does (a route to ``Endpoint.UPLOAD``); a Reply
+        is the provider's refusal. Providers without an upload API keep this default."""
+        return self.problem(Problem.UNSUPPORTED, "this provider has no upload endpoint")
+
+    def uploaded(self, upload: UploadView) -> Reply:
+        """The upload's success reply (required with ``parse_upload``)."""
         raise NotImplementedError
 
 

@@ -3,7 +3,7 @@ store or the control API, and applying the fault plan on the way.
 
 Everything here is provider-neutral; a :class:`Dialect` translates. The parts have
 modules of their own: the fault plan (every seeded draw), holds (requests kept waiting
-for a crash test), jobs, inputs (fetching, probing, rendering) and accounts.
+for a crash test), jobs, inputs (fetching, probing, rendering), accounts and uploads.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from lipbridge_emulator.jobs import Job, Jobs, Timing
 from lipbridge_emulator.ledger import Accepted, Arrival, Ledger
 from lipbridge_emulator.plan import FaultPlan
 from lipbridge_emulator.store import FileStore
+from lipbridge_emulator.uploads import StorageFull, Uploads
 from lipbridge_emulator.wire import RESET, FileReply, Incoming, Outcome
 
 DEFAULT_KEY = "lb-test-key"
@@ -60,7 +61,10 @@ class Emulator:
         credits: Mapping[str, Decimal | int] | None = None,
         render_workers: int = 2,
         root: Path | None = None,
+        storage: Mapping[str, int] | None = None,
     ) -> None:
+        """``storage``: the bytes each named provider's uploads may hold (others: no
+        limit); see :mod:`lipbridge_emulator.uploads`."""
         from lipbridge_emulator.dialects import installed_dialects
 
         chosen = list(dialects) if dialects is not None else installed_dialects()
@@ -82,8 +86,11 @@ class Emulator:
         self.holds = Holds()
         self._accounts = Accounts(self.dialects, credits)
         self._marks = cooperation(self.clock)
-        self._inputs = Inputs(self.store, lambda: self.url, self._marks, render_workers)
+        self._inputs = Inputs(
+            self.store, lambda: self.url, self._marks, render_workers, self.clock
+        )
         self._jobs = Jobs(self.clock, self.store, self._file_url, url_lifetime)
+        self._uploads = Uploads(self.store, self.clock, self._file_url, storage, seed)
         self._callbacks = CallbackSender(self.clock, self.ledger)
         self._server: Any = None
 
@@ -246,8 +253,10 @@ class Emulator:
                 HoldPoint(endpoint), route.job_id
             ):
                 return RESET
-            job = self._jobs.find(dialect.provider, route.job_id or "")
-            if job is None:
+            job = None if route.job_id is None else self._jobs.find(provider, route.job_id)
+            if route.endpoint is Endpoint.UPLOAD:
+                reply = self._upload(dialect, request, identity, attempt)
+            elif job is None:
                 reply = dialect.problem(Problem.NOT_FOUND, f"no task {route.job_id}")
             elif route.endpoint is Endpoint.POLL:
                 reply = dialect.status(self._jobs.view(job))
@@ -353,16 +362,33 @@ class Emulator:
             )
         return dialect.accepted(self._jobs.view(job)), job
 
+    def _upload(self, dialect: Dialect, request: Request, identity: str, attempt: int) -> Reply:
+        """A file into the provider's storage; its id is drawn like a job's, so the same
+        uploads get the same URLs in every run."""
+        parsed = dialect.parse_upload(request)
+        if isinstance(parsed, Reply):
+            return parsed
+        token = self._plan.job_token(dialect.provider, identity, attempt)
+        try:
+            return dialect.uploaded(self._uploads.accept(dialect.provider, parsed, token))
+        except StorageFull as full:
+            return dialect.problem(Problem.STORAGE_FULL, str(full))
+
     # -- files and control --------------------------------------------------------------------
 
     def _files(self, incoming: Incoming, rest: str, arrival: Arrival) -> Outcome:
-        arrival.endpoint = "upload" if incoming.method == "POST" else "download"
+        arrival.endpoint = "upload" if incoming.method in ("POST", "PUT") else "download"
         if incoming.method == "POST" and not rest:
             name = incoming.query.get("name", "upload.bin")
             url = self.upload(incoming.read_body(), name)
             return self._answer(arrival, Reply.json(201, {"url": url}))
         token = rest.split("/", 1)[0]
         arrival.identity = token
+        if incoming.method == "PUT":  # a presigned upload: the storage answers, no faults
+            arrival.provider, reply = self._uploads.put(
+                token, incoming.query, incoming.headers, incoming.read_body()
+            )
+            return self._answer(arrival, reply)
         attempt = self._plan.attempt("download", token)
         if self._plan.reset_download(token, attempt):
             arrival.fault = "reset-before"

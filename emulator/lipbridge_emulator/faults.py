@@ -4,7 +4,7 @@ Grammar (``--faults``)::
 
     SPEC  := RULE (";" RULE)*
     RULE  := TARGET ["@" PROVIDER] ":" FAULT ("," FAULT)*
-    TARGET:= submit | poll | cancel | download | "*" | job
+    TARGET:= submit | poll | cancel | upload | download | "*" | job
     FAULT := 5xx=RATE[@STATUS] | reset=RATE | reset-before=RATE | reset-after=RATE
            | 429=RATE[@SECONDS] | slow=RATE[@SECONDS] | late=RATE[@SECONDS]   (late: job only)
            | hold-before=N | hold-after=N        (submit only)
@@ -18,6 +18,10 @@ acted on). A ``429`` opens a rate-limit window of SECONDS (default 2) on that en
 every request inside it gets 429 with ``Retry-After`` set to the rest of the window.
 ``slow`` delays the reply by SECONDS (default 1). ``job:late`` makes a job's results
 arrive SECONDS (default 5) after its status says it is done.
+
+``upload`` is a provider's upload request (the gateway's stream upload, JoggAI's request
+for a presigned URL); the PUT of a file to a presigned URL meets no faults (it goes to
+the storage, which the emulator does not fail).
 
 A rule whose target names a provider (``submit@foxapi``) applies to that provider's
 requests only (downloads come from the file store, which has no provider: ``download``
@@ -33,9 +37,9 @@ after it was created with the answer not yet sent (``hold-after``), a poll or ca
 before it is answered, a download after BYTES of the file were sent (default: half).
 
 Every draw is a hash of the seed, the endpoint, the fault, and the request's identity and
-attempt number (a job id, a submit body's digest, or for resets before the body is read,
-the request's arrival number on that endpoint). The same seed and the same requests give
-the same faults, however threads interleave.
+attempt number (a job id, a submit or upload body's digest, or for resets before the body
+is read, the request's arrival number on that endpoint). The same seed and the same
+requests give the same faults, however threads interleave.
 """
 
 from __future__ import annotations
@@ -46,7 +50,7 @@ from typing import Any
 
 from attrs import field, frozen
 
-TARGETS = ("submit", "poll", "cancel", "download", "*", "job")
+TARGETS = ("submit", "poll", "cancel", "upload", "download", "*", "job")
 UNSCOPED = frozenset({"download"})  # targets that take no @PROVIDER
 _PROVIDER = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 DEFAULT_SECONDS = {"429": 2.0, "slow": 1.0, "late": 5.0}

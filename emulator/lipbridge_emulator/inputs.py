@@ -16,6 +16,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import unquote_to_bytes, urlsplit
 
+from lipbridge.context import Clock
 from lipbridge.pricing import output_seconds
 from lipbridge_emulator import media, samples
 from lipbridge_emulator.clock import Cooperative
@@ -31,9 +32,15 @@ class _FetchRefused(Exception):
 
 class Inputs:
     def __init__(
-        self, store: FileStore, own_url: Callable[[], str], marks: Cooperative, workers: int
+        self,
+        store: FileStore,
+        own_url: Callable[[], str],
+        marks: Cooperative,
+        workers: int,
+        clock: Clock,
     ) -> None:
         self._store = store
+        self._clock = clock  # a file past its lifetime (an expired upload) is not fetched
         self._own_url = own_url  # the emulator's base URL, known once it serves
         self._marks = marks
         self._outputs = store.root / "outputs"
@@ -127,7 +134,9 @@ class Inputs:
             )
         segments = parts.path.strip("/").split("/")
         ours = len(segments) >= 2 and segments[0] == "files"
-        data = self._store.read(segments[1]) if ours else None
-        if data is None:
+        stored = self._store.get(segments[1]) if ours else None
+        if stored is None or not stored.path.is_file():
             raise _FetchRefused(f"{field}: {ref} answered 404 (no such uploaded file)")
-        return data
+        if stored.expires is not None and self._clock.now() >= stored.expires:
+            raise _FetchRefused(f"{field}: {ref} answered 403 (it expired at {stored.expires})")
+        return stored.path.read_bytes()

@@ -32,10 +32,13 @@ class FileStore:
         self._files: dict[str, Stored] = {}
         self._lock = threading.Lock()
 
-    def add_bytes(self, data: bytes, name: str, expires: dt.datetime | None = None) -> str:
-        # Named by content, so the same upload gets the same URL in every run: requests
-        # carrying it stay identical, and so do the faults drawn for them.
-        token = hashlib.blake2b(data + name.encode(), digest_size=16).hexdigest()
+    def add_bytes(
+        self, data: bytes, name: str, expires: dt.datetime | None = None, *, token: str = ""
+    ) -> str:
+        """Store ``data`` under ``token``, else under one named by its content, so the same
+        upload gets the same URL in every run: requests carrying it stay identical, and so
+        do the faults drawn for them."""
+        token = token or hashlib.blake2b(data + name.encode(), digest_size=16).hexdigest()
         path = self.root / f"{token}-{Path(name).name}"
         path.write_bytes(data)
         return self.add_path(path, name, expires, token=token)
@@ -52,6 +55,13 @@ class FileStore:
     def get(self, token: str) -> Stored | None:
         with self._lock:
             return self._files.get(token)
+
+    def remove(self, token: str) -> None:
+        """Stop serving ``token`` and delete its file (a provider evicting an upload)."""
+        with self._lock:
+            stored = self._files.pop(token, None)
+        if stored is not None:
+            stored.path.unlink(missing_ok=True)
 
     def read(self, token: str) -> bytes | None:
         stored = self.get(token)

@@ -49,7 +49,7 @@ def test_star_applies_where_no_rule_names_the_endpoint() -> None:
 @pytest.mark.parametrize(
     ("text", "says"),
     [
-        ("upload:5xx=0.1", "must start with a target"),
+        ("render:5xx=0.1", "must start with a target"),
         ("5xx=0.1", "must start with a target"),
         ("poll:5xx=1.5", "not a probability"),
         ("poll:boom=0.1", "is not understood"),

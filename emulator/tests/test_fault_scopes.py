@@ -60,7 +60,7 @@ def test_unscoped_specs_draw_as_before() -> None:
         ("download@foxapi:reset=0.1", "download requests have no provider"),
         ("submit@Fox API:5xx=1", "is not a provider name"),
         ("submit@:5xx=1", "is not a provider name"),
-        ("upload@foxapi:5xx=1", "must start with a target"),
+        ("render@foxapi:5xx=1", "must start with a target"),
         ("submit:5xx=1@501", "is not one of 500, 502, 503, 504"),
         ("submit:reset=0.5@2", "a reset takes no @"),
         ("*@jogg:hold=1", "takes no hold"),

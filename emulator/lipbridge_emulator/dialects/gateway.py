@@ -13,6 +13,12 @@ field revisions it takes, its 422 validation type and whether it has callbacks.
   for ``temperature``/``active_speaker`` on sync-3, which the model page says it lacks.
 * ``GET /v1/tasks/{id}``: pending -> processing -> completed | failed, with the documented
   race where ``completed`` comes first with ``results: null`` and progress below 100.
+* ``POST /v1/files/upload/stream``, ``multipart/form-data``: part ``file`` (required; its
+  filename is the default ``file_name``), ``file_name`` (an override) and ``auto_cleanup``
+  (default ``true``: a full storage "evicts the earliest uploaded file"; ``false``: it
+  answers 403 at once). Other parts, such as an older revision's ``purpose``, are
+  ignored. 200 ``{"id", "filename", "url", "size", "created"}``; the file "expires after
+  72 hours" (AIHubMax's pages; FoxAPI's say nothing, so the same is assumed).
 * Errors: ``{"error": {"code"?, "message", "type"}}``; messages start with the
   error-codes page's wording.
 
@@ -33,11 +39,20 @@ Where the docs are silent or the emulator must differ (each choice is the emulat
   and ``task_info`` (current pages). ``task_info.can_cancel`` is false: there is no cancel
   endpoint. ``estimated_time`` is null unless the engine knows the job's finish time.
 * 502 and 504 are undocumented: they get type ``server_error`` like 500.
+* Uploads: the storage holds what ``Emulator(storage=...)`` says (no limit by default: no
+  size is documented). The 403 of a full storage has type ``storage_full`` and the
+  emulator's wording (no page shows its body). A multipart body that cannot be read, or
+  without a ``file`` part, is 400. Not modelled: the base64 and url upload routes
+  (404 as unsupported) and a 413 for a large file (no limit is documented; the server
+  takes bodies up to 200 MiB).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import email.message
+import email.parser
+import email.policy
 import math
 from collections.abc import Mapping
 from decimal import ROUND_CEILING, Decimal
@@ -57,6 +72,8 @@ from lipbridge_emulator.dialect import (
     Request,
     Route,
     State,
+    UploadSpec,
+    UploadView,
 )
 
 __all__ = [
@@ -70,6 +87,8 @@ __all__ = [
 
 SUBMIT_PATH = "/v1/videos/generations"
 TASKS_PATH = "/v1/tasks/"
+UPLOAD_PATH = "/v1/files/upload/stream"
+UPLOAD_LIFETIME = dt.timedelta(hours=72)
 CREDITS_PER_SECOND = Decimal(1)  # the emulator's assumption: no lip-sync price is published
 MAX_CALLBACK_URL = 2048  # characters, FoxAPI's documented limit
 DEFAULT_MODEL = "lipsync-2"
@@ -96,6 +115,7 @@ _PROBLEMS: Mapping[Problem, tuple[int, str, str]] = {
     ),
     Problem.RATE_LIMITED: (429, "rate_limit_error", "Rate limit exceeded, please retry later"),
     Problem.UNSUPPORTED: (404, "not_found", "Not supported by the lipbridge emulator"),
+    Problem.STORAGE_FULL: (403, "storage_full", "Insufficient storage space for this upload"),
 }
 _SERVER_ERROR = ("server_error", "Server-side unknown error, please retry later")
 _UNAVAILABLE = (
@@ -143,6 +163,8 @@ class GatewayDialect(Dialect):
         method, path = request.method.upper(), request.path
         if method == "POST" and path == SUBMIT_PATH:
             return Route(Endpoint.SUBMIT)
+        if method == "POST" and path == UPLOAD_PATH:
+            return Route(Endpoint.UPLOAD)
         if method == "GET" and path.startswith(TASKS_PATH):
             segment = path[len(TASKS_PATH) :]
             if segment and "/" not in segment:
@@ -156,6 +178,38 @@ class GatewayDialect(Dialect):
             generic = refused.status == 400 or refused.code is not None
             kind = "invalid_request_error" if generic else self.validation_type
             return _error(refused.status, refused.message, kind, refused.code)
+
+    def parse_upload(self, request: Request) -> UploadSpec | Reply:
+        try:
+            form = _form(request)
+            part = form.get("file")
+            if part is None or part.get_filename() is None:
+                raise _Refused("file is required: a file part named file", status=400)
+            cleanup = _text(form, "auto_cleanup", "true").lower()
+            if cleanup not in ("true", "false"):
+                raise _Refused("auto_cleanup must be true or false", status=400)
+        except _Refused as refused:
+            return _error(refused.status, refused.message, "invalid_request_error")
+        return UploadSpec(
+            name=_text(form, "file_name", "") or str(part.get_filename()),
+            content_type=part.get_content_type(),
+            data=_bytes(part),
+            lifetime=UPLOAD_LIFETIME,
+            evict_oldest=cleanup == "true",
+        )
+
+    def uploaded(self, upload: UploadView) -> Reply:
+        created = _unix(upload.created)
+        return Reply.json(
+            200,
+            {
+                "id": f"file-{created}-{upload.id[:6]}",
+                "filename": upload.spec.name,
+                "url": upload.url,
+                "size": upload.size,
+                "created": created,
+            },
+        )
 
     def charge(self, spec: JobSpec, output_seconds: float) -> Decimal:
         """The emulator's assumed rate per output second, measured to the millisecond
@@ -335,6 +389,32 @@ def _json_object(request: Request) -> Mapping[str, Any]:
     if not isinstance(body, dict):
         raise _Refused("Invalid JSON format: the body must be a JSON object", status=400)
     return body
+
+
+def _form(request: Request) -> dict[str, email.message.MIMEPart]:
+    """A ``multipart/form-data`` body's parts by name (the last of a repeated name)."""
+    content_type = request.headers.get("content-type", "")
+    if content_type.partition(";")[0].strip().lower() != "multipart/form-data":
+        raise _Refused("Incorrect Content-Type: send multipart/form-data", status=400)
+    head = f"Content-Type: {content_type}\r\n\r\n".encode()
+    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(head + request.body)
+    if not message.is_multipart() or message.defects:
+        raise _Refused("the multipart/form-data body cannot be read", status=400)
+    return {
+        str(part.get_param("name", header="content-disposition")): part
+        for part in message.iter_parts()
+    }
+
+
+def _bytes(part: email.message.MIMEPart) -> bytes:
+    payload = part.get_payload(decode=True)
+    return payload if isinstance(payload, bytes) else b""
+
+
+def _text(form: Mapping[str, email.message.MIMEPart], name: str, default: str) -> str:
+    """A text part's value, or ``default`` when the form has none."""
+    part = form.get(name)
+    return default if part is None else _bytes(part).decode("utf-8", "replace").strip()
 
 
 def _split(value: str) -> SplitResult | None:

@@ -29,6 +29,16 @@ all of which must equal the task's; the answer is the task's GET envelope for th
 task made from them; and no match is the not-found envelope (code 10104, HTTP 200, like
 an unknown task id).
 
+The asset upload ``POST {prefix}/upload/asset`` (UploadAsset page) takes ``{"filename",
+"content_type", "file_size"?}`` (``file_size`` at least 1) and answers ``data:
+{"sign_url", "asset_url"}``. The Asset Introduction page's second step PUTs the bytes to
+``sign_url`` "with the same Content-Type", after which ``asset_url`` serves them; "Assets
+are stored permanently". The emulator's choices where the pages are silent: the signed
+URL lives one hour (S3's usual presign lifetime) and takes any number of PUTs until then,
+as a presigned PUT does; a missing or wrong field is code 40000; the declared
+``file_size`` is not compared with the bytes PUT. The stray multipart example on the
+UploadAsset page, which contradicts its JSON schema, is not taken.
+
 The engine routes a request to one job, and a dialect sees no job it is not given, so
 this dialect remembers the inputs of each task it accepted (``accepted`` is called for
 every task created, whether or not its answer reached the client) and routes a lookup to
@@ -60,11 +70,15 @@ from lipbridge_emulator.dialect import (
     Request,
     Route,
     State,
+    UploadSpec,
+    UploadView,
 )
 
 # The rendered API pages use /open/v2, the OpenAPI files and JoggAI's own client /v2.
 PREFIXES = ("/v2", "/open/v2")
 CREATE = "/create_lip_sync_video"
+UPLOAD = "/upload/asset"
+SIGNED_FOR = dt.timedelta(hours=1)  # how long a sign_url takes the PUT: not documented
 LOOKUP = "/lip_sync_video"
 TASK = LOOKUP + "/"
 INPUTS = ("video_url", "audio_url", "playback_type")  # what a lookup matches on
@@ -106,6 +120,15 @@ def envelope(status: int, code: int, msg: str, data: Any = None) -> Reply:
 def refusal(detail: str) -> Reply:
     """Code 40000, worded like the docs' example ("Parameter error: avatar_id is required")."""
     return envelope(200, 40000, f"Parameter error: {detail}")
+
+
+def json_object(request: Request) -> dict[str, Any] | Reply:
+    """The body as a JSON object, or the parameter error refusing it."""
+    try:
+        body = request.json()
+    except ValueError:
+        return refusal("the body is not JSON")
+    return body if isinstance(body, dict) else refusal("the body must be a JSON object")
 
 
 def is_http_url(value: object) -> bool:
@@ -161,12 +184,9 @@ class JoggDialect(Dialect):
         return max(matches, key=lambda made: (made.created, made.order)).task_id
 
     def parse_submit(self, request: Request) -> JobSpec | Reply:
-        try:
-            body = request.json()
-        except ValueError:
-            return refusal("the body is not JSON")
-        if not isinstance(body, dict):
-            return refusal("the body must be a JSON object")
+        body = json_object(request)
+        if isinstance(body, Reply):
+            return body
         for name in ("video_url", "audio_url"):
             if body.get(name) in (None, ""):
                 return refusal(f"{name} is required")
@@ -181,6 +201,24 @@ class JoggDialect(Dialect):
             audio=body["audio_url"],
             sync_mode=PLAYBACK_MODES[playback],
             echo={"playback_type": playback},
+        )
+
+    def parse_upload(self, request: Request) -> UploadSpec | Reply:
+        body = json_object(request)
+        if isinstance(body, Reply):
+            return body
+        for name in ("filename", "content_type"):
+            if not isinstance(body.get(name), str) or not body[name].strip():
+                return refusal(f"{name} is required")
+        size = body.get("file_size")
+        if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 1):
+            return refusal("file_size must be an integer of at least 1")
+        name = body["filename"].replace("\\", "/").rsplit("/", 1)[-1] or "asset"
+        return UploadSpec(name=name, content_type=body["content_type"], put_within=SIGNED_FOR)
+
+    def uploaded(self, upload: UploadView) -> Reply:
+        return envelope(
+            200, 0, "Success", {"sign_url": upload.put_url, "asset_url": upload.url}
         )
 
     def job_id(self, created: dt.datetime, token: str) -> str:
@@ -252,6 +290,8 @@ class JoggDialect(Dialect):
         """The route for a path below one of the prefixes."""
         if method == "POST" and rest == CREATE:
             return Route(Endpoint.SUBMIT)
+        if method == "POST" and rest == UPLOAD:
+            return Route(Endpoint.UPLOAD)
         task_id = rest.removeprefix(TASK)
         if method == "GET" and rest.startswith(TASK) and task_id and "/" not in task_id:
             return Route(Endpoint.POLL, unquote(task_id))
