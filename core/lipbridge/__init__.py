@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from lipbridge.context import Clock, Credentials, SystemClock
     from lipbridge.errors import (
         AuthenticationError,
+        CallbackRejected,
         ConfigurationError,
         DownloadFailed,
         InsufficientCredits,
@@ -99,6 +100,7 @@ _HOMES = {
     **dict.fromkeys(
         (
             "AuthenticationError",
+            "CallbackRejected",
             "ConfigurationError",
             "DownloadFailed",
             "InsufficientCredits",
@@ -188,6 +190,7 @@ __all__ = [
     "CONTRACT_VERSION",
     "AuthenticationError",
     "BilledUsage",
+    "CallbackRejected",
     "Client",
     "Clock",
     "ConfigurationError",

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from lipbridge.client import Client, result_of
 from lipbridge.errors import JobFailed, LipbridgeError, ProviderError
 from lipbridge.models import CostEstimate, JobHandle, JobRequest, JobResult, JobStatus
+from lipbridge.polling import Heard, slices
 from lipbridge.urls import check_output_path, check_timeout
 
 if TYPE_CHECKING:
@@ -151,7 +152,8 @@ class AsyncClient:
             previous[:] = [status]
 
         try:
-            status = await self._poll_until_done(handle, timeout, on_progress, observe)
+            heard = await self._thread(jobs.listener, local_id)
+            status = await self._poll_until_done(handle, timeout, on_progress, observe, heard)
             return result_of(handle, status)
         except JobFailed:
             raise  # its status was recorded
@@ -165,10 +167,12 @@ class AsyncClient:
         timeout: float | None,
         on_progress: Progress | None,
         record: Callable[[JobStatus], None] | None = None,
+        heard: Heard | None = None,
     ) -> JobStatus:
         """Poll until the job ends. ``record`` sees each status in the poll's own thread
-        (one trip to the pool per poll, not two), before the next poll is sent."""
-        waiter = self.sync.waiter(handle, timeout)
+        (one trip to the pool per poll, not two), before the next poll is sent; ``heard``
+        is asked between polls whether a callback came (see ``wait_until_done``)."""
+        waiter = self.sync.waiter(handle, timeout, callbacks=heard is not None)
 
         def poll() -> JobStatus:
             status = self.sync.poll(handle, deadline=waiter.deadline)
@@ -177,9 +181,18 @@ class AsyncClient:
             return status
 
         while True:
-            await self._sleep(waiter.next_sleep())
+            news: JobStatus | bool = False
+            for step in slices(waiter.next_sleep(), heard):
+                await self._sleep(step)
+                if heard is not None and (news := await self._thread(heard)) is not False:
+                    break
             try:
-                status = await self._thread(poll)
+                if isinstance(news, JobStatus):  # a signed callback said it: no poll
+                    if record is not None:
+                        await self._thread(record, news)
+                    status = news
+                else:
+                    status = await self._thread(poll)
             except ProviderError as exc:
                 waiter.failed(exc)
                 continue

@@ -17,7 +17,7 @@ import queue
 import random
 import secrets
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from importlib import metadata
 from pathlib import Path
 from types import MappingProxyType
@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 
 from attrs import frozen
 
+from lipbridge.callbacks import CallbackUpdate
 from lipbridge.context import (
     CallContext,
     Clock,
@@ -59,7 +60,7 @@ from lipbridge.models import (
     ProviderInfo,
     is_loopback,
 )
-from lipbridge.polling import PollPolicy, Waiter, wait_until_done
+from lipbridge.polling import Heard, PollPolicy, Waiter, wait_until_done
 from lipbridge.pricing import needed_inputs, output_seconds
 from lipbridge.registry import PluginRecord, Registry
 from lipbridge.routes import MediaRouter, OnRoute
@@ -68,6 +69,7 @@ from lipbridge.transport import Transport
 from lipbridge.uploads import LocalMedia, UploadedMedia
 from lipbridge.urls import check_output_path, check_timeout, parse_url
 from lipbridge.validation import local_path, validate
+from lipbridge.webhooks import CallbackReader
 
 if TYPE_CHECKING:
     from lipbridge.batch.manifest import Row
@@ -188,6 +190,8 @@ class Client:
         allow_private_hosts: bool | None = None,
         ledger: Ledger | str | os.PathLike[str] | bool | None = None,
         staging: Staging | str | bool | None = None,
+        webhook_secrets: Mapping[str, str] | None = None,
+        unsigned_callbacks: Iterable[str] = (),
     ) -> None:
         self._environ = os.environ if environ is None else environ
         self.registry = registry if registry is not None else Registry(environ=self._environ)
@@ -207,6 +211,7 @@ class Client:
         self._jobs: Jobs | None = None
         self._jobs_lock = threading.Lock()
         self.media = MediaRouter(self, staging, self._environ)
+        self.callbacks = CallbackReader(self, webhook_secrets, unsigned_callbacks, self._environ)
 
     def __repr__(self) -> str:
         return f"Client(providers={self.registry.names()!r})"
@@ -351,7 +356,19 @@ class Client:
             settings=setup.settings,
         )
 
-    def _call(
+    def parse_callback(
+        self, provider: str, headers: Mapping[str, str], body: bytes
+    ) -> CallbackUpdate:
+        """A callback ``provider`` sent, read into the status a poll would give.
+
+        Signed callbacks are checked against ``webhook_secrets`` or
+        ``LIPBRIDGE_<PROVIDER>_WEBHOOK_SECRET``; unsigned ones raise
+        :class:`CallbackRejected` unless ``unsigned_callbacks`` names the provider.
+        Nothing is recorded: ``client.jobs.record_callback`` does that.
+        """
+        return self.callbacks.parse(provider, headers, body)
+
+    def call_hook(
         self, ctx: CallContext, hook: str, expected: type[T], call: Callable[[], object]
     ) -> T:
         """``call`` (the registry's routed call of ``hook``), its failures and result checked."""
@@ -433,7 +450,7 @@ class Client:
         """Send a prepared submit, unrecorded (``submit`` records it first)."""
         ctx = self.context(provider, info, idempotency_key=idempotency_key)
         try:
-            handle = self._call(
+            handle = self.call_hook(
                 ctx,
                 "lipbridge_submit",
                 JobHandle,
@@ -458,7 +475,7 @@ class Client:
         _check_job_id(handle)
         info = self.registry.info(handle.provider)
         ctx = self.context(handle.provider, info, deadline=deadline)
-        return self._call(
+        return self.call_hook(
             ctx,
             "lipbridge_poll",
             JobStatus,
@@ -474,7 +491,7 @@ class Client:
                 f"{provider} documents no upload API lipbridge knows of"
             )
         ctx = self.context(provider, info)
-        return self._call(
+        return self.call_hook(
             ctx,
             "lipbridge_upload",
             UploadedMedia,
@@ -491,7 +508,7 @@ class Client:
                 "(and is billed)"
             )
         ctx = self.context(handle.provider, info)
-        return self._call(
+        return self.call_hook(
             ctx,
             "lipbridge_cancel",
             JobStatus,
@@ -562,8 +579,10 @@ class Client:
         timeout: float | None = 1800.0,
         on_progress: Callable[[JobStatus], None] | None = None,
         cancel_on_timeout: bool = False,
+        heard: Heard | None = None,
     ) -> JobResult:
-        """:meth:`wait` without the ledger (which calls this)."""
+        """:meth:`wait` without the ledger (which calls this). ``heard``: the job's
+        callbacks are listened for, and polls keep the slower pace of a fallback."""
         if timeout is not None:
             timeout = check_timeout(timeout, "timeout")
         _check_job_id(handle)
@@ -572,10 +591,11 @@ class Client:
                 lambda deadline: self.poll(handle, deadline=deadline),
                 handle=handle,
                 clock=self.clock,
-                policy=self.poll_policy,
+                policy=self.poll_policy if heard is None else self.poll_policy.for_callbacks(),
                 timeout=timeout,
                 rng=self._rng,
                 on_progress=on_progress,
+                heard=heard,
             )
         except WaitTimeout as exc:
             if not cancel_on_timeout:
@@ -587,12 +607,13 @@ class Client:
             ) from None
         return result_of(handle, status)
 
-    def waiter(self, handle: JobHandle, timeout: float | None) -> Waiter:
+    def waiter(
+        self, handle: JobHandle, timeout: float | None, *, callbacks: bool = False
+    ) -> Waiter:
         """The schedule and deadline of one wait on ``handle`` (for other wait loops, such
-        as :class:`~lipbridge.aio.AsyncClient`'s)."""
-        return Waiter(
-            handle, clock=self.clock, policy=self.poll_policy, timeout=timeout, rng=self._rng
-        )
+        as :class:`~lipbridge.aio.AsyncClient`'s); ``callbacks``: at a fallback's pace."""
+        policy = self.poll_policy.for_callbacks() if callbacks else self.poll_policy
+        return Waiter(handle, clock=self.clock, policy=policy, timeout=timeout, rng=self._rng)
 
     def find_jobs(
         self, provider: str, request: JobRequest, since: dt.datetime
@@ -602,7 +623,7 @@ class Client:
         info = self.registry.info(provider)
         request = validate(info, request)  # the model filled in, as the submit had it
         ctx = self.context(provider, info)
-        found = self._call(
+        found = self.call_hook(
             ctx,
             "lipbridge_find_jobs",
             object,
@@ -771,7 +792,7 @@ class Client:
             )
         durations = self.durations(request, info, video_seconds, audio_seconds)
         ctx = self.context(provider, info)
-        estimate = self._call(
+        estimate = self.call_hook(
             ctx,
             "lipbridge_estimate_cost",
             CostEstimate,

@@ -160,6 +160,9 @@ class CallContext:
     clock: Clock
     settings: Mapping[str, str] = field(factory=dict)  # provider-specific settings
     logger: logging.Logger = field(default=_LOGGER)
+    # The secret the provider signs its callbacks with (LIPBRIDGE_<PROVIDER>_WEBHOOK_SECRET
+    # or the client's), for lipbridge_parse_callback; None when none is configured.
+    webhook_secret: Secret | None = None
 
     def new_handle(
         self,
@@ -210,13 +213,15 @@ class CallContext:
 
 
 def provider_settings(provider: str, environ: Mapping[str, str] = os.environ) -> dict[str, str]:
-    """``LIPBRIDGE_<PROVIDER>_<KEY>`` variables (other than the API key), keyed by ``key``.
+    """``LIPBRIDGE_<PROVIDER>_<KEY>`` variables (other than the API key and the webhook
+    secret, which hooks get as secrets), keyed by ``key``.
 
     This scans the whole environment: the client calls it once per provider, not per call.
     """
-    prefix, key = env_var(provider, ""), env_var(provider, "API_KEY")
+    prefix = env_var(provider, "")
+    secrets = {env_var(provider, "API_KEY"), env_var(provider, "WEBHOOK_SECRET")}
     return {
         name[len(prefix) :].lower(): value
         for name, value in environ.items()
-        if name.startswith(prefix) and name != key
+        if name.startswith(prefix) and name not in secrets
     }

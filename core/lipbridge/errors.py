@@ -226,6 +226,12 @@ class DownloadFailed(LipbridgeError):
         self.retry_after = retry_after
 
 
+class CallbackRejected(LipbridgeError):
+    """A callback was refused: its signature is missing, wrong or stale, it is not JSON a
+    provider sends, or it is unsigned and the user did not opt in for its provider.
+    Nothing was recorded; a receiver answers it with HTTP 400."""
+
+
 class StagingUnavailable(LipbridgeError):
     """The staging object storage could not be reached or was busy; trying later may work.
     Nothing was sent to the provider."""

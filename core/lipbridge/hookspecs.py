@@ -16,9 +16,11 @@ from lipbridge.markers import hookspec
 
 if TYPE_CHECKING:
     import datetime as dt
+    from collections.abc import Mapping
 
     import click
 
+    from lipbridge.callbacks import CallbackUpdate
     from lipbridge.context import CallContext
     from lipbridge.models import (
         CostEstimate,
@@ -114,6 +116,22 @@ def lipbridge_upload(provider: str, media: LocalMedia, ctx: CallContext) -> Uplo
     is sent. Return the reference the submit takes in place of the path, and when the
     provider forgets it where documented. The core records the upload in the job ledger
     and reuses it for the same file while it is valid, so one file is uploaded once.
+    """
+
+
+@hookspec(firstresult=True)
+def lipbridge_parse_callback(
+    provider: str, headers: Mapping[str, str], body: bytes, ctx: CallContext
+) -> CallbackUpdate:
+    """Optional: read a callback (webhook) the provider sent about one of its jobs.
+
+    Implement it where the provider documents its callback's payload. ``headers`` have
+    lower-cased names; ``body`` is the raw request body, as received. Where the provider
+    signs its callbacks, check the signature against ``ctx.webhook_secret`` (raise
+    ``CallbackRejected`` when it is missing, wrong or stale, and ``ConfigurationError``
+    when no secret is configured) and return ``verified=True``; otherwise return
+    ``verified=False``. Build ``status`` as ``lipbridge_poll`` would from the same data.
+    Must not do I/O.
     """
 
 

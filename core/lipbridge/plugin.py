@@ -19,6 +19,12 @@ from typing import TYPE_CHECKING
 from lipbridge import lazy_names
 
 if TYPE_CHECKING:
+    from lipbridge.callbacks import (
+        CallbackUpdate,
+        check_timestamp,
+        hmac_sha256_hex,
+        same_signature,
+    )
     from lipbridge.calls import CallKind, Response
     from lipbridge.context import CallContext, env_name, env_var
     from lipbridge.hints import poll_hint
@@ -50,6 +56,9 @@ if TYPE_CHECKING:
 
 # Each name's module, imported when the name is first used.
 _HOMES = {
+    **dict.fromkeys(
+        ("CallbackUpdate", "check_timestamp", "hmac_sha256_hex", "same_signature"), "callbacks"
+    ),
     **dict.fromkeys(("CallKind", "Response"), "calls"),
     **dict.fromkeys(("CallContext", "env_name", "env_var"), "context"),
     "poll_hint": "hints",
@@ -90,6 +99,7 @@ __all__ = [
     "AuthScheme",
     "CallContext",
     "CallKind",
+    "CallbackUpdate",
     "FileBody",
     "InputLimits",
     "LocalMedia",
@@ -101,11 +111,13 @@ __all__ = [
     "Response",
     "StatusMap",
     "UploadedMedia",
+    "check_timestamp",
     "data_uri",
     "dig",
     "env_name",
     "env_var",
     "error_for_status",
+    "hmac_sha256_hex",
     "hookimpl",
     "inline_local",
     "malformed",
@@ -115,6 +127,7 @@ __all__ = [
     "read_object",
     "request_body",
     "required_text",
+    "same_signature",
     "shown",
     "text",
     "timestamp",

@@ -10,6 +10,7 @@ import logging
 import random
 from collections.abc import Callable, Iterator
 
+import attrs
 from attrs import frozen
 
 from lipbridge.context import Clock
@@ -18,6 +19,23 @@ from lipbridge.hints import progress_eta
 from lipbridge.models import JobHandle, JobStatus
 
 log = logging.getLogger("lipbridge.wait")
+
+# How often a wait looks in the job ledger for a callback while it sleeps between polls.
+HEAR_EVERY = 2.0
+# What a wait hears between polls: a status a signed callback gave (no poll needed), True
+# (an unsigned callback, or news without a result: poll now), or False (nothing).
+Heard = Callable[[], JobStatus | bool]
+
+
+def slices(delay: float, heard: Heard | None) -> Iterator[float]:
+    """``delay`` whole, or, when callbacks are listened for, cut into ``HEAR_EVERY`` parts."""
+    if heard is None:
+        yield delay
+        return
+    while delay > HEAR_EVERY:
+        yield HEAR_EVERY
+        delay -= HEAR_EVERY
+    yield delay
 
 
 @frozen(kw_only=True)
@@ -48,6 +66,14 @@ class PollPolicy:
     hint_min: float = 1.0
     hint_max: float = 60.0
     progress: bool = True
+
+    def for_callbacks(self) -> PollPolicy:
+        """The pace for a job whose provider will call back: polls are only the fallback
+        for a callback that never comes, so they start later and stay sparser."""
+        return attrs.evolve(
+            self, first=max(self.first, 15.0), factor=max(self.factor, 1.5),
+            cap=max(self.cap, 120.0), progress=False,
+        )
 
     def interval(self, waited: float, rng: random.Random) -> float:
         """The next interval for a job waited on for ``waited`` seconds, jittered."""
@@ -185,6 +211,7 @@ def wait_until_done(
     timeout: float | None,
     rng: random.Random,
     on_progress: Callable[[JobStatus], None] | None = None,
+    heard: Heard | None = None,
 ) -> JobStatus:
     """Poll until a terminal status and return it; raise :class:`WaitTimeout` at the deadline.
 
@@ -192,16 +219,24 @@ def wait_until_done(
     outlives it. Retryable provider errors (5xx, 429, an oversized answer) do not end the
     wait: the job is still running at the provider, so polling continues. A
     ``Retry-After`` is honoured in full; one that reaches past the deadline ends the wait
-    at once, saying so, instead of sleeping into it.
+    at once, saying so, instead of sleeping into it. ``heard``, for a job whose provider
+    calls back, is asked every ``HEAR_EVERY`` seconds of a sleep whether a callback came.
     """
     waiter = Waiter(handle, clock=clock, policy=policy, timeout=timeout, rng=rng)
     while True:
-        clock.sleep(waiter.next_sleep())
-        try:
-            status = poll(waiter.deadline)
-        except ProviderError as exc:
-            waiter.failed(exc)
-            continue
+        news: JobStatus | bool = False
+        for step in slices(waiter.next_sleep(), heard):
+            clock.sleep(step)
+            if heard is not None and (news := heard()) is not False:
+                break
+        if isinstance(news, JobStatus):
+            status = news  # a signed callback said it: no poll
+        else:
+            try:
+                status = poll(waiter.deadline)
+            except ProviderError as exc:
+                waiter.failed(exc)
+                continue
         if on_progress is not None:
             on_progress(status)
         if waiter.seen(status):

@@ -21,13 +21,15 @@ from lipbridge.errors import (
     LipbridgeError,
     SubmitOutcomeUnknown,
 )
-from lipbridge.ledger import Ledger, LedgerJob
+from lipbridge.ledger import EventKind, Ledger, LedgerJob, LocalState
 from lipbridge.media import digest
 from lipbridge.models import (
     CostEstimate,
+    JobError,
     JobHandle,
     JobRequest,
     JobResult,
+    JobState,
     JobStatus,
     ProviderInfo,
 )
@@ -35,7 +37,9 @@ from lipbridge.urls import check_output_path
 from lipbridge.validation import local_path
 
 if TYPE_CHECKING:
+    from lipbridge.callbacks import CallbackUpdate
     from lipbridge.client import Client
+    from lipbridge.polling import Heard
     from lipbridge.routes import OnRoute
 
 EXPIRED_URL_STATUSES = frozenset({403, 404, 410})
@@ -218,13 +222,53 @@ class TrackedJobs:
 
         try:
             return self.client.wait_unrecorded(
-                handle, timeout=timeout, on_progress=observe, cancel_on_timeout=cancel_on_timeout
+                handle, timeout=timeout, on_progress=observe,
+                cancel_on_timeout=cancel_on_timeout, heard=self.listener(local_id),
             )
         except JobFailed:
             raise  # the failed status was observed and recorded
         except LipbridgeError as exc:
             self.ledger.step_failed(local_id, exc)
             raise
+
+    def listener(self, local_id: str) -> Heard | None:
+        """For a job submitted with a callback URL: what its wait asks between polls.
+
+        A signed callback recorded in the ledger (by ``lipbridge callbacks serve`` or
+        :meth:`record_callback`) that ended the job ends the wait without a poll; any
+        other callback makes the wait poll at once.
+        """
+        if self.ledger.get(local_id).request.callback_url is None:
+            return None
+        since = self.ledger.last_seq()
+
+        def heard() -> JobStatus | bool:
+            nonlocal since
+            news = self.ledger.callback_after(local_id, since)
+            if news is None:
+                return False
+            since, kind, raw = news
+            if kind is EventKind.CALLBACK:
+                return status_of(self.ledger.get(local_id), raw) or True
+            return True
+
+        return heard
+
+    def record_callback(self, provider: str, update: CallbackUpdate) -> str:
+        """Record a callback :meth:`Client.parse_callback` read; says what it did.
+
+        A signed callback's status is recorded as a poll's would be; an unsigned one only
+        as a hint, which makes a waiting process poll the job at once.
+        """
+        job = self.ledger.find(provider, update.job_id)
+        if job is None:
+            return f"{provider} job {update.job_id} is not in this job ledger: ignored"
+        said = f"job {job.local_id} ({provider} {update.job_id}): {update.status.raw_status}"
+        if update.verified:
+            self.ledger.observed(job.local_id, update.status, None, kind=EventKind.CALLBACK)
+            return said
+        self.ledger.callback_hint(job.local_id, update.status)
+        return f"{said}, unsigned: to be confirmed by a poll"
 
     def download(self, ref: str, path: str | os.PathLike[str] | None = None) -> Path:
         """Fetch a finished job's video again, to ``path`` or where it was asked for.
@@ -300,3 +344,19 @@ class TrackedJobs:
                 field="job",
             )
         return job.handle
+
+
+def status_of(job: LedgerJob, raw_status: str) -> JobStatus | None:
+    """The ended status a signed callback recorded for ``job``, or None if it has not ended."""
+    state = {
+        LocalState.SUCCEEDED: JobState.SUCCEEDED, LocalState.DOWNLOADED: JobState.SUCCEEDED,
+        LocalState.FAILED: JobState.FAILED, LocalState.CANCELLED: JobState.CANCELLED,
+    }.get(job.state)
+    if state is None or (state is JobState.SUCCEEDED and job.result is None):
+        return None
+    error = None
+    if state is not JobState.SUCCEEDED:
+        error = JobError(message=job.error_message or f"the job ended {job.state.value}")
+    return JobStatus(
+        state=state, raw_status=raw_status or job.state.value, result=job.result, error=error
+    )

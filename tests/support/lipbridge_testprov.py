@@ -9,6 +9,7 @@ instance counts its hook calls so tests can prove routing isolation.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections import Counter
 from decimal import Decimal
 from typing import Any
@@ -18,6 +19,8 @@ import attrs
 from lipbridge import (
     CONTRACT_VERSION,
     BilledUsage,
+    CallbackRejected,
+    ConfigurationError,
     CostEstimate,
     JobError,
     JobHandle,
@@ -28,6 +31,7 @@ from lipbridge import (
     SyncMode,
 )
 from lipbridge.plugin import (
+    CallbackUpdate,
     CallContext,
     CallKind,
     FileBody,
@@ -40,9 +44,12 @@ from lipbridge.plugin import (
     Response,
     StatusMap,
     UploadedMedia,
+    check_timestamp,
     dig,
     error_for_status,
+    hmac_sha256_hex,
     hookimpl,
+    same_signature,
 )
 
 STATUSES = StatusMap(
@@ -288,3 +295,41 @@ class Uploader(AcmeLike):
 
 
 uploader = Uploader("uploader")
+
+
+class Notifier(AcmeLike):
+    """Acme that calls back with the poll's JSON, signed: ``Acme-Signature: t=<unix
+    seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">`` (``signed=False``: no signature)."""
+
+    def __init__(self, name: str, *, signed: bool = True) -> None:
+        super().__init__(name)
+        self.signed = signed
+
+    @hookimpl
+    def lipbridge_parse_callback(
+        self, headers: dict[str, str], body: bytes, ctx: CallContext
+    ) -> CallbackUpdate:
+        self.calls["parse_callback"] += 1
+        if self.signed:
+            self._verify(headers.get("acme-signature", ""), body, ctx)
+        try:
+            data = json.loads(body)
+            job_id = str(data["id"])
+        except (ValueError, KeyError, TypeError):
+            raise CallbackRejected("not an Acme job: JSON with an id expected") from None
+        return CallbackUpdate(job_id=job_id, status=self._status(data), verified=self.signed)
+
+    @staticmethod
+    def _verify(header: str, body: bytes, ctx: CallContext) -> None:
+        if ctx.webhook_secret is None:
+            raise ConfigurationError("set LIPBRIDGE_NOTIFIER_WEBHOOK_SECRET to verify callbacks")
+        stamp, _, signature = header.partition(",v1=")
+        seconds = stamp.removeprefix("t=")
+        expected = hmac_sha256_hex(ctx.webhook_secret.reveal(), f"{seconds}.".encode() + body)
+        if not seconds.isdigit() or not same_signature(expected, signature):
+            raise CallbackRejected("the Acme-Signature header does not match the body")
+        check_timestamp(int(seconds), ctx.clock.now())
+
+
+notifier = Notifier("notifier")
+shouter = Notifier("shouter", signed=False)

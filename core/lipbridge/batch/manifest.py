@@ -30,6 +30,7 @@ COLUMNS = (
     "temperature",
     "active_speaker",
     "options",
+    "callback_url",
     "output",
 )
 AUDIO_SUFFIXES = frozenset({".wav", ".mp3", ".m4a", ".aac", ".ogg", ".flac", ".opus"})
@@ -179,6 +180,7 @@ def row_from(line: int, record: Mapping[str, Any], default: Sequence[str]) -> Ro
             temperature=_number(record.get("temperature")),
             active_speaker=_flag(record.get("active_speaker")),
             options=options,
+            callback_url=record.get("callback_url") or None,
         )
     except LipbridgeError as exc:
         raise _Bad(getattr(exc, "field", None) or "row", exc.message) from None

@@ -124,6 +124,7 @@ BUILTIN_COMMANDS = {
     **dict.fromkeys(("submit", "status", "wait", "cancel", "download"), "lipbridge.cli.jobs"),
     **dict.fromkeys(("run", "jobs"), "lipbridge.cli.ledger"),
     "batch": "lipbridge.cli.batch",
+    "callbacks": "lipbridge.cli.callbacks",
 }
 
 

@@ -204,6 +204,22 @@ class LedgerQueries:
             for row in rows
         ]
 
+    def last_seq(self) -> int:
+        """The newest event's sequence number: callbacks after it are news to a wait."""
+        with self._db.read() as conn:
+            return int(conn.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0])
+
+    def callback_after(self, local_id: str, seq: int) -> tuple[int, EventKind, str] | None:
+        """The newest callback event of the job after ``seq``: (its seq, its kind, the
+        provider's word it carried)."""
+        with self._db.read() as conn:
+            row = conn.execute(
+                "SELECT seq, kind, coalesce(raw_status, '') FROM events WHERE local_id = ? "
+                "AND seq > ? AND kind IN ('callback', 'callback_hint') ORDER BY seq DESC LIMIT 1",
+                (local_id, seq),
+            ).fetchone()
+        return (row[0], EventKind(row[1]), row[2]) if row else None
+
     def unfinished(self) -> builtins.list[LedgerJob]:
         """Every job with something left to do, oldest first."""
         with self._db.read() as conn:

@@ -61,6 +61,8 @@ class EventKind(str, enum.Enum):
     ERROR = "error"  # a step failed without changing the state (timeout, download)
     DOWNLOADED = "downloaded"
     RECONCILED = "reconciled"
+    CALLBACK = "callback"  # a signed callback's status, recorded as a poll's would be
+    CALLBACK_HINT = "callback_hint"  # an unsigned callback: the job is polled to confirm it
 
 
 def fingerprint(request: JobRequest) -> str:

@@ -216,8 +216,10 @@ class Ledger(LedgerQueries, LedgerMedia):
         previous: JobStatus | None,
         *,
         release: bool = False,
+        kind: EventKind = EventKind.STATUS,
     ) -> None:
-        """A poll's status; written only when the state or the provider's word changed.
+        """A poll's status (or a signed callback's: ``kind``); written only when the state
+        or the provider's word changed.
 
         Progress alone is not written: it is shown live, and a job that reports it would
         otherwise cost a write at every poll. Each poll also keeps this process's lease
@@ -251,11 +253,22 @@ class Ledger(LedgerQueries, LedgerMedia):
                 f"UPDATE jobs SET {', '.join(sets)} WHERE local_id = ?", (*values, local_id)
             )
             self._event(
-                conn, local_id, EventKind.STATUS, state, raw=status.raw_status,
+                conn, local_id, kind, state, raw=status.raw_status,
                 progress=status.progress, error=message,
             )
             self._keep_or_release(conn, local_id, release)
         self._forget(local_id, release)
+
+    def callback_hint(self, local_id: str, status: JobStatus) -> None:
+        """An unsigned callback: noted, so that a wait polls the job at once, but the job's
+        record is left to that poll (anyone could have sent it)."""
+        with self._db.write() as conn:
+            row = conn.execute("SELECT state FROM jobs WHERE local_id = ?", (local_id,)).fetchone()
+            if row is not None:
+                self._event(
+                    conn, local_id, EventKind.CALLBACK_HINT, LocalState(row[0]),
+                    raw=status.raw_status,
+                )
 
     @staticmethod
     def _result_columns(result: JobResult) -> list[Any]:
