@@ -111,7 +111,8 @@ def test_an_upload_url_that_is_not_absolute_http_is_the_plugins_error(
 ) -> None:
     (tmp_path / "a.wav").write_bytes(b"x")
     http = provider_http(server, transport, clock)
-    for url in ("/relative/path", "file:///etc/passwd", "ftp://host/x"):
+    for url in ("/relative/path", "file:///etc/passwd", "ftp://host/x", "http://[::1/x",
+                "http://host:99999/x"):
         with pytest.raises(PluginContractError, match="absolute http"):
             http.put_file(url, FileBody.raw(tmp_path / "a.wav", "audio/wav"))
     assert server.seen == []

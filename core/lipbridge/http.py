@@ -182,7 +182,12 @@ def fingerprint(body: bytes | FileBody | None) -> str:
 
 def _anonymous_url(url: str, provider: str) -> str:
     """An upload URL a provider handed out: absolute http(s), or the plugin erred."""
-    if urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).netloc:
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises on a malformed port
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
         raise PluginContractError(
             f"{provider}: an upload URL must be an absolute http(s) URL, not {mask_url(url)!r}"
         )
