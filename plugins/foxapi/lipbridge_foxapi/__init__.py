@@ -8,11 +8,11 @@ from __future__ import annotations
 import datetime as dt
 
 from lipbridge.plugin import PriceTable
-from lipbridge_gateway import UploadingGateway, sync_lipsync_models
+from lipbridge_gateway import CallingBackGateway, sync_lipsync_models
 
 DOCS = "https://docs.foxapi.cc/pages/en/api-manual/video-series/lipsync/lipsync-2"
 
-plugin = UploadingGateway(
+plugin = CallingBackGateway(
     name="foxapi",
     display_name="FoxAPI",
     docs_url=DOCS,

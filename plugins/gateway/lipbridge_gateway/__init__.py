@@ -10,13 +10,23 @@ gateway's file upload); every mechanic lives here once, the JSON mapping in
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import ClassVar
 
 from attrs import field, frozen
 from attrs.validators import in_
 
-from lipbridge import CostEstimate, JobHandle, JobRequest, JobStatus, SyncMode
+from lipbridge import (
+    CallbackRejected,
+    CostEstimate,
+    JobHandle,
+    JobRequest,
+    JobStatus,
+    ProviderError,
+    SyncMode,
+)
 from lipbridge.plugin import (
+    CallbackUpdate,
     CallContext,
     CallKind,
     LocalMedia,
@@ -24,6 +34,7 @@ from lipbridge.plugin import (
     ModelCapabilities,
     PriceTable,
     ProviderInfo,
+    Response,
     UploadedMedia,
     hookimpl,
 )
@@ -44,7 +55,13 @@ from lipbridge_gateway.wire import (
     upload_body,
 )
 
-__all__ = ["URL_TTL_SECONDS", "Gateway", "UploadingGateway", "sync_lipsync_models"]
+__all__ = [
+    "URL_TTL_SECONDS",
+    "CallingBackGateway",
+    "Gateway",
+    "UploadingGateway",
+    "sync_lipsync_models",
+]
 
 # sync.so's models; temperature and active_speaker exist on the lipsync-2 family only.
 _EXPRESSIVE = frozenset({"lipsync-2", "lipsync-2-pro"})
@@ -142,3 +159,25 @@ class UploadingGateway(Gateway):
             reference=ctx.require(response, data, "url"),
             expires_at=expires_at(data, ctx.clock, UPLOAD_TTL),
         )
+
+
+@frozen(kw_only=True)
+class CallingBackGateway(UploadingGateway):
+    """A reseller whose lip-sync page documents ``callback_url`` (FoxAPI): the gateway
+    POSTs the task, as ``GET /v1/tasks/{id}`` answers it, when the task completes, fails
+    or is cancelled. The gateway documents no signature, so every callback is returned
+    unverified: lipbridge takes it only where the user opted in, and polls before
+    believing it."""
+
+    @hookimpl
+    def lipbridge_parse_callback(
+        self, headers: Mapping[str, str], body: bytes, ctx: CallContext
+    ) -> CallbackUpdate:
+        answer = Response(method="POST", url="callback", status=200, headers=headers, body=body)
+        try:
+            data = ctx.read(answer, code=ERROR_CODES)
+            job_id = ctx.require(answer, data, "id")
+            status = status_of(answer, data, ctx, job_id)
+        except ProviderError as exc:
+            raise CallbackRejected(f"not a gateway task: {exc.message}") from None
+        return CallbackUpdate(job_id=job_id, status=status, verified=False)
