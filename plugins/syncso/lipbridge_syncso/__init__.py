@@ -1,0 +1,180 @@
+"""sync.so's own API (``https://api.sync.so``) as a lipbridge provider plugin.
+
+The API (``x-api-key: <key>``):
+
+* ``POST /v2/generate`` ``{"model", "input": [{"type": "video"|"audio", "url"|"assetId"}],
+  "options": {"sync_mode", "temperature", "active_speaker_detection", ...},
+  "webhookUrl"?}`` with an optional ``Idempotency-Key`` header -> 201, the Generation
+  ``{"id", "createdAt", "status", "model", "input", "options", ...}``;
+* ``GET /v2/generate/{id}`` -> the Generation: ``status`` PENDING, PROCESSING, COMPLETED,
+  FAILED or REJECTED; ``outputMediaUrl`` (``outputUrl``, its deprecated alias) and
+  ``outputDuration`` once COMPLETED; ``error`` and ``error_code`` once FAILED/REJECTED;
+* uploads: ``POST /v2/assets/upload`` ``{"fileName", "contentType", "size"}`` -> 201
+  ``{"uploadUrl", "url", "expiresIn"}``; a PUT of the bytes to ``uploadUrl`` under the same
+  Content-Type and without the key; ``POST /v2/assets`` ``{"url", "type"}`` -> the Asset,
+  whose ``id`` a generation takes as ``input[].assetId``;
+* errors: ``{"statusCode", "errorCode"?, "message", "error"}`` (see :mod:`.wire`).
+
+The ``Idempotency-Key`` is declared, so the core sends the job's local id with every
+attempt of a submit and re-sends a lost one under it instead of asking the user. There
+is no cancel route, and billed costs come from a separate endpoint minutes after a job
+ends (``GET /v2/generate/{id}/costs``: "usually recorded within 10 minutes of
+completion"), so results carry none. This module is the declarations and the hooks; the
+JSON mapping is in :mod:`lipbridge_syncso.wire`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from lipbridge import CostEstimate, JobHandle, JobRequest, JobStatus, SyncMode
+from lipbridge.plugin import (
+    AuthScheme,
+    CallContext,
+    CallKind,
+    FileBody,
+    InputLimits,
+    LocalMedia,
+    MediaDurations,
+    ModelCapabilities,
+    PriceTable,
+    ProviderInfo,
+    UploadedMedia,
+    hookimpl,
+)
+from lipbridge_syncso.wire import (
+    ASSETS,
+    GENERATE,
+    NAME,
+    PRESIGN,
+    STATUSES,
+    generation_path,
+    presign_body,
+    presigned,
+    put_refused,
+    read,
+    register_body,
+    status_of,
+    submit_body,
+    submitted,
+)
+
+DOCS_URL = "https://sync.so/docs/api-reference"
+BILLING_URL = "https://sync.so/docs/product/billing"
+
+# "Usage is calculated per output frame, with per-second rates (at 25 fps) ranging from
+# $0.04 (lipsync-2) to $0.133 (sync-3)"; the models page gives each model's range. The
+# top of each range is the list price (lower plans); higher plans pay less. Neither page
+# prices lipsync-1.9.0-beta (an older revision did) or react-1: their estimates are
+# unknown, citing this page.
+PRICES = PriceTable(
+    provider=NAME,
+    unit="USD",
+    rates={
+        "lipsync-2": Decimal("0.05"),
+        "lipsync-2-pro": Decimal("0.083"),
+        "sync-3": Decimal("0.133"),
+    },
+    usd_per_unit=Decimal(1),
+    basis="per second of output at the list rate (25 fps frames; higher plans pay up to 20 % less)",
+    source_url=BILLING_URL,
+    as_of=dt.date(2026, 4, 17),
+    version="2026-04-17",
+)
+
+# "Single uploads are capped at 5GB" (asset uploads). Length limits are per plan (Free 20 s
+# ... Scale 30 min), not per model, so none is declared: sync.so refuses what the plan lacks.
+LIMITS = InputLimits(max_video_bytes=5 * 1024**3, max_audio_bytes=5 * 1024**3)
+
+
+def _model(name: str, *, temperature: bool, active_speaker: bool) -> ModelCapabilities:
+    """Every model takes the five sync modes, a webhookUrl and the media formats the
+    media-formats page fully supports. No default sync mode is documented."""
+    return ModelCapabilities(
+        name=name,
+        sync_modes=frozenset(SyncMode),
+        temperature=temperature,
+        active_speaker=active_speaker,
+        callback=True,
+        cost_estimate=True,
+        video_formats=("mp4", "mov", "webm", "avi"),
+        audio_formats=("wav", "mp3", "ogg", "flac"),
+        limits=LIMITS,
+    )
+
+
+INFO = ProviderInfo(
+    name=NAME,
+    display_name="sync.so",
+    docs_url=DOCS_URL,
+    contract_version="1.3",  # the contract this plugin was written against, as a literal
+    default_base_url="https://api.sync.so",
+    # The models page's advanced options: temperature on the lipsync-2 family only
+    # ("sync-3 manages expressiveness natively"); active speaker detection "on all lipsync
+    # models", which react-1 is not ("react-1 does not currently support this feature").
+    models=(
+        _model("lipsync-2", temperature=True, active_speaker=True),
+        _model("lipsync-2-pro", temperature=True, active_speaker=True),
+        _model("sync-3", temperature=False, active_speaker=True),
+        _model("lipsync-1.9.0-beta", temperature=False, active_speaker=True),
+        _model("react-1", temperature=False, active_speaker=False),
+    ),
+    default_model="lipsync-2",
+    auth=AuthScheme(header="x-api-key", prefix=""),
+    api_key_env=("SYNC_API_KEY",),
+    # Keys of 1-128 characters of [A-Za-z0-9._~-]: the core's ULID local ids are 26 such.
+    idempotency_header="Idempotency-Key",
+    status_words=STATUSES,
+    max_concurrent_jobs=1,  # the Free and Hobbyist plans' limit; --max-concurrent for more
+)
+
+
+class SyncLipSync:
+    """The hook implementations; the entry point names the instance below."""
+
+    @hookimpl
+    def lipbridge_provider_info(self) -> ProviderInfo:
+        return INFO
+
+    @hookimpl
+    def lipbridge_submit(self, request: JobRequest, ctx: CallContext) -> JobHandle:
+        response = ctx.http.post(GENERATE, kind=CallKind.SUBMIT, json=submit_body(request))
+        return submitted(response, ctx, request)
+
+    @hookimpl
+    def lipbridge_poll(self, handle: JobHandle, ctx: CallContext) -> JobStatus:
+        response = ctx.http.get(generation_path(handle.job_id), kind=CallKind.POLL)
+        return status_of(response, read(response, ctx, handle.job_id), ctx, handle.job_id)
+
+    @hookimpl
+    def lipbridge_upload(self, media: LocalMedia, ctx: CallContext) -> UploadedMedia:
+        """Presign, PUT the bytes there (without the key, under the Content-Type declared),
+        register the URL; the asset's id is the reference. Assets have no documented
+        lifetime, so the upload has no expiry."""
+        response = ctx.http.post(PRESIGN, kind=CallKind.UPLOAD, json=presign_body(media))
+        upload_url, url, expires_in = presigned(response, ctx)
+        put = ctx.http.put_file(upload_url, FileBody.raw(media.path, media.media_type))
+        if not put.ok:
+            raise put_refused(put, ctx, expires_in)
+        response = ctx.http.post(ASSETS, kind=CallKind.UPLOAD, json=register_body(url, media))
+        return UploadedMedia(reference=ctx.require(response, read(response, ctx), "id"))
+
+    @hookimpl
+    def lipbridge_estimate_cost(
+        self, request: JobRequest, durations: MediaDurations
+    ) -> CostEstimate:
+        submit_body(request)  # refuse exactly what submit refuses
+        model = request.model or INFO.default_model
+        if request.sync_mode is None:
+            return CostEstimate.unknown(
+                NAME,
+                model,
+                "sync.so documents no default sync mode, so the output's length is not known; "
+                "set sync_mode to price it",
+                PRICES.unit,
+            )
+        return PRICES.estimate(model, durations.output_seconds)
+
+
+plugin = SyncLipSync()
