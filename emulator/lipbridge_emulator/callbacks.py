@@ -6,11 +6,11 @@ refused and the refusal is written to the ledger, so a test never reaches the in
 
 from __future__ import annotations
 
+import datetime as dt
 import heapq
 import itertools
-import json
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -23,6 +23,8 @@ from lipbridge_emulator.dialect import CallbackPolicy
 from lipbridge_emulator.ledger import CallbackAttempt, Ledger
 
 MAX_NAP = 0.5  # seconds of emulator time between checks, so a newer, earlier job is not late
+# A callback's bytes and extra headers, from its body and the moment it is sent.
+Encode = Callable[[Any, dt.datetime], tuple[bytes, Mapping[str, str]]]
 
 
 class CallbackSender:
@@ -45,9 +47,13 @@ class CallbackSender:
         url: str,
         policy: CallbackPolicy,
         body: Callable[[], Any],
+        encode: Encode,
     ) -> None:
+        """Deliver ``body()`` to ``url`` at ``at``; ``encode`` makes each attempt's bytes
+        and extra headers (the dialect's ``callback_request``: a signature, say)."""
+
         def deliver() -> None:
-            self._deliver(provider, job_id, url, policy, body)
+            self._deliver(provider, job_id, url, policy, body, encode)
 
         with self._lock:
             heapq.heappush(self._due, (at, next(self._ids), deliver))
@@ -90,7 +96,13 @@ class CallbackSender:
                 self._clock.sleep(min(at - now, MAX_NAP))
 
     def _deliver(
-        self, provider: str, job_id: str, url: str, policy: CallbackPolicy, body: Callable[[], Any]
+        self,
+        provider: str,
+        job_id: str,
+        url: str,
+        policy: CallbackPolicy,
+        body: Callable[[], Any],
+        encode: Encode,
     ) -> None:
         def log(attempt: int, status: int | None, error: str | None = None) -> None:
             self._ledger.callback(
@@ -108,19 +120,20 @@ class CallbackSender:
         if not is_loopback(urlsplit(url).hostname):
             log(1, None, "refused: the emulator calls back only to 127.0.0.1/localhost")
             return
-        payload = json.dumps(body()).encode()
+        value = body()
         for attempt, delay in enumerate((0.0, *policy.retry_delays), start=1):
             if delay:
                 self._clock.sleep(delay)
             if self._closed:
                 return
+            payload, headers = encode(value, self._clock.now())
             try:
                 with self._marks.busy():
                     response = self._http.request(
                         "POST",
                         url,
                         body=payload,
-                        headers={"Content-Type": "application/json"},
+                        headers={"Content-Type": "application/json", **headers},
                         timeout=urllib3.Timeout(total=policy.timeout),
                         redirect=False,
                     )

@@ -24,8 +24,9 @@ from lipbridge.models import SyncMode
 # a dialect written for MAJOR.MINOR works here when the majors are equal and its minor is
 # not newer. Minor versions only add (optional attributes, methods with defaults).
 # 1.1: uploads (Endpoint.UPLOAD, parse_upload, uploaded, UploadSpec, UploadView,
-# Problem.STORAGE_FULL).
-DIALECT_VERSION = "1.1"
+# Problem.STORAGE_FULL). 1.2: callback_request (a callback's bytes and headers: signed
+# callbacks).
+DIALECT_VERSION = "1.2"
 
 
 @frozen(kw_only=True)
@@ -220,6 +221,12 @@ class Dialect:
     def callback_body(self, job: JobView) -> Any:
         """The JSON body of the callback for a finished job (providers with callbacks)."""
         raise NotImplementedError
+
+    def callback_request(self, body: Any, sent: dt.datetime) -> tuple[bytes, Mapping[str, str]]:
+        """One attempt of a callback with ``callback_body``'s ``body``, sent at ``sent``: its
+        bytes, and its headers besides Content-Type. JSON and none by default; a provider
+        that signs its callbacks signs here."""
+        return json.dumps(body).encode(), {}
 
     def parse_upload(self, request: Request) -> UploadSpec | Reply:
         """Validate an upload as the provider does (a route to ``Endpoint.UPLOAD``); a Reply

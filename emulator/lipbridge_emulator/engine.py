@@ -359,6 +359,7 @@ class Emulator:
                 spec.callback_url,
                 dialect.callbacks,
                 lambda: dialect.callback_body(self._jobs.view(job)),
+                dialect.callback_request,
             )
         return dialect.accepted(self._jobs.view(job)), job
 

@@ -206,14 +206,14 @@ def test_a_result_url_stops_working_when_it_expires(
     assert not (tmp_path / "late.mp4").exists()
 
 
-# -- callbacks: FoxAPI is the one first-party provider that documents them ------------------
+# -- callbacks: FoxAPI's below; sync.so's signed webhooks in test_dialect_syncso_e2e.py -----
 
 
-def test_foxapi_is_the_provider_with_callbacks(env: Emulated) -> None:
-    """If another plugin gains callbacks, the tests below should cover it too."""
+def test_foxapi_and_syncso_are_the_providers_with_callbacks(env: Emulated) -> None:
+    """If another plugin gains callbacks, tests like these should cover it too."""
     dialects = {p for p in PROVIDERS if env.emu.dialects[p].callbacks is not None}
     plugins = {p for p in PROVIDERS if REGISTRY.info(p).model(None).callback}
-    assert dialects == plugins == {"foxapi"}
+    assert dialects == plugins == {"foxapi", "syncso"}
 
 
 def callbacks_for(env: Emulated, mark: LedgerMark, job_id: str) -> list[CallbackAttempt]:

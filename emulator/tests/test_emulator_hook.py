@@ -34,7 +34,9 @@ def test_hook_lipbridge_emulator_dialect_makes_a_third_party_provider_emulated()
     registry = Registry([])
     registry.register("jogglike", _Plugin())
     dialects = installed_dialects(registry)
-    assert {d.provider for d in dialects} == {"foxapi", "aihubmax", "aimlapi", "jogg", "jogglike"}
+    assert {d.provider for d in dialects} == {
+        "foxapi", "aihubmax", "aimlapi", "jogg", "syncso", "jogglike"
+    }
     clock = CooperativeClock()
     with Emulator(clock=clock, dialects=dialects) as emu:
         video, audio = emu.upload(media[0], "v.mp4"), emu.upload(media[1], "a.wav")

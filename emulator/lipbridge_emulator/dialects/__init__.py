@@ -11,10 +11,11 @@ from lipbridge_emulator.dialect import Dialect, version_problem
 from lipbridge_emulator.dialects.aimlapi import AimlapiDialect
 from lipbridge_emulator.dialects.gateway import AIHUBMAX, FOXAPI
 from lipbridge_emulator.dialects.jogg import JoggDialect
+from lipbridge_emulator.dialects.syncso import SyncsoDialect
 
 
 def built_in() -> list[Dialect]:
-    return [FOXAPI, AIHUBMAX, AimlapiDialect(), JoggDialect()]
+    return [FOXAPI, AIHUBMAX, AimlapiDialect(), JoggDialect(), SyncsoDialect()]
 
 
 def installed_dialects(registry: Registry | None = None) -> list[Dialect]:
