@@ -496,6 +496,19 @@ def test_keyed_submit_exhausted_is_outcome_unknown_with_key(
     assert len(seen) == 4
     assert info.value.details["idempotency_key"] == seen[0].headers["idempotency-key"]
     assert len(clock.sleeps) == 3
+    assert "same idempotency key is safe" in info.value.message
+
+
+@pytest.mark.parametrize("status", [500, 502, 504])
+def test_keyed_submit_answered_an_ambiguous_5xx_to_the_end_is_outcome_unknown(
+    client: Client, server: ScriptedServer, status: int
+) -> None:
+    # The job may exist: not "refused, nothing billed", but a resend under the key later.
+    server.script("POST", SUBMIT, Reply.json({}, status))
+    with pytest.raises(SubmitOutcomeUnknown) as info:
+        client.submit("keyed", REQUEST)
+    assert info.value.http_status == status
+    assert info.value.details["idempotency_key"] is not None
 
 
 # -- 8. redirects --------------------------------------------------------------------------------

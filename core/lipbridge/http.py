@@ -403,15 +403,13 @@ class ProviderHTTP:
             ):
                 hinted = retry_after_seconds(response.header("retry-after"), self.clock)
                 delay = hinted if hinted is not None else self.retry.delay(attempt, self.rng)
-                if delay > self.retry.retry_after_max or not self._time_for(delay):
-                    return response  # too long to wait inside one call: the caller decides
-                self.clock.sleep(delay)
-                continue
-            if (
-                kind is CallKind.SUBMIT
-                and not keyed
-                and response.status in SUBMIT_AMBIGUOUS_STATUSES
-            ):
+                if delay <= self.retry.retry_after_max and self._time_for(delay):
+                    self.clock.sleep(delay)
+                    continue
+                # else too long to wait inside one call: the caller decides
+            # A keyed submit too: its retries are spent, and the job may exist. Resending
+            # under the key later is safe, which is what an unknown outcome leads to.
+            if kind is CallKind.SUBMIT and response.status in SUBMIT_AMBIGUOUS_STATUSES:
                 raise self._outcome_unknown(
                     method, url, payload, f"HTTP {response.status}", response
                 )
@@ -474,8 +472,13 @@ class ProviderHTTP:
             fingerprint(body),
             response.status if response else None,
             response.excerpt() if response else None,
-            f"the submit may have been accepted ({what}); check the provider's dashboard "
-            "or job list before resubmitting, or you may pay twice",
+            f"the submit may have been accepted ({what}); "
+            + (
+                "re-sending it under the same idempotency key is safe: `lipbridge jobs resume`"
+                if self.idempotency_key is not None
+                else "check the provider's dashboard or job list before resubmitting, or you "
+                "may pay twice"
+            ),
         )
 
     def _unknown(

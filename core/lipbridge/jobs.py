@@ -133,10 +133,12 @@ class Jobs(TrackedJobs):
         """Find out what became of a submit whose answer was lost, without paying twice:
         re-send under the same idempotency key, else look the job up at the provider."""
         info = self.client.registry.info(job.provider)
-        if info.idempotency_header:  # the provider answers with the same job
-            self._send(job, info, self._routed_again(job, info))
-            return
+        # What was sent, its local files as the references they went as: under the same
+        # key the provider must see the same body to answer with the same job.
         sent = with_references(job.request, self.ledger.sent_references(job.local_id))
+        if info.idempotency_header:  # the provider answers with the same job
+            self._send(job, info, sent)
+            return
         found = self.client.find_jobs(job.provider, sent, job.created_at - CLOCK_SKEW)
         if found is None:
             raise NeedsReconciling(
