@@ -13,17 +13,17 @@ import json
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from lipbridge.context import Clock, SystemClock
 from lipbridge.convert import dumps
-from lipbridge.errors import JobBusy, LipbridgeError
+from lipbridge.errors import LipbridgeError
 from lipbridge.ledger.database import Database
 from lipbridge.ledger.ids import new_local_id
 from lipbridge.ledger.leases import LEASE_SECONDS, Owner, held_by_other
+from lipbridge.ledger.leasing import LedgerLeases
 from lipbridge.ledger.media import LedgerMedia
 from lipbridge.ledger.queries import LedgerQueries, parse_timestamp, text_of, timestamp
 from lipbridge.ledger.records import (
@@ -49,7 +49,7 @@ def default_path(environ: Mapping[str, str] = os.environ) -> Path:
     return Path(platformdirs.user_data_dir("lipbridge", appauthor=False)) / "jobs.sqlite"
 
 
-class Ledger(LedgerQueries, LedgerMedia):
+class Ledger(LedgerQueries, LedgerMedia, LedgerLeases):
     """A job ledger file. Safe to share between threads and between processes.
 
     ``fsync=True`` makes every write durable across a power cut too, at about 3 ms a
@@ -354,88 +354,6 @@ class Ledger(LedgerQueries, LedgerMedia):
             "INSERT INTO events (local_id, at, kind, state, raw_status, progress, error) "
             "VALUES (?, ?, ?, ?, ?, ?, ?)",
             (local_id, self._now(), kind.value, state.value, raw, progress, error),
-        )
-
-    # -- leases -------------------------------------------------------------------------------
-
-    @contextmanager
-    def driving(self, local_id: str) -> Iterator[None]:
-        """Hold ``local_id``'s lease for the block, or raise :class:`JobBusy`."""
-        self.acquire(local_id)
-        try:
-            yield
-        finally:
-            self.release(local_id)
-
-    def acquire(self, local_id: str) -> None:
-        with self._driving_lock:
-            if local_id in self._driving:
-                raise JobBusy(
-                    f"job {local_id} is already being driven by another thread of this process",
-                    local_id=local_id,
-                    owner=str(self.owner),
-                )
-            with self._db.write() as conn:
-                row = conn.execute(
-                    "SELECT lease_owner, lease_expires_at FROM jobs WHERE local_id = ?",
-                    (local_id,),
-                ).fetchone()
-                if row is None:
-                    raise self._no_such_job(local_id)
-                now = self.clock.now()
-                other = held_by_other(row[0], parse_timestamp(row[1]), self.owner, now)
-                if other is not None:
-                    raise JobBusy(
-                        f"job {local_id} is being driven by {other.describe()} (its lease runs "
-                        f"until {row[1]}); let it finish, or try again after that",
-                        local_id=local_id,
-                        owner=str(other),
-                    )
-                conn.execute(
-                    "UPDATE jobs SET lease_owner = ?, lease_expires_at = ? WHERE local_id = ?",
-                    (str(self.owner), timestamp(now + self.lease), local_id),
-                )
-            self._driving.add(local_id)
-            self._renewed[local_id] = now
-
-    def _renew(self, conn: sqlite3.Connection, local_id: str) -> None:
-        now = self.clock.now()
-        conn.execute(
-            "UPDATE jobs SET lease_expires_at = ? WHERE local_id = ? AND lease_owner = ?",
-            (timestamp(now + self.lease), local_id, str(self.owner)),
-        )
-        self._renewed[local_id] = now
-
-    def _keep_or_release(self, conn: sqlite3.Connection, local_id: str, release: bool) -> None:
-        if release:
-            self._release(conn, local_id)
-        else:
-            self._renew(conn, local_id)
-
-    def _lease_half_spent(self, local_id: str) -> bool:
-        renewed = self._renewed.get(local_id)
-        return renewed is None or self.clock.now() - renewed > self.lease / 2
-
-    def _forget(self, local_id: str, released: bool) -> None:
-        if released:
-            with self._driving_lock:
-                self._driving.discard(local_id)
-            self._renewed.pop(local_id, None)
-
-    def release(self, local_id: str) -> None:
-        with self._driving_lock:
-            if local_id not in self._driving:
-                return  # released already (with its last write)
-            self._driving.discard(local_id)
-            self._renewed.pop(local_id, None)
-            with self._db.write() as conn:
-                self._release(conn, local_id)
-
-    def _release(self, conn: sqlite3.Connection, local_id: str) -> None:
-        conn.execute(
-            "UPDATE jobs SET lease_owner = NULL, lease_expires_at = NULL "
-            "WHERE local_id = ? AND lease_owner = ?",
-            (local_id, str(self.owner)),
         )
 
     def _lapse_orphaned_submits(self) -> None:
