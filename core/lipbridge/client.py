@@ -690,9 +690,11 @@ class Client:
 
     def _cancel_after_timeout(self, handle: JobHandle) -> str:
         try:
-            self.cancel(handle)
+            after = self.cancel(handle)
         except LipbridgeError as exc:
             return f"cancelling it failed: {exc}"
+        if after.state is JobState.CANCELLING:
+            return "a cancel was accepted; the provider confirms it later (it may still finish)"
         return "it was cancelled"
 
     def download(self, result: JobResult | str, path: str | os.PathLike[str]) -> Path:

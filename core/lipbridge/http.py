@@ -26,7 +26,7 @@ import random
 import re
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urlencode, urljoin, urlsplit
+from urllib.parse import SplitResult, urlencode, urljoin, urlsplit
 
 import attrs
 from attrs import frozen
@@ -214,6 +214,13 @@ def _base_parts(base_url: str) -> tuple[str, str, bool]:
     return parts.scheme, parts.netloc, plain
 
 
+def _origin(parts: SplitResult) -> tuple[str, str | None, int | None]:
+    """Scheme, host and port (the scheme's default if none is given) of an http(s) URL."""
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("not an http(s) URL")
+    return parts.scheme, parts.hostname, parts.port or (443 if parts.scheme == "https" else 80)
+
+
 class ProviderHTTP:
     """One provider's HTTP access for one call; records every attempt in ``exchanges``."""
 
@@ -276,6 +283,35 @@ class ProviderHTTP:
                     f"{target.netloc}, which is not the provider's base URL {self.base_url}"
                 )
         return f"{url}?{urlencode(params)}" if params else url
+
+    def rebase(self, url: str, default_base_url: str) -> str:
+        """A status, result or cancel URL the provider handed back, on the configured base
+        URL: one on the base URL's host is kept; one on the host of ``default_base_url``
+        (the plugin's documented default) has that base URL's part replaced, so an
+        emulator or proxy base URL keeps working; one on any other host, or outside the
+        default base URL's path, is a :class:`ProviderProtocolError`, as the key goes only
+        to the base URL's host."""
+        def foreign() -> ProviderProtocolError:
+            return ProviderProtocolError(
+                f"{self.provider} handed back the URL {mask_url(url)!r}, which is neither on "
+                f"the base URL {self.base_url} nor under the API's own {default_base_url}",
+                provider=self.provider,
+            )
+
+        try:
+            target, home = urlsplit(url), urlsplit(default_base_url)
+            ours = _origin(target) == _origin(urlsplit(self.base_url))
+            theirs = _origin(target) == _origin(home)
+        except ValueError:  # not http(s), or a malformed host or port
+            raise foreign() from None
+        query = f"?{target.query}" if target.query else ""
+        if ours:  # spelt as the base URL spells its host, which the same-host rule compares
+            scheme, netloc, _ = _base_parts(self.base_url)
+            return f"{scheme}://{netloc}{target.path}{query}"
+        prefix = home.path.rstrip("/")
+        if not theirs or not (target.path + "/").startswith(prefix + "/"):
+            raise foreign()
+        return self.base_url + target.path[len(prefix) :].lstrip("/") + query
 
     def get(
         self, path: str, *, kind: CallKind, params: Mapping[str, str] | None = None

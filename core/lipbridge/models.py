@@ -12,20 +12,27 @@ import enum
 import ipaddress
 import math
 import os
+import re
 from collections.abc import Mapping
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
+import attrs
 from attrs import field, frozen
 
 from lipbridge.errors import InvalidRequest, UnsupportedOption
+from lipbridge.estimates import CostEstimate as CostEstimate
+from lipbridge.estimates import PriceSource as PriceSource
+from lipbridge.options import OPTION_MAX_DEPTH as OPTION_MAX_DEPTH
+from lipbridge.options import check_options, option_names
+from lipbridge.statuses import bounded_logs, check_queue_position
 
 if TYPE_CHECKING:
     from lipbridge.wire import StatusMap
 
 CALLBACK_URL_MAX_LENGTH = 2048
-# Options are sent as JSON; deeper nesting is a mistake (or a cycle), not a real option.
-OPTION_MAX_DEPTH = 32
+# A published model version, as ``model@version`` names it: safe in a URL path or query.
+VERSION = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,127}")
 
 
 def shown(value: object, limit: int = 80) -> str:
@@ -49,6 +56,8 @@ class JobState(str, enum.Enum):
 
     QUEUED = "queued"
     RUNNING = "running"
+    # The provider accepted a cancel and confirms it later; the job may still finish.
+    CANCELLING = "cancelling"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     CANCELLED = "cancelled"
@@ -168,46 +177,6 @@ def _check_tts(_: object, __: object, value: TextToSpeech | None) -> None:
         )
 
 
-def _check_json(value: object, path: str, depth: int) -> None:
-    """``value`` is what ``json.dumps`` sends faithfully: finite, string-keyed, not too deep."""
-    if depth > OPTION_MAX_DEPTH and isinstance(value, (dict, list, tuple)):
-        raise InvalidRequest(
-            f"{path} is nested more than {OPTION_MAX_DEPTH} levels deep; allowed: JSON values "
-            f"up to {OPTION_MAX_DEPTH} levels",
-            field=path,
-        )
-    if isinstance(value, float) and not math.isfinite(value):
-        raise InvalidRequest(
-            f"{path}={value!r} is not a finite number; allowed: JSON numbers (no NaN or Infinity)",
-            field=path,
-        )
-    if isinstance(value, dict):
-        for key, item in value.items():
-            if not isinstance(key, str):
-                raise InvalidRequest(
-                    f"{path} has the key {shown(key)}; allowed: string keys", field=path
-                )
-            _check_json(item, f"{path}.{key}", depth + 1)
-    elif isinstance(value, (list, tuple)):
-        for index, item in enumerate(value):
-            _check_json(item, f"{path}[{index}]", depth + 1)
-    elif value is not None and not isinstance(value, (str, int, float)):
-        raise InvalidRequest(
-            f"{path}={shown(value)} is a {type(value).__name__}; allowed: JSON values (null, "
-            "true, false, numbers, strings, lists and dicts with string keys)",
-            field=path,
-        )
-
-
-def _check_options(_: object, __: object, value: object) -> None:
-    if not isinstance(value, Mapping):
-        raise InvalidRequest(
-            f"options={shown(value)} is not a mapping; allowed: a dict of JSON values",
-            field="options",
-        )
-    _check_json(dict(value), "options", 0)  # any mapping on top; json.dumps sends it as a dict
-
-
 @frozen(kw_only=True)
 class JobRequest:
     """What the user asks for, in canonical terms; plugins translate it to the wire."""
@@ -221,7 +190,7 @@ class JobRequest:
     active_speaker: bool | None = field(default=None, validator=_check_bool)
     callback_url: str | None = field(default=None, validator=_check_callback)
     # Provider-native fields, sent as they are. Not part of the hash: dicts are unhashable.
-    options: Mapping[str, Any] = field(factory=dict, hash=False, validator=_check_options)
+    options: Mapping[str, Any] = field(factory=dict, hash=False, validator=check_options)
 
     def __attrs_post_init__(self) -> None:
         if (self.audio is None) == (self.tts is None):
@@ -282,8 +251,14 @@ class JobResult:
 
 @frozen(kw_only=True)
 class JobError:
+    """Why a job failed. ``phase="result"``: its status said it finished, and fetching the
+    result failed (fal.ai answers COMPLETED, then 422 for the result)."""
+
     message: str
     code: str | None = None
+    phase: Literal["job", "result"] = field(
+        default="job", validator=attrs.validators.in_(("job", "result"))
+    )
 
 
 @frozen(kw_only=True)
@@ -296,48 +271,34 @@ class JobStatus:
     result: JobResult | None = None
     error: JobError | None = None
     poll_after: float | None = None  # seconds the provider suggests before the next poll
+    # Jobs ahead of this one at the provider (0: next), and its newest log lines (bounded,
+    # scrubbed): for people watching, never written to the ledger at each poll.
+    queue_position: int | None = field(default=None, validator=check_queue_position)
+    logs: tuple[str, ...] = field(default=(), converter=bounded_logs)
 
     def __attrs_post_init__(self) -> None:
         if self.state is JobState.SUCCEEDED and self.result is None:
             raise ValueError("a succeeded status needs a result")
-
-
-@frozen(kw_only=True)
-class PriceSource:
-    """Where a price came from, so a stale table is visible."""
-
-    url: str
-    as_of: dt.date
-    table_version: str
-
-
-@frozen(kw_only=True)
-class CostEstimate:
-    """A price for one request. An unknown price is explicit, never zero."""
-
-    provider: str
-    model: str
-    amount: Decimal | None
-    unit: str
-    usd: Decimal | None = None
-    basis: str = ""
-    quantity: Decimal | None = None  # what was priced, e.g. output seconds
-    source: PriceSource | None = None
-    unknown_reason: str | None = None
-
-    def __attrs_post_init__(self) -> None:
-        if (self.amount is None) == (self.unknown_reason is None):
-            raise ValueError("a cost estimate has either an amount or an unknown_reason")
-        if self.amount is not None and self.amount < 0:
-            raise ValueError("a cost cannot be negative")
+        if self.failed_via_result and self.state is not JobState.FAILED:
+            raise ValueError("an error in the result phase belongs to a failed status")
 
     @property
-    def known(self) -> bool:
-        return self.amount is not None
+    def failed_via_result(self) -> bool:
+        return self.error is not None and self.error.phase == "result"
 
-    @classmethod
-    def unknown(cls, provider: str, model: str, reason: str, unit: str = "") -> CostEstimate:
-        return cls(provider=provider, model=model, amount=None, unit=unit, unknown_reason=reason)
+    def agrees_with(self, declared: JobState) -> bool:
+        """Whether this status may carry a word its plugin declares as ``declared``.
+
+        Besides the declared state: a success word reads as running while the result is
+        not ready, or as failed when the result failed (``failed_via_result``) or the
+        word came with an error; any unfinished word reads as cancelling in a cancel's
+        answer (the cancel was accepted while the job still ran).
+        """
+        if self.state is declared:
+            return True
+        if declared is JobState.SUCCEEDED:
+            return self.state in (JobState.RUNNING, JobState.FAILED)
+        return self.state is JobState.CANCELLING and not declared.terminal
 
 
 @frozen(kw_only=True)
@@ -355,6 +316,15 @@ class InputLimits:
     max_audio_seconds: float | None = None
     max_video_bytes: int | None = None
     max_audio_bytes: int | None = None
+
+
+def _check_version(_: object, __: object, value: str | None) -> None:
+    if value is not None and (not isinstance(value, str) or not VERSION.fullmatch(value)):
+        raise InvalidRequest(
+            f"version={shown(value)} is not a model version; allowed: letters, digits and "
+            "._+- (at most 128)",
+            field="model",
+        )
 
 
 @frozen(kw_only=True)
@@ -379,6 +349,12 @@ class ModelCapabilities:
     # Appended to the refusal of a sync mode: where the API offers modes of its own that
     # no canonical mode means, say how to ask for them (a provider option).
     sync_mode_hint: str = ""
+    # Contract 1.4: the provider's own id for the model where it differs from ``name``;
+    # the published version the plugin runs, which a user may replace (``name@version``);
+    # options sent in the request's envelope rather than the model's input.
+    native_id: str | None = None
+    version: str | None = field(default=None, validator=_check_version)
+    envelope_options: frozenset[str] = field(default=frozenset(), converter=option_names)
 
 
 @frozen(kw_only=True)
@@ -422,13 +398,38 @@ class ProviderInfo:
     # Jobs in flight at once that the provider allows (or that suit it), where its docs
     # say: a batch's default cap for this provider (contract 1.2).
     max_concurrent_jobs: int | None = field(default=None, validator=_check_concurrency)
+    # A job whose status says it finished may fail when its result is fetched, with no
+    # status word for failed (fal.ai): a poll then returns JobError(phase="result").
+    fails_through_result: bool = False
+
+    def reports(self, state: JobState) -> bool:
+        """Whether the plugin can report ``state``: a status word means it, or (failed)
+        failures arrive through the result."""
+        return state in self.status_words.values() or (
+            state is JobState.FAILED and self.fails_through_result
+        )
 
     def model(self, name: str | None) -> ModelCapabilities:
+        """``name``'s capabilities (the default model's for None). ``base@version`` picks
+        another published version of a model that declares a ``version``: its
+        capabilities, named so, with ``version`` the pick and ``native_id`` set."""
         wanted = name or self.default_model
-        for caps in self.models:
-            if caps.name == wanted:
-                return caps
+        base, _, version = wanted.rpartition("@")
+        exact = [caps for caps in self.models if caps.name == wanted]
+        versioned = [caps for caps in self.models if caps.name == base and caps.version]
+        if exact or versioned:
+            caps = (exact or versioned)[0]
+            return caps if exact else attrs.evolve(
+                caps, name=wanted, version=version, native_id=caps.native_id or base
+            )
         allowed = [m.name for m in self.models]
+        if base in allowed:
+            raise UnsupportedOption(
+                f"model={wanted!r}: {self.name}/{base} declares no version to choose; "
+                f"allowed: {base}",
+                field="model",
+                allowed=[base],
+            )
         raise UnsupportedOption(
             f"model={wanted!r} is not offered by {self.name}; allowed: {', '.join(allowed)}",
             field="model",

@@ -39,11 +39,14 @@ if TYPE_CHECKING:
         ProviderInfo,
         shown,
     )
+    from lipbridge.options import split_options
     from lipbridge.pricing import PriceTable
+    from lipbridge.rates import ComputeTime, Multiplier, Rate
     from lipbridge.uploads import FileBody, LocalMedia, UploadedMedia
     from lipbridge.wire import (
         StatusMap,
         dig,
+        log_lines,
         malformed,
         message_text,
         number,
@@ -52,6 +55,7 @@ if TYPE_CHECKING:
         required_text,
         text,
         timestamp,
+        whole_number,
     )
 
 # Each name's module, imported when the name is first used.
@@ -76,12 +80,15 @@ _HOMES = {
         ),
         "models",
     ),
+    "split_options": "options",
     "PriceTable": "pricing",
+    **dict.fromkeys(("ComputeTime", "Multiplier", "Rate"), "rates"),
     **dict.fromkeys(("FileBody", "LocalMedia", "UploadedMedia"), "uploads"),
     **dict.fromkeys(
         (
             "StatusMap",
             "dig",
+            "log_lines",
             "malformed",
             "message_text",
             "number",
@@ -90,6 +97,7 @@ _HOMES = {
             "required_text",
             "text",
             "timestamp",
+            "whole_number",
         ),
         "wire",
     ),
@@ -100,14 +108,17 @@ __all__ = [
     "CallContext",
     "CallKind",
     "CallbackUpdate",
+    "ComputeTime",
     "FileBody",
     "InputLimits",
     "LocalMedia",
     "MediaDurations",
     "ModelCapabilities",
+    "Multiplier",
     "PriceTable",
     "ProviderHTTP",
     "ProviderInfo",
+    "Rate",
     "Response",
     "StatusMap",
     "UploadedMedia",
@@ -120,6 +131,7 @@ __all__ = [
     "hmac_sha256_hex",
     "hookimpl",
     "inline_local",
+    "log_lines",
     "malformed",
     "message_text",
     "number",
@@ -129,8 +141,10 @@ __all__ = [
     "required_text",
     "same_signature",
     "shown",
+    "split_options",
     "text",
     "timestamp",
+    "whole_number",
 ]
 
 

@@ -12,7 +12,8 @@ from decimal import ROUND_CEILING, Decimal
 
 from attrs import field, frozen
 
-from lipbridge.models import CostEstimate, PriceSource, SyncMode
+from lipbridge.models import CostEstimate, JobRequest, MediaDurations, PriceSource, SyncMode
+from lipbridge.rates import Rate, charge
 
 # Which input decides the output length, per sync mode.
 _FOLLOWS_AUDIO = (SyncMode.BOUNCE, SyncMode.LOOP, SyncMode.REMAP)
@@ -43,11 +44,12 @@ def needed_inputs(mode: SyncMode | None) -> tuple[str, ...]:
 
 @frozen(kw_only=True)
 class PriceTable:
-    """Per-model price per second of output, in ``unit`` (credits or a currency)."""
+    """Per-model prices in ``unit`` (credits or a currency): a ``Decimal`` per second of
+    output, or a :class:`~lipbridge.rates.Rate` (contract 1.4) for the other shapes."""
 
     provider: str
     unit: str
-    rates: Mapping[str, Decimal] = field(hash=False)
+    rates: Mapping[str, Decimal | Rate] = field(hash=False)
     source_url: str
     as_of: dt.date
     version: str
@@ -60,8 +62,36 @@ class PriceTable:
     def source(self) -> PriceSource:
         return PriceSource(url=self.source_url, as_of=self.as_of, table_version=self.version)
 
+    def rate(self, model: str) -> Decimal | Rate | None:
+        """``model``'s price: its own (a ``name@version`` may have one), else its base
+        model's, else None."""
+        found = self.rates.get(model)
+        base, mark, _ = model.rpartition("@")
+        return self.rates.get(base) if found is None and mark else found
+
+    def rounded(self, amount: Decimal) -> Decimal:
+        """``amount`` rounded up to the table's ``quantum``, if it has one."""
+        if self.quantum is None:
+            return amount
+        return amount.quantize(self.quantum, rounding=ROUND_CEILING)
+
+    def price(self, request: JobRequest, durations: MediaDurations) -> CostEstimate:
+        """``request`` priced by its model's rate: what ``lipbridge_estimate_cost`` returns.
+        A :class:`~lipbridge.rates.Rate` reads the lengths it prices from ``durations``
+        and its multipliers from the request; a ``Decimal`` prices the output."""
+        return self._estimate(request.model or "", durations, request)
+
     def estimate(self, model: str, seconds: float | None) -> CostEstimate:
-        rate = self.rates.get(model)
+        """``model`` priced for ``seconds`` of output (no options, no input lengths)."""
+        return self._estimate(model, MediaDurations(output_seconds=seconds), None)
+
+    def _estimate(
+        self, model: str, durations: MediaDurations, request: JobRequest | None
+    ) -> CostEstimate:
+        rate = self.rate(model)
+        if isinstance(rate, Rate):
+            return charge(self, model, rate, durations, request)
+        seconds = durations.output_seconds
         if rate is None:
             return CostEstimate.unknown(
                 self.provider,
@@ -76,9 +106,7 @@ class PriceTable:
         quantity = Decimal(str(seconds))
         if self.round_seconds_up:
             quantity = quantity.to_integral_value(rounding=ROUND_CEILING)
-        amount = quantity * rate
-        if self.quantum is not None:
-            amount = amount.quantize(self.quantum, rounding=ROUND_CEILING)
+        amount = self.rounded(quantity * rate)
         usd = None if self.usd_per_unit is None else amount * self.usd_per_unit
         return CostEstimate(
             provider=self.provider,

@@ -61,6 +61,25 @@ def number(value: object, top: float = math.inf) -> float | None:
     return value if ok else None
 
 
+def whole_number(value: object) -> int | None:
+    """A whole JSON number >= 0 (``3`` or ``3.0``), such as a queue position, else None."""
+    found = number(value)
+    return int(found) if found is not None and found == int(found) else None
+
+
+def log_lines(value: object, *, key: str = "message") -> tuple[str, ...]:
+    """A provider's log as lines: a string (Replicate's ``logs``) split at its line breaks,
+    or a list of strings or of objects holding the line under ``key`` (fal.ai's
+    ``[{"message", "level", "timestamp"}]``); anything else reads as no lines.
+    ``JobStatus`` keeps the newest and scrubs them."""
+    if isinstance(value, str):
+        return tuple(value.splitlines())
+    if not isinstance(value, list):
+        return ()
+    found = (item if isinstance(item, str) else text(dig(item, key)) for item in value)
+    return tuple(line for line in found if line)
+
+
 def timestamp(value: object) -> dt.datetime | None:
     """An ISO 8601 time (``Z`` allowed; UTC when no offset is given), else None."""
     if not isinstance(value, str):

@@ -29,7 +29,10 @@ class LocalState(str, enum.Enum):
 
     @classmethod
     def of(cls, state: JobState) -> LocalState:
-        return cls(state.value)
+        """The ledger's state for a poll's: a cancel the provider accepted but has not
+        confirmed is still running here (the job may finish anyway; its event keeps the
+        provider's word)."""
+        return LocalState.RUNNING if state is JobState.CANCELLING else cls(state.value)
 
     @property
     def accepted(self) -> bool:
