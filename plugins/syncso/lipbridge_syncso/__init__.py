@@ -13,24 +13,37 @@ The API (``x-api-key: <key>``):
   ``{"uploadUrl", "url", "expiresIn"}``; a PUT of the bytes to ``uploadUrl`` under the same
   Content-Type and without the key; ``POST /v2/assets`` ``{"url", "type"}`` -> the Asset,
   whose ``id`` a generation takes as ``input[].assetId``;
-* errors: ``{"statusCode", "errorCode"?, "message", "error"}`` (see :mod:`.wire`).
+* errors: ``{"statusCode", "errorCode"?, "message", "error"}`` (see :mod:`.wire`);
+* webhooks: the Generation POSTed to ``webhookUrl`` when it completes or fails, signed
+  ``Sync-Signature: t=<unix s>,v1=<hex HMAC-SHA256>`` (see :mod:`.webhooks`).
 
 The ``Idempotency-Key`` is declared, so the core sends the job's local id with every
 attempt of a submit and re-sends a lost one under it instead of asking the user. There
 is no cancel route, and billed costs come from a separate endpoint minutes after a job
 ends (``GET /v2/generate/{id}/costs``: "usually recorded within 10 minutes of
 completion"), so results carry none. This module is the declarations and the hooks; the
-JSON mapping is in :mod:`lipbridge_syncso.wire`.
+JSON mapping is in :mod:`lipbridge_syncso.wire`, the webhook signature in
+:mod:`lipbridge_syncso.webhooks`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from decimal import Decimal
 
-from lipbridge import CostEstimate, JobHandle, JobRequest, JobStatus, SyncMode
+from lipbridge import (
+    CallbackRejected,
+    CostEstimate,
+    JobHandle,
+    JobRequest,
+    JobStatus,
+    ProviderError,
+    SyncMode,
+)
 from lipbridge.plugin import (
     AuthScheme,
+    CallbackUpdate,
     CallContext,
     CallKind,
     FileBody,
@@ -40,9 +53,11 @@ from lipbridge.plugin import (
     ModelCapabilities,
     PriceTable,
     ProviderInfo,
+    Response,
     UploadedMedia,
     hookimpl,
 )
+from lipbridge_syncso import webhooks
 from lipbridge_syncso.wire import (
     ASSETS,
     GENERATE,
@@ -159,6 +174,23 @@ class SyncLipSync:
             raise put_refused(put, ctx, expires_in)
         response = ctx.http.post(ASSETS, kind=CallKind.UPLOAD, json=register_body(url, media))
         return UploadedMedia(reference=ctx.require(response, read(response, ctx), "id"))
+
+    @hookimpl
+    def lipbridge_parse_callback(
+        self, headers: Mapping[str, str], body: bytes, ctx: CallContext
+    ) -> CallbackUpdate:
+        """A webhook: its signature checked first (:mod:`.webhooks`), then the Generation
+        it carries read as a poll reads one ("The webhook payload matches the format of
+        the corresponding GET request")."""
+        webhooks.verify(headers, body, ctx)
+        answer = Response(method="POST", url="webhook", status=200, headers=headers, body=body)
+        try:
+            data = read(answer, ctx)
+            job_id = ctx.require(answer, data, "id")
+            status = status_of(answer, data, ctx, job_id)
+        except ProviderError as exc:
+            raise CallbackRejected(f"not a sync.so Generation: {exc.message}") from None
+        return CallbackUpdate(job_id=job_id, status=status, verified=True)
 
     @hookimpl
     def lipbridge_estimate_cost(
