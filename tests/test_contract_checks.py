@@ -7,13 +7,15 @@ fast.
 
 from __future__ import annotations
 
+import datetime as dt
 import importlib
 import json
+import logging
 import shutil
 import subprocess
 import sys
 import types
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -24,16 +26,21 @@ import yaml
 from click.testing import CliRunner
 from conftest import make_registry, write_dist
 
-from lipbridge import JobState, Registry
+import lipbridge_foxapi as foxapi_plugin
+from lipbridge import CallbackRejected, ConfigurationError, JobState, Registry
 from lipbridge.cli.app import cli
 from lipbridge.plugin import (
+    CallbackUpdate,
     CallContext,
     CallKind,
     FileBody,
     LocalMedia,
     ModelCapabilities,
+    Response,
     UploadedMedia,
+    hmac_sha256_hex,
     hookimpl,
+    same_signature,
 )
 from lipbridge_contract.catalogue import (
     CATALOGUE,
@@ -50,8 +57,12 @@ from lipbridge_contract.report import run_check
 from lipbridge_contract.run import Strictness, SuiteRun
 from lipbridge_contract.scenarios import SIDECAR_SUFFIX, load_cassette_dir
 from lipbridge_contract.scrub import REDACTED, scrub_headers, scrub_text
+from lipbridge_gateway import CallingBackGateway
 from lipbridge_jogg import JoggLipSync
 from lipbridge_jogg import wire as jogg_wire
+from lipbridge_syncso import SyncLipSync
+from lipbridge_syncso import webhooks as syncso_webhooks
+from lipbridge_syncso import wire as syncso_wire
 
 pytest_plugins = ["pytester"]
 
@@ -1255,3 +1266,325 @@ def test_an_upload_may_record_its_stand_in_file_but_not_a_real_one(jogg_cassette
 def test_upload_scenarios_are_not_recorded(jogg_cassettes: Path) -> None:
     with pytest.raises(RecordRefused, match="upload: upload scenarios are not recorded yet"):
         scripts(load_cassette_dir(jogg_cassettes / "jogg"), ["success", "upload"])
+
+
+# ---------------------------------------------------------------------- 14. callback
+
+SYNCSO = Path(__file__).parent.parent / "cassettes" / "syncso"
+FOXAPI = Path(__file__).parent.parent / "cassettes" / "foxapi"
+WEBHOOK_SECRET = "whsec_test_lipbridge"  # the syncso callback sidecars' test secret
+
+
+def generation_read(headers: Mapping[str, str], body: bytes, ctx: CallContext) -> CallbackUpdate:
+    """The sync.so plugin's reading of a Generation, with no signature check at all."""
+    answer = Response(method="POST", url="webhook", status=200, headers=headers, body=body)
+    data = syncso_wire.read(answer, ctx)
+    job_id = ctx.require(answer, data, "id")
+    return CallbackUpdate(job_id=job_id, status=syncso_wire.status_of(answer, data, ctx, job_id),
+                          verified=True)
+
+
+class Unchecked(SyncLipSync):
+    """Believes every body: says verified without looking at Sync-Signature."""
+
+    @hookimpl
+    def lipbridge_parse_callback(
+        self, headers: Mapping[str, str], body: bytes, ctx: CallContext
+    ) -> CallbackUpdate:
+        return generation_read(headers, body, ctx)
+
+
+class Timeless(SyncLipSync):
+    """Checks the HMAC but never the signature's age: a replay a day later passes."""
+
+    @hookimpl
+    def lipbridge_parse_callback(
+        self, headers: Mapping[str, str], body: bytes, ctx: CallContext
+    ) -> CallbackUpdate:
+        if ctx.webhook_secret is None:
+            raise ConfigurationError("set LIPBRIDGE_SYNCSO_WEBHOOK_SECRET")
+        t, _, v1 = headers["sync-signature"].partition(",v1=")
+        expected = hmac_sha256_hex(ctx.webhook_secret.reveal(), t[2:].encode() + b"." + body)
+        if not same_signature(expected, v1):
+            raise CallbackRejected("the Sync-Signature does not match")
+        return generation_read(headers, body, ctx)
+
+
+class WallClock(SyncLipSync):
+    """Measures the signature's age on the machine's clock, not ``ctx.clock``."""
+
+    @hookimpl
+    def lipbridge_parse_callback(
+        self, headers: Mapping[str, str], body: bytes, ctx: CallContext
+    ) -> CallbackUpdate:
+        wall = attrs.evolve(ctx, clock=SteppedClock(dt.datetime.now(dt.timezone.utc)))
+        syncso_webhooks.verify(headers, body, wall)
+        return generation_read(headers, body, ctx)
+
+
+class QuietlyUnsigned(SyncLipSync):
+    """Without a secret, reads the callback as unsigned instead of saying what is missing."""
+
+    @hookimpl
+    def lipbridge_parse_callback(
+        self, headers: Mapping[str, str], body: bytes, ctx: CallContext
+    ) -> CallbackUpdate:
+        if ctx.webhook_secret is None:
+            return attrs.evolve(generation_read(headers, body, ctx), verified=False)
+        return SyncLipSync.lipbridge_parse_callback(self, headers, body, ctx)
+
+
+class TellsTheSecret(SyncLipSync):
+    """Logs which secret a refused signature was checked against, on a logger of its own
+    (lipbridge scrubs its own loggers' records and its errors' messages, not these)."""
+
+    @hookimpl
+    def lipbridge_parse_callback(
+        self, headers: Mapping[str, str], body: bytes, ctx: CallContext
+    ) -> CallbackUpdate:
+        try:
+            return SyncLipSync.lipbridge_parse_callback(self, headers, body, ctx)
+        except CallbackRejected:
+            assert ctx.webhook_secret is not None
+            logging.getLogger("syncso_debugging").info("checked with %s",
+                                                       ctx.webhook_secret.reveal())
+            raise
+
+
+class Phoning(SyncLipSync):
+    """Polls the job to check what the callback says: I/O where none may be."""
+
+    @hookimpl
+    def lipbridge_parse_callback(
+        self, headers: Mapping[str, str], body: bytes, ctx: CallContext
+    ) -> CallbackUpdate:
+        update = SyncLipSync.lipbridge_parse_callback(self, headers, body, ctx)
+        ctx.http.get(syncso_wire.generation_path(update.job_id), kind=CallKind.POLL)
+        return update
+
+
+class NoCallback(SyncLipSync):
+    """The sync.so plugin before it read its webhooks."""
+
+    lipbridge_parse_callback = None
+
+
+@pytest.fixture
+def callback_cassettes(tmp_path: Path) -> Path:
+    """Private copies of sync.so's and FoxAPI's cassettes."""
+    root = tmp_path / "cassettes"
+    shutil.copytree(SYNCSO, root / "syncso")
+    shutil.copytree(FOXAPI, root / "foxapi")
+    return root
+
+
+def provider_suite(
+    root: Path, provider: str, plugin: object | None = None, strictness: str = "high"
+) -> SuiteRun:
+    """A run of ``provider``: the installed plugin, or ``plugin`` registered in its place."""
+    registry = None
+    if plugin is not None:
+        registry = Registry(candidates=[], environ={})
+        registry.register(provider, plugin)
+    return SuiteRun(provider, root, strictness, registry=registry)
+
+
+def test_the_reference_callbacks_pass(callback_cassettes: Path) -> None:
+    checks = ("callback", "lifecycle", "status-map", "output", "encoding", "errors",
+              "secrets-canary", "timing", "hygiene", "capabilities")
+    for provider, detail in (("syncso", "2 callbacks read as recorded"),
+                             ("foxapi", "1 callbacks read as recorded")):
+        run = provider_suite(callback_cassettes, provider)
+        found = verdicts(run, *checks)
+        assert {c: v.status for c, v in found.items()} == dict.fromkeys(checks, PASS), found
+        assert found["callback"].detail == detail
+        read = run.observations["callback"].callback
+        assert read is not None and read.verified is (provider == "syncso")
+
+
+def test_a_plugin_that_checks_no_signature_fails_callback(callback_cassettes: Path) -> None:
+    found = run_check(provider_suite(callback_cassettes, "syncso", Unchecked()), BY_ID["callback"])
+    assert found.status == FAIL
+    for scenario in ("callback", "callback_failed"):
+        assert [line for line in found.detail.splitlines() if line.startswith(scenario + ":")] == [
+            f"{scenario}: the callback checked against another webhook secret was accepted "
+            f"({'succeeded' if scenario == 'callback' else 'failed'}); it must raise "
+            "CallbackRejected",
+            f"{scenario}: the callback with its body altered (another job id) was accepted "
+            f"({'succeeded' if scenario == 'callback' else 'failed'}); it must raise "
+            "CallbackRejected",
+            f"{scenario}: the callback replayed 1 h after it was signed was accepted "
+            f"({'succeeded' if scenario == 'callback' else 'failed'}); it must raise "
+            "CallbackRejected",
+            f"{scenario}: the signed callback read with no webhook secret configured was "
+            f"accepted ({'succeeded' if scenario == 'callback' else 'failed'}); it must raise "
+            "ConfigurationError",
+        ]
+
+
+def test_a_signature_that_never_grows_old_fails_callback(callback_cassettes: Path) -> None:
+    found = run_check(provider_suite(callback_cassettes, "syncso", Timeless()), BY_ID["callback"])
+    assert found.detail.splitlines() == [
+        "callback: the callback replayed 1 h after it was signed was accepted (succeeded); it "
+        "must raise CallbackRejected",
+        "callback_failed: the callback replayed 1 h after it was signed was accepted (failed); "
+        "it must raise CallbackRejected",
+    ]
+
+
+def test_a_signature_timed_on_the_wall_clock_fails_timing_and_lifecycle(
+    callback_cassettes: Path,
+) -> None:
+    found = verdicts(provider_suite(callback_cassettes, "syncso", WallClock()),
+                     "timing", "lifecycle")
+    assert found["timing"].status == FAIL
+    assert [line.split(" line ")[0] + " " + line.split(" called ")[1]
+            for line in found["timing"].detail.splitlines()] == [
+        f"{name}: test_contract_checks datetime.datetime.now()"
+        for name in ("callback", "callback_failed")
+    ]
+    assert found["lifecycle"].status == FAIL
+    assert "callback: step callback raised CallbackRejected: the callback's signature is" in (
+        found["lifecycle"].detail
+    )
+
+
+def test_a_missing_secret_read_as_unsigned_fails_callback(callback_cassettes: Path) -> None:
+    found = run_check(provider_suite(callback_cassettes, "syncso", QuietlyUnsigned()),
+                      BY_ID["callback"])
+    assert found.detail.splitlines() == [
+        f"{name}: the signed callback read with no webhook secret configured was accepted "
+        f"({state}); it must raise ConfigurationError"
+        for name, state in (("callback", "succeeded"), ("callback_failed", "failed"))
+    ]
+
+
+def test_a_refusal_that_names_the_secret_fails_callback(callback_cassettes: Path) -> None:
+    found = run_check(provider_suite(callback_cassettes, "syncso", TellsTheSecret()),
+                      BY_ID["callback"])
+    assert found.detail.splitlines() == [
+        f"{name}: the webhook secret appears in the log record"
+        for name in ("callback", "callback_failed")
+    ]
+    assert WEBHOOK_SECRET not in found.detail
+
+
+def test_a_hook_that_sends_a_request_fails_lifecycle(callback_cassettes: Path) -> None:
+    found = run_check(provider_suite(callback_cassettes, "syncso", Phoning()), BY_ID["lifecycle"])
+    assert "callback: step callback: network access during a contract run" in found.detail
+    assert "reading a callback does no I/O" in found.detail
+
+
+def test_an_unsigned_callback_said_to_be_verified_fails_callback(callback_cassettes: Path) -> None:
+    fox = foxapi_plugin.plugin
+    fields = {f.name: getattr(fox, f.name) for f in attrs.fields(type(fox))}
+
+    class Trusting(CallingBackGateway):
+        """Calls the gateway's unsigned callback verified."""
+
+        @hookimpl
+        def lipbridge_parse_callback(
+            self, headers: Mapping[str, str], body: bytes, ctx: CallContext
+        ) -> CallbackUpdate:
+            read = CallingBackGateway.lipbridge_parse_callback(self, headers, body, ctx)
+            return attrs.evolve(read, verified=True)
+
+    found = run_check(provider_suite(callback_cassettes, "foxapi", Trusting(**fields)),
+                      BY_ID["callback"])
+    assert found.detail.splitlines() == [
+        "callback: verified is True, the sidecar expects False: a callback is verified only by "
+        "a signature that checks out against the webhook secret",
+    ]
+    # The reference is refused without the user's opt-in, as the probe expects.
+    assert run_check(provider_suite(callback_cassettes, "foxapi"), BY_ID["callback"]).status == PASS
+
+
+def test_what_the_sidecar_expects_is_what_the_callback_must_read(callback_cassettes: Path) -> None:
+    edit_yaml(callback_cassettes / "syncso" / f"callback{SIDECAR_SUFFIX}",
+              _set("expect", "callback", value={"job_id": "gen_other", "state": "failed",
+                                                "verified": True}))
+    found = verdicts(provider_suite(callback_cassettes, "syncso"), "callback", "lifecycle")
+    assert found["callback"].detail.splitlines() == [
+        "callback: the job id read is 'a47b00ce-29c1-40e8-badf-4f5b22c1e67e', the sidecar "
+        "expects 'gen_other'",
+        "callback: the state read is succeeded (COMPLETED), the sidecar expects failed",
+    ]
+    assert "callback: states succeeded(COMPLETED); the sidecar expects failed" in (
+        found["lifecycle"].detail
+    )
+
+
+def test_the_callback_scenario_is_required_with_the_hook_and_not_replayed_without(
+    callback_cassettes: Path,
+) -> None:
+    remove = callback_cassettes / "syncso" / "callback.yaml"
+    remove.unlink()
+    remove.with_name(f"callback{SIDECAR_SUFFIX}").unlink()
+    missing = verdicts(provider_suite(callback_cassettes, "syncso"), "callback", "capabilities")
+    for check in ("callback", "capabilities"):
+        assert missing[check].status == FAIL
+        assert missing[check].detail.startswith(
+            "strictness high: the lipbridge_parse_callback hook needs a 'callback' scenario"
+        ), check
+    run = provider_suite(callback_cassettes, "syncso", NoCallback())
+    without = verdicts(run, "callback", "capabilities", "lifecycle")
+    assert {c: v.status for c, v in without.items()} == dict.fromkeys(without, PASS)
+    assert without["callback"].detail == (
+        "lipbridge_parse_callback not implemented (optional): the core polls this provider's "
+        "jobs; not replayed: callback_failed"
+    )
+    assert "callback_failed" not in run.observations
+
+
+def test_a_callback_cassette_must_hold_one_post(callback_cassettes: Path) -> None:
+    path = callback_cassettes / "syncso" / "callback.yaml"
+    edit_yaml(path, lambda data: data["interactions"].append(data["interactions"][0]))
+    found = run_check(provider_suite(callback_cassettes, "syncso"), BY_ID["lifecycle"])
+    assert ("callback: callback.yaml: a callback scenario's cassette holds one interaction, the "
+            "provider's POST") in found.detail
+
+
+@pytest.mark.parametrize(
+    ("change", "says"),
+    [
+        (_set("request", value={"video": "https://x.invalid/v.mp4"}),
+         "a callback scenario reads the POST its cassette holds, not request"),
+        (_set("steps", value=["callback", "poll"]), "callback is a scenario's only step"),
+        (_drop("expect", "callback"), "expect.callback (needed by a callback that raises no"),
+        (_set("expect", "callback", "verified", value=False),
+         "expect.callback.verified must be true"),
+        (_set("expect", "callback", "state", value="done"), "expect.callback.state='done'"),
+        (_set("expect", "states", value=["succeeded"]),
+         "a callback scenario's state is expect.callback.state, not expect.states"),
+        (_drop("webhook_secret"), "signed_at is a signature's time; give its webhook_secret"),
+        (_set("webhook_secret", value=""), "webhook_secret must be the test secret"),
+        (_set("expect", "error", value={"step": "callback", "class": "CallbackRejected"}),
+         "expect.callback is what a callback step reads; this one raises"),
+    ],
+)
+def test_a_callback_sidecar_that_cannot_be_used_is_a_hygiene_problem(
+    callback_cassettes: Path, change: Callable[[Any], None], says: str
+) -> None:
+    edit_yaml(callback_cassettes / "syncso" / f"callback{SIDECAR_SUFFIX}", change)
+    found = run_check(provider_suite(callback_cassettes, "syncso"), BY_ID["hygiene"])
+    assert found.status == FAIL and says in found.detail, found.detail
+
+
+def test_a_signature_is_the_callback_steps_alone(cassettes: Path) -> None:
+    edit_yaml(cassettes / "example" / f"success{SIDECAR_SUFFIX}",
+              _set("webhook_secret", value=WEBHOOK_SECRET))
+    edit_yaml(cassettes / "example" / f"job_failed{SIDECAR_SUFFIX}",
+              _set("expect", "callback", value={"job_id": "j", "state": "failed",
+                                                "verified": False}))
+    found = verdict(cassettes, "hygiene")
+    assert "webhook_secret and signed_at are a callback step's; this scenario has none" in (
+        found.detail
+    )
+    assert "expect.callback is what a callback step reads; there is no callback step" in (
+        found.detail
+    )
+
+
+def test_callback_scenarios_are_not_recorded(callback_cassettes: Path) -> None:
+    with pytest.raises(RecordRefused, match="callback: callback scenarios are not recorded"):
+        scripts(load_cassette_dir(callback_cassettes / "syncso"), ["success", "callback"])

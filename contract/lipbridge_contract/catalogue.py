@@ -81,9 +81,11 @@ FIND_JOBS = StandardScenario(
 FIND_JOBS_NO_MATCH = StandardScenario(name="find_jobs_no_match", hook=FIND_HOOK, finds=False)
 UPLOAD_HOOK = "lipbridge_upload"
 UPLOAD = StandardScenario(name="upload", hook=UPLOAD_HOOK)
+CALLBACK_HOOK = "lipbridge_parse_callback"
+CALLBACK = StandardScenario(name="callback", hook=CALLBACK_HOOK)
 # The optional hook each first step calls: a scenario starting with one is replayed only
 # when the plugin implements it.
-STEP_HOOKS = {"find": FIND_HOOK, "upload": UPLOAD_HOOK}
+STEP_HOOKS = {"find": FIND_HOOK, "upload": UPLOAD_HOOK, "callback": CALLBACK_HOOK}
 
 CATALOGUE = (
     SUCCESS,
@@ -99,6 +101,7 @@ CATALOGUE = (
     FIND_JOBS,
     FIND_JOBS_NO_MATCH,
     UPLOAD,
+    CALLBACK,
 )
 STANDARD_SCENARIOS = tuple(s.name for s in CATALOGUE)
 _BY_NAME = {s.name: s for s in CATALOGUE}

@@ -7,6 +7,7 @@ playback repeats), the clock is virtual, the key is a canary, and every instrume
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import random
 import tempfile
@@ -31,7 +32,8 @@ from lipbridge import (
     Registry,
     Transport,
 )
-from lipbridge.plugin import CallContext, LocalMedia, UploadedMedia
+from lipbridge.context import EPOCH
+from lipbridge.plugin import CallbackUpdate, CallContext, LocalMedia, UploadedMedia
 from lipbridge.validation import validate
 from lipbridge_contract.catalogue import FIND_HOOK
 from lipbridge_contract.harness import (
@@ -45,7 +47,8 @@ from lipbridge_contract.harness import (
     network_blocked,
     plugin_modules,
 )
-from lipbridge_contract.scenarios import MediaFile, Scenario
+from lipbridge_contract.recorded import CassetteFormatError, Interaction, load_interactions
+from lipbridge_contract.scenarios import CALLBACK_STEP, MediaFile, Scenario
 
 MATCH_ON = ("method", "scheme", "host", "port", "path", "query")
 
@@ -83,6 +86,7 @@ class Observation:
     handle_json: str | None = None
     found: list[JobHandle] | None = None  # what the find step returned
     uploaded: UploadedMedia | None = None  # what the upload step returned
+    callback: CallbackUpdate | None = None  # what the callback step read
     resumed_handle: JobHandle | None = None
     result: JobResult | None = None
     error: BaseException | None = None
@@ -108,10 +112,14 @@ def new_client(
     clock: SteppedClock,
     transport: Transport,
     settings: Mapping[str, str] | None = None,
+    *,
+    webhook_secret: str | None = None,
+    unsigned_callbacks: bool = False,
 ) -> Client:
     """A client with nothing from the environment: the canary key, defaults and the
-    scenario's own settings. It keeps no job ledger: a replay is not a job anyone paid
-    for, and recorded job ids repeat across scenarios."""
+    scenario's own settings, and for a callback the sidecar's test secret and whether the
+    provider's unsigned callbacks are taken. It keeps no job ledger: a replay is not a job
+    anyone paid for, and recorded job ids repeat across scenarios."""
     return Client(
         registry=registry,
         transport=transport,
@@ -121,7 +129,21 @@ def new_client(
         environ={},
         rng=random.Random(0),
         ledger=False,
+        webhook_secrets=None if webhook_secret is None else {provider: webhook_secret},
+        unsigned_callbacks={provider} if unsigned_callbacks else (),
     )
+
+
+def posted_callback(scenario: Scenario) -> Interaction:
+    """The provider's POST a callback scenario's cassette holds, its one interaction (the
+    answer recorded with it is what the provider expects back)."""
+    interactions = load_interactions(scenario.cassette)
+    if len(interactions) != 1 or interactions[0].method != "POST":
+        raise CassetteFormatError(
+            f"{scenario.cassette.name}: a callback scenario's cassette holds one interaction, "
+            "the provider's POST"
+        )
+    return interactions[0]
 
 
 def call_find_jobs(
@@ -194,6 +216,13 @@ def run_steps(
             with local_media(sidecar.media) as media:
                 obs.uploaded = client.upload(provider, media)
             continue
+        if step == CALLBACK_STEP:
+            posted = posted_callback(scenario)
+            obs.callback = client.parse_callback(
+                provider, posted.request_headers, posted.request_body
+            )
+            obs.statuses.append(obs.callback.status)
+            continue
         if step == "find":
             assert sidecar.request is not None and sidecar.since is not None
             obs.found = find_jobs(client, provider, sidecar.request, sidecar.since)
@@ -228,40 +257,55 @@ def run_steps(
 
 
 def replay(scenario: Scenario, registry: Registry, provider: str, key: str) -> Observation:
+    """Replay ``scenario``. A callback's cassette is the provider's POST, which the plugin
+    reads and must answer with no request: nothing is played, and the clock stands at the
+    signature's time. Its client has the sidecar's secret and takes unsigned callbacks,
+    so the replay shows what the hook read (the callback check asks without the opt-in)."""
     obs = Observation(scenario=scenario)
-    clock = SteppedClock()
+    sidecar = scenario.sidecar
+    clock = SteppedClock(sidecar.signed_at or EPOCH)
     transport = RecordingTransport()
     logs = LogCapture()
     watch = ClockWatch(plugin_modules(registry.plugin(provider)))
+    player = (
+        contextlib.nullcontext(None)
+        if sidecar.callbacks
+        else replayer().use_cassette(str(scenario.cassette), allow_playback_repeats=False)
+    )
     try:
-        with (
-            network_blocked(),
-            replayer().use_cassette(
-                str(scenario.cassette), allow_playback_repeats=False
-            ) as cassette,
-            logs.installed(),
-        ):
-            obs.recorded = len(cassette)
+        with network_blocked(), player as cassette, logs.installed():
+            obs.recorded = 0 if cassette is None else len(cassette)
             try:
                 with watch.watching():
                     run_steps(
                         obs,
                         provider,
                         lambda: new_client(
-                            registry, provider, key, clock, transport, scenario.sidecar.settings
+                            registry,
+                            provider,
+                            key,
+                            clock,
+                            transport,
+                            sidecar.settings,
+                            webhook_secret=sidecar.webhook_secret,
+                            unsigned_callbacks=sidecar.callbacks,
                         ),
                         wait_timeout=None,
                         on_step=lambda step: setattr(transport, "phase", step),
                     )
             except (UnrecordedRequest, NetworkBlocked) as exc:
                 obs.harness_problem = (
-                    f"step {obs.error_step}: the plugin sent {exc}, which the cassette does "
-                    "not hold (or whose recorded answer was already played)"
+                    f"step {obs.error_step}: {exc}; reading a callback does no I/O"
+                    if sidecar.callbacks
+                    else f"step {obs.error_step}: the plugin sent {exc}, which the cassette "
+                    "does not hold (or whose recorded answer was already played)"
                 )
+            except CassetteFormatError as exc:  # a callback's cassette that holds no POST
+                obs.harness_problem = str(exc)
             except Exception as exc:
                 obs.error = exc
-            obs.played = cassette.play_count
-            obs.all_played = cassette.all_played
+            obs.played = 0 if cassette is None else cassette.play_count
+            obs.all_played = cassette is None or cassette.all_played
     except Exception as exc:  # the cassette itself could not be loaded
         obs.harness_problem = f"{scenario.cassette.name}: {type(exc).__name__}: {exc}"
     finally:

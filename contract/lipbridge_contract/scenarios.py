@@ -26,11 +26,13 @@ from lipbridge.plugin import LocalMedia, MediaDurations, timestamp
 from lipbridge_contract.catalogue import STANDARD_SCENARIOS
 from lipbridge_contract.testing import local_media
 
-STEPS = ("submit", "poll", "wait", "cancel", "find", "upload")
-# Steps that start a scenario from a request; ``upload`` starts (and is) one from a file;
-# the others act on a handle.
+STEPS = ("submit", "poll", "wait", "cancel", "find", "upload", "callback")
+# Steps that start a scenario from a request; ``upload`` starts (and is) one from a file,
+# ``callback`` one from the provider's POST its cassette holds; the others act on a handle.
 REQUEST_STEPS = ("submit", "find")
 UPLOAD_STEP = "upload"
+CALLBACK_STEP = "callback"
+ALONE_STEPS = (UPLOAD_STEP, CALLBACK_STEP)  # each is its scenario's only step
 MEDIA_KINDS = ("video", "audio")
 MEDIA_BUDGET = 1024  # bytes of an upload's stand-in file: its cassette holds them
 SIDECAR_SUFFIX = ".sidecar.yaml"
@@ -100,12 +102,22 @@ class ExpectedUpload:
 
 
 @frozen(kw_only=True)
+class ExpectedCallback:
+    """What the ``callback`` step must read from the provider's POST."""
+
+    job_id: str
+    state: JobState
+    verified: bool  # True exactly when the sidecar gives the webhook_secret it is signed with
+
+
+@frozen(kw_only=True)
 class Expectation:
     states: tuple[JobState, ...]
     result: Mapping[str, Any] | None = field(default=None, hash=False)
     error: ExpectedError | None = None
     jobs: tuple[ExpectedJob, ...] | None = None  # what ``find`` returns; None: no find step
     uploaded: ExpectedUpload | None = None  # what ``upload`` returns; None: none returned
+    callback: ExpectedCallback | None = None  # what ``callback`` reads; None: none read
 
 
 @frozen(kw_only=True)
@@ -141,6 +153,10 @@ class Sidecar:
     settings: Mapping[str, str] = field(factory=dict, hash=False)
     since: dt.datetime | None = None  # the find step's ``since``
     media: MediaFile | None = None  # the upload step's file
+    # A callback scenario's signature: the secret it is signed with (None: unsigned) and the
+    # time it was signed at, when the signature carries one (the replay's clock stands there).
+    webhook_secret: str | None = field(default=None, repr=False)
+    signed_at: dt.datetime | None = None
 
     @property
     def finds(self) -> bool:
@@ -151,6 +167,11 @@ class Sidecar:
     def uploads(self) -> bool:
         """Whether the scenario is an upload of its ``media`` (``upload``)."""
         return self.steps[0] == UPLOAD_STEP
+
+    @property
+    def callbacks(self) -> bool:
+        """Whether the scenario is the provider's callback its cassette holds (``callback``)."""
+        return self.steps[0] == CALLBACK_STEP
 
 
 @frozen(kw_only=True)
@@ -229,7 +250,9 @@ def _jobs(data: object, where: str) -> tuple[ExpectedJob, ...]:
     return tuple(jobs)
 
 
-def _expectation(data: object, steps: tuple[str, ...], where: str) -> Expectation:
+def _expectation(
+    data: object, steps: tuple[str, ...], signed: bool, where: str
+) -> Expectation:
     data = _mapping(data, f"{where}: expect")
     try:
         states = tuple(JobState(s) for s in data.get("states") or ())
@@ -263,13 +286,45 @@ def _expectation(data: object, steps: tuple[str, ...], where: str) -> Expectatio
         raise ScenarioError(f"{where}: expect.uploaded is what an upload step returns; {why}")
     if returns and "uploaded" not in data:
         raise ScenarioError(f"{where}: an upload that raises no error needs expect.uploaded")
+    callback = None
+    reads = steps[0] == CALLBACK_STEP and error is None  # what a callback step read
+    if "callback" in data and not reads:
+        why = "this one raises" if steps[0] == CALLBACK_STEP else "there is no callback step"
+        raise ScenarioError(f"{where}: expect.callback is what a callback step reads; {why}")
+    if reads:
+        if "states" in data:
+            raise ScenarioError(
+                f"{where}: a callback scenario's state is expect.callback.state, not expect.states"
+            )
+        callback = _callback(data.get("callback"), signed, where)
+        states = (callback.state,)
     return Expectation(
         states=states,
         result=None if result is None else _mapping(result, f"{where}: expect.result"),
         error=error,
         jobs=_jobs(data["jobs"], where) if finds else None,
         uploaded=_uploaded(data["uploaded"], where) if "uploaded" in data else None,
+        callback=callback,
     )
+
+
+def _callback(data: object, signed: bool, where: str) -> ExpectedCallback:
+    data = _mapping(data, f"{where}: expect.callback (needed by a callback that raises no error)")
+    job_id, state, verified = data.get("job_id"), data.get("state"), data.get("verified")
+    if not isinstance(job_id, str) or not job_id:
+        raise ScenarioError(f"{where}: expect.callback.job_id is required (a string)")
+    try:
+        read = JobState(state)
+    except ValueError:
+        raise ScenarioError(
+            f"{where}: expect.callback.state={state!r}; allowed: {[s.value for s in JobState]}"
+        ) from None
+    if verified is not signed:
+        raise ScenarioError(
+            f"{where}: expect.callback.verified must be {str(signed).lower()}: a callback is "
+            "verified exactly when the sidecar gives the webhook_secret it is signed with"
+        )
+    return ExpectedCallback(job_id=job_id, state=read, verified=verified)
 
 
 def _uploaded(data: object, where: str) -> ExpectedUpload:
@@ -322,14 +377,19 @@ def parse_sidecar(path: Path) -> Sidecar:
     late = [s for s in steps[1:] if s in REQUEST_STEPS]
     if late:
         raise ScenarioError(f"{where}: steps={list(steps)}; {late[0]} can only be the first step")
-    uploads = UPLOAD_STEP in steps
-    if uploads and steps != (UPLOAD_STEP,):
-        raise ScenarioError(f"{where}: steps={list(steps)}; upload is a scenario's only step")
+    alone = next((s for s in ALONE_STEPS if s in steps), None)
+    if alone is not None and steps != (alone,):
+        raise ScenarioError(f"{where}: steps={list(steps)}; {alone} is a scenario's only step")
+    uploads, callbacks = alone == UPLOAD_STEP, alone == CALLBACK_STEP
     given = [name for name in ("request", "handle", "since") if data.get(name) is not None]
-    if uploads and given:
-        raise ScenarioError(f"{where}: an upload scenario sends its media, not {given[0]}")
+    if alone is not None and given:
+        what = "an upload scenario sends its media" if uploads else (
+            "a callback scenario reads the POST its cassette holds"
+        )
+        raise ScenarioError(f"{where}: {what}, not {given[0]}")
     if not uploads and data.get("media") is not None:
         raise ScenarioError(f"{where}: media is the upload step's; this scenario has none")
+    secret, signed_at = _signature(data, callbacks, where)
     request = handle = None
     since = None
     if steps[0] == "find":
@@ -347,7 +407,7 @@ def parse_sidecar(path: Path) -> Sidecar:
             request = structure(dict(_mapping(data["request"], f"{where}: request")), JobRequest)
         except LipbridgeError as exc:
             raise ScenarioError(f"{where}: request: {exc}") from None
-    elif not uploads:
+    elif alone is None:
         handle = _mapping(data.get("handle"), f"{where}: handle (needed without a submit)")
         if not handle.get("job_id"):
             raise ScenarioError(f"{where}: handle.job_id is required")
@@ -366,14 +426,33 @@ def parse_sidecar(path: Path) -> Sidecar:
         description=str(data["description"]),
         provenance=_provenance(data.get("provenance"), where),
         steps=steps,
-        expect=_expectation(data.get("expect") or {}, steps, where),
+        expect=_expectation(data.get("expect") or {}, steps, secret is not None, where),
         request=request,
         handle=handle,
         durations=durations,
         settings={str(k): v for k, v in settings.items()},
         since=since,
         media=_media(data.get("media"), where) if uploads else None,
+        webhook_secret=secret,
+        signed_at=signed_at,
     )
+
+
+def _signature(
+    data: Mapping[str, Any], callbacks: bool, where: str
+) -> tuple[str | None, dt.datetime | None]:
+    """A callback scenario's ``webhook_secret`` (a test secret, never a real one: the file is
+    committed) and ``signed_at``, which only a signature can have."""
+    secret, signed_at = data.get("webhook_secret"), data.get("signed_at")
+    if not callbacks and (secret is not None or signed_at is not None):
+        raise ScenarioError(
+            f"{where}: webhook_secret and signed_at are a callback step's; this scenario has none"
+        )
+    if secret is not None and (not isinstance(secret, str) or not secret):
+        raise ScenarioError(f"{where}: webhook_secret must be the test secret, as a string")
+    if signed_at is not None and secret is None:
+        raise ScenarioError(f"{where}: signed_at is a signature's time; give its webhook_secret")
+    return secret, None if signed_at is None else _instant(signed_at, f"{where}: signed_at")
 
 
 def parse_suite_config(path: Path) -> SuiteConfig:

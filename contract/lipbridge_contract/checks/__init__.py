@@ -7,6 +7,7 @@ here never hides its submodule: ``lipbridge_contract.checks.cancel`` stays the m
 from __future__ import annotations
 
 from lipbridge_contract.checks.base import FAIL, PASS, SKIP, Check, Verdict, VerdictStatus
+from lipbridge_contract.checks.callback import CALLBACKS
 from lipbridge_contract.checks.cancel import CANCEL
 from lipbridge_contract.checks.cost import COST
 from lipbridge_contract.checks.errors import ERROR_FUZZ, ERRORS
@@ -32,6 +33,7 @@ CHECKS: tuple[Check, ...] = (
     CANCEL,
     FIND,
     UPLOADS,
+    CALLBACKS,
     COST,
     SECRETS_STATIC,
     SECRETS_CANARY,

@@ -17,7 +17,9 @@ from lipbridge_contract.catalogue import STEP_HOOKS
 from lipbridge_contract.run import Strictness
 
 if TYPE_CHECKING:
+    from lipbridge_contract.catalogue import StandardScenario
     from lipbridge_contract.run import SuiteRun
+    from lipbridge_contract.scenarios import Scenario
 
 class VerdictStatus(str, enum.Enum):
     """A check's outcome; the values are what the table and the JSON show."""
@@ -90,6 +92,15 @@ def file_gate(gate: Verdict | None, problems: list[str], notes: list[str]) -> bo
     if gate is not None:
         (problems if gate.status == FAIL else notes).append(gate.detail)
     return gate is not None
+
+
+def present(
+    run: SuiteRun, standard: StandardScenario, problems: list[str], notes: list[str]
+) -> Scenario | None:
+    """The standard scenario, or None when it is missing, filed by :func:`file_gate`."""
+    if file_gate(needs_scenario(run, standard.name, standard.required_by), problems, notes):
+        return None
+    return run.scenario(standard.name)
 
 
 # How many generated inputs (requests, responses) a check tries at each strictness.

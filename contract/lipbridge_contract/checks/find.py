@@ -13,13 +13,7 @@ from typing import TYPE_CHECKING
 
 from lipbridge import JobHandle, LipbridgeError
 from lipbridge_contract.catalogue import FIND_HOOK, FIND_JOBS, FIND_JOBS_NO_MATCH
-from lipbridge_contract.checks.base import (
-    Check,
-    Verdict,
-    file_gate,
-    hook_missing,
-    needs_scenario,
-)
+from lipbridge_contract.checks.base import Check, Verdict, hook_missing, present
 from lipbridge_contract.replay import call_find_jobs
 
 if TYPE_CHECKING:
@@ -76,10 +70,9 @@ def _expected_problems(scenario: Scenario, found: list[JobHandle]) -> list[str]:
 def _meaning_problems(run: SuiteRun, problems: list[str], notes: list[str]) -> None:
     """The standard find scenarios exist, and their sidecars say what their names mean."""
     for standard in (FIND_JOBS, FIND_JOBS_NO_MATCH):
-        if file_gate(needs_scenario(run, standard.name, standard.required_by), problems, notes):
+        scenario = present(run, standard, problems, notes)
+        if scenario is None:
             continue
-        scenario = run.scenario(standard.name)
-        assert scenario is not None
         if not scenario.sidecar.finds:
             problems.append(
                 f"{standard.name}: its steps start with {scenario.sidecar.steps[0]}; this "

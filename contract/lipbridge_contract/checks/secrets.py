@@ -44,6 +44,7 @@ def _places(obs: Observation, auth_header: str, secret_headers: tuple[str, ...])
     places["status repr"] = repr(obs.statuses)
     places["result repr"] = repr(obs.result)
     places["uploaded repr"] = repr(obs.uploaded)
+    places["callback repr"] = repr(obs.callback)
     for n, sent in enumerate(obs.sent):
         places[f"request {n} URL"] = sent.url
         places[f"request {n} body"] = (sent.body or b"").decode("utf-8", "replace")

@@ -16,13 +16,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from lipbridge_contract.catalogue import UPLOAD, UPLOAD_HOOK
-from lipbridge_contract.checks.base import (
-    Check,
-    Verdict,
-    file_gate,
-    hook_missing,
-    needs_scenario,
-)
+from lipbridge_contract.checks.base import Check, Verdict, hook_missing, present
 from lipbridge_contract.checks.lifecycle import replay_problems
 from lipbridge_contract.checks.wire import content_type
 from lipbridge_contract.recorded import form_parts
@@ -147,11 +141,8 @@ def reference_problems(
 
 def _meaning_problems(run: SuiteRun, problems: list[str], notes: list[str]) -> None:
     """The standard upload scenario exists and is an upload that returns a reference."""
-    if file_gate(needs_scenario(run, UPLOAD.name, UPLOAD.required_by), problems, notes):
-        return
-    scenario = run.scenario(UPLOAD.name)
-    assert scenario is not None
-    if scenario.sidecar.expect.uploaded is None:
+    scenario = present(run, UPLOAD, problems, notes)
+    if scenario is not None and scenario.sidecar.expect.uploaded is None:
         problems.append(
             f"{UPLOAD.name}: its sidecar expects no uploaded reference; this scenario means "
             "an upload step that returns one"

@@ -75,6 +75,8 @@ def _encoding(run: SuiteRun) -> Verdict:
         if obs.harness_problem:
             problems += replay_problems(obs)
             continue
+        if obs.scenario.sidecar.callbacks:  # its recording is the provider's POST to us
+            continue
         for n, (want, got) in enumerate(zip(run.recorded(name), obs.sent, strict=False)):
             where = f"{name}: request {n} ({got.phase})"
             url = urlsplit(got.url)

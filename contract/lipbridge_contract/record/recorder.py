@@ -51,6 +51,13 @@ def scripts(folder: CassetteDir, names: Sequence[str]) -> list[Scenario]:
                 f"{name}: upload scenarios are not recorded yet; write it from the provider's "
                 "documented exchange (docs/contract.md, Writing cassettes from documentation)"
             )
+        if scenario.sidecar.callbacks:
+            # The provider sends it, to a receiver, when a job ends: nothing for a recorder
+            # to ask for, and its signature is over bytes the scrubbers could change.
+            raise RecordRefused(
+                f"{name}: callback scenarios are not recorded; write it from the provider's "
+                "documented callback (docs/contract.md, Writing cassettes from documentation)"
+            )
         scenarios.append(scenario)
     return scenarios
 
