@@ -42,10 +42,12 @@ def emulator(
     speed: float,
     url_lifetime: float | None,
 ) -> None:
-    """Serve FoxAPI, AIHubMax, AI/ML API and JoggAI look-alikes on one local port.
+    """Serve FoxAPI, AIHubMax, AI/ML API, JoggAI and sync.so look-alikes on one local
+    port, and any provider whose plugin brings an emulator dialect.
 
     Jobs render real MP4s from your inputs (it does not move lips). Inputs must be
-    uploaded to the emulator (POST /files?name=face.mp4) or be data: URIs.
+    uploaded to the emulator (POST /files?name=face.mp4, or the provider's own upload)
+    or be data: URIs.
     """
     from lipbridge_emulator import samples
     from lipbridge_emulator.engine import Emulator
