@@ -228,6 +228,7 @@ def _run(
         task = asyncio.current_task()
         presses = 0
         async with shown(batch_id, plans, run.tally) as progress:
+            run.observe = progress.observe  # queue positions, on a live bar
 
             def interrupted() -> None:
                 nonlocal presses

@@ -34,6 +34,7 @@ from rich.text import Text
 from lipbridge.batch.plan import ProviderTotal, RowPlan, totals
 from lipbridge.batch.runner import Phase, RowOutcome, RowState, Tally
 from lipbridge.cli.render import money
+from lipbridge.models import JobStatus
 
 # The bar is redrawn this often, whatever the pace of rows: 10,000 rows ending within a
 # second cost 4 redraws, not 10,000.
@@ -110,6 +111,9 @@ class PlainLines:
     def say(self, text: str) -> None:
         click.echo(text, err=True)
 
+    def observe(self, line: int, provider: str, status: JobStatus | None) -> None:
+        """A row's poll: piped lines are written as rows end, so none is written here."""
+
     def line(self, outcome: RowOutcome, now: float) -> str:
         self.states[outcome.state.value] += 1
         if outcome.provider:
@@ -150,6 +154,9 @@ class LiveBar(Progress):
         self.done = ProviderTotal(provider="*")  # the estimates of the rows done so far
         self.billed: dict[str, Decimal] = {}
         self.ended: dict[str, Counter[RowState]] = {}  # per provider
+        # Rows whose last poll gave a place in their provider's queue: line -> (provider,
+        # jobs ahead), kept from the polls (on the event loop, as the redraws are).
+        self.queued: dict[int, tuple[str, int]] = {}
         self._bar: TaskID | None = None
         super().__init__(  # which renders once: the counts must be there
             SpinnerColumn(),
@@ -167,8 +174,16 @@ class LiveBar(Progress):
         )
         self._bar = self.add_task(f"batch {batch_id}", total=len(plans))
 
+    def observe(self, line: int, provider: str, status: JobStatus | None) -> None:
+        """A row's poll: where its job stands in the provider's queue, if it says."""
+        if status is not None and status.queue_position is not None:
+            self.queued[line] = (provider, status.queue_position)
+        else:
+            self.queued.pop(line, None)
+
     def row(self, outcome: RowOutcome) -> None:
         """Count a row's end; one that is not done (nor pending) is printed above the bar."""
+        self.queued.pop(outcome.line, None)
         if outcome.provider:
             self.ended.setdefault(outcome.provider, Counter())[outcome.state] += 1
         if outcome.state is RowState.DONE:
@@ -198,10 +213,16 @@ class LiveBar(Progress):
         return f"rows: {going}" + (f"; {ended}" if ended else "")
 
     def providers_line(self) -> str:
+        waiting: dict[str, list[int]] = {}
+        for provider, ahead in self.queued.values():
+            waiting.setdefault(provider, []).append(ahead)
         parts = []
         for provider in self.providers:
             flying = self.tally.in_flight[provider]
             counts = [f"{flying} in flight"] if flying else []
+            if provider in waiting:
+                places = waiting[provider]
+                counts.append(f"{len(places)} in its queue (nearest {min(places)} ahead)")
             ended = self.ended.get(provider, Counter())
             counts += [f"{n} {s.value}" for s in RowState if (n := ended[s])]
             parts.append(f"{provider} {', '.join(counts) or 'none yet'}")

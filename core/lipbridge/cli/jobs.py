@@ -12,9 +12,17 @@ import attrs
 import click
 
 from lipbridge.cli.app import cli, client_from
-from lipbridge.cli.render import emit_json, progress
+from lipbridge.cli.render import emit_json, progress, queue_text
 from lipbridge.errors import InvalidRequest
-from lipbridge.models import JobHandle, JobRequest, JobResult, SyncMode, TextToSpeech, shown
+from lipbridge.models import (
+    JobHandle,
+    JobRequest,
+    JobResult,
+    JobState,
+    SyncMode,
+    TextToSpeech,
+    shown,
+)
 from lipbridge.urls import check_output_path, check_timeout
 
 if TYPE_CHECKING:
@@ -137,8 +145,16 @@ def announce(provider: str, handle: JobHandle, *, waiting: bool) -> None:
     """
     click.echo(f"submitted {provider} job {handle.job_id}", err=waiting)
     if handle.resume or not waiting:
-        ref = handle.to_json() if handle.resume else handle.job_id
-        click.echo(f"follow it with: lipbridge wait {provider} {shlex.quote(ref)}", err=waiting)
+        click.echo(f"follow it with: {wait_command(handle, local=False)}", err=waiting)
+
+
+def wait_command(handle: JobHandle, *, local: bool = True) -> str:
+    """The command that follows the job: by its ledger id where it has one (``local``),
+    else by provider and job id, or its whole handle where resume data would be lost."""
+    if local and handle.local_id:
+        return f"lipbridge wait {handle.local_id}"
+    ref = handle.to_json() if handle.resume else handle.job_id
+    return f"lipbridge wait {handle.provider} {shlex.quote(ref)}"
 
 
 def show_route(route: MediaRoute) -> None:
@@ -359,7 +375,9 @@ def status(
         emit_json(current)
         return
     pct = f" {current.progress:g}%" if current.progress is not None else ""
-    click.echo(f"{current.state.value} ({current.raw_status}){pct}")
+    click.echo(f"{current.state.value} ({current.raw_status}){queue_text(current)}{pct}")
+    for line in current.logs:
+        click.echo(f"  log: {line}")
     if current.result:
         click.echo(describe(current.result))
     if current.error:
@@ -414,11 +432,18 @@ def cancel(
 ) -> None:
     """Cancel a job, where the provider supports it."""
     client = client_from(ctx)
-    after = client.cancel(handle_from(client, refs, handle_file, model))
+    handle = handle_from(client, refs, handle_file, model)
+    after = client.cancel(handle)
     if as_json:
         emit_json(after)
-    else:
-        click.echo(f"{after.state.value} ({after.raw_status})")
+        return
+    click.echo(f"{after.state.value} ({after.raw_status})")
+    if after.state is JobState.CANCELLING:
+        click.echo(
+            "the provider accepted the cancel and confirms it later; the job may still "
+            f"finish (and be billed): follow it with: {wait_command(handle)}",
+            err=True,
+        )
 
 
 @cli.command()

@@ -21,7 +21,14 @@ from lipbridge.cli.jobs import (
     show_route,
     with_request_options,
 )
-from lipbridge.cli.render import emit_json, money, print_table, progress, table
+from lipbridge.cli.render import (
+    emit_json,
+    money,
+    print_table,
+    progress,
+    queue_text,
+    table,
+)
 from lipbridge.errors import ConfigurationError, InvalidRequest
 from lipbridge.ledger.records import LocalState
 from lipbridge.urls import check_output_path
@@ -308,7 +315,8 @@ def resume(
 
     def line(job: Any, status: Any) -> None:
         pct = f" {status.progress:.0f}%" if status.progress is not None else ""
-        click.echo(f"{job.local_id}  {status.state.value} ({status.raw_status}){pct}", err=True)
+        words = f"{status.state.value} ({status.raw_status}){queue_text(status)}{pct}"
+        click.echo(f"{job.local_id}  {words}", err=True)
 
     with resumable(None):
         if all_:

@@ -49,13 +49,21 @@ def table(*columns: str, title: str | None = None) -> Table:
     return t
 
 
+def queue_text(status: JobStatus) -> str:
+    """``, 3 ahead in the queue`` where the provider says where the job is in its queue."""
+    ahead = status.queue_position
+    return "" if ahead is None else f", {ahead} ahead in the queue"
+
+
 class StepReporter:
-    """Reports named steps and poll updates: a live bar on a terminal, lines otherwise."""
+    """Reports named steps and poll updates: a live bar on a terminal, lines otherwise.
+    A poll's new provider log lines are printed as they come (above a live bar)."""
 
     def __init__(self, live: Progress | None, *, quiet: bool = False) -> None:
         self._live = live
         self._quiet = quiet
         self._task = live.add_task("starting", total=100) if live else None
+        self._logs: tuple[str, ...] = ()  # the lines shown so far
 
     def step(self, text: str) -> None:
         if self._live is not None and self._task is not None:
@@ -64,12 +72,20 @@ class StepReporter:
             click.echo(text, err=True)
 
     def poll(self, status: JobStatus) -> None:
+        from lipbridge.statuses import fresh_lines
+
         pct = f" {status.progress:.0f}%" if status.progress is not None else ""
-        text = f"waiting: {status.state.value} ({status.raw_status}){pct}"
+        text = f"waiting: {status.state.value} ({status.raw_status}){queue_text(status)}{pct}"
         if self._live is not None and self._task is not None:
             self._live.update(self._task, description=text, completed=status.progress or 0)
         elif not self._quiet:
             click.echo(text, err=True)
+        for line in fresh_lines(self._logs, status.logs):
+            if self._live is not None:
+                self._live.console.print(f"  log: {line}", markup=False, highlight=False)
+            elif not self._quiet:
+                click.echo(f"  log: {line}", err=True)
+        self._logs = status.logs or self._logs  # a status without logs (a callback's) hides none
 
     def done(self) -> None:
         if self._live is not None and self._task is not None:
