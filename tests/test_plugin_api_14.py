@@ -485,6 +485,14 @@ def test_every_earlier_minor_version_still_loads(declared: str) -> None:
     assert contract_problem(declared) is None
 
 
+def test_the_frozen_example_plugin_is_the_one_written_for_contract_1_0() -> None:
+    """tests/test_plugin_api.py certifies it at high on this core: the proof that a 1.0
+    plugin still loads and passes, read here without importing it (its old names warn)."""
+    source = (Path(__file__).parent / "support" / "lipbridge_legacy_example" / "__init__.py")
+    assert 'contract_version="1.0",' in source.read_text()
+    assert CONTRACT_VERSION == "1.4"
+
+
 def test_the_next_minor_version_is_refused() -> None:
     major, minor = CONTRACT_VERSION.split(".")
     assert contract_problem(f"{major}.{int(minor) + 1}") is not None

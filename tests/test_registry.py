@@ -112,7 +112,7 @@ def test_blocklist_keeps_the_plugin_unimported(site: Path) -> None:
     ("target", "reason"),
     [
         ("misnamed", "calls itself 'someone-else' but its entry point is named 'misnamed'"),
-        ("futuristic", "built for lipbridge contract 2.0, but this lipbridge speaks 1.3"),
+        ("futuristic", "built for lipbridge contract 2.0, but this lipbridge speaks 1.4"),
         ("typo", "unknown hook 'lipbridge_sumbit'"),
         ("incomplete", "missing required hooks: lipbridge_submit, lipbridge_poll"),
     ],

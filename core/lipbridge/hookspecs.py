@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 # The contract plugins are written against. A plugin declares the version it was built
 # for in ``ProviderInfo.contract_version``; it loads when the major numbers are equal and
 # its minor number is not newer than this one.
-CONTRACT_VERSION = "1.3"
+CONTRACT_VERSION = "1.4"
 
 
 @hookspec(firstresult=True)
