@@ -273,7 +273,7 @@ def test_a_failure_through_the_result_fails_the_wait_with_the_providers_message(
 
 def test_an_error_of_the_result_phase_belongs_to_a_failed_status() -> None:
     error = JobError(message="422", phase="result")
-    with pytest.raises(ValueError, match="result phase"):
+    with pytest.raises(ValueError, match="result phase belongs to a failed or cancelled"):
         JobStatus(state=JobState.RUNNING, raw_status="COMPLETED", error=error)
     with pytest.raises(ValueError, match="phase"):
         JobError(message="x", phase="later")  # type: ignore[arg-type]
@@ -304,6 +304,15 @@ def test_which_state_a_declared_word_may_read_as(
     error = JobError(message="m", phase="result") if state is JobState.FAILED else None
     status = JobStatus(state=state, raw_status="w", result=result, error=error)
     assert status.agrees_with(declared) is agrees
+
+
+def test_a_result_may_say_the_job_was_cancelled() -> None:
+    """fal.ai: a cancelled job ends COMPLETED, and its result is a 499 client_cancelled."""
+    cancelled = JobStatus(state=JobState.CANCELLED, raw_status="COMPLETED",
+                          error=JobError(message="cancelled", code="499", phase="result"))
+    assert cancelled.failed_via_result and cancelled.agrees_with(JobState.SUCCEEDED)
+    plain = attrs.evolve(cancelled, error=JobError(message="cancelled"))
+    assert not plain.agrees_with(JobState.SUCCEEDED)
 
 
 def test_a_provider_whose_failures_come_through_the_result_reports_failed_without_a_word() -> None:
@@ -420,6 +429,14 @@ def test_a_url_on_the_apis_own_host_is_rebased_onto_the_configured_base(
 ) -> None:
     client, _ = queuey_client(tmp_path, ledger=False)
     assert http_of(client).rebase(url, HOME) == rebased
+
+
+def test_a_documented_backup_host_is_rebased_too(tmp_path: Path) -> None:
+    client, _ = queuey_client(tmp_path, ledger=False)
+    backup = "https://queue.backup.invalid"
+    assert http_of(client).rebase(f"{backup}/r/1", HOME, backup) == f"{BASE}/r/1"
+    with pytest.raises(ProviderProtocolError):
+        http_of(client).rebase(f"{backup}/r/1", HOME)
 
 
 def test_rebasing_keeps_a_proxys_path_and_strips_the_defaults() -> None:

@@ -134,6 +134,16 @@ def test_compute_seconds_round_up_to_the_rates_steps() -> None:
     assert (estimate.quantity, estimate.low, estimate.amount) == (D(21), D("0.021"), D("0.021"))
 
 
+def test_compute_time_of_a_whole_job_is_a_range_whatever_the_length() -> None:
+    rate = Rate(per_second=D("0.000975"), compute=ComputeTime(
+        low=D(100), high=D(133), per_job=True,
+        reason="L40S; the model page: typically completes within 133 seconds"))
+    estimate = price(rate)  # no length known, none needed
+    assert (estimate.low, estimate.amount, estimate.quantity) == (
+        D("0.097500"), D("0.129675"), D(133))
+    assert estimate.basis.startswith("0.000975 USD per GPU-second, 100 to 133 of them per job")
+
+
 def test_compute_time_without_a_range_is_a_reasoned_unknown() -> None:
     rate = Rate(per_second=D("0.0014"),
                 compute=ComputeTime(reason="the model page gives no run time"))

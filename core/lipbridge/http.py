@@ -284,34 +284,33 @@ class ProviderHTTP:
                 )
         return f"{url}?{urlencode(params)}" if params else url
 
-    def rebase(self, url: str, default_base_url: str) -> str:
+    def rebase(self, url: str, default_base_url: str, *also: str) -> str:
         """A status, result or cancel URL the provider handed back, on the configured base
-        URL: one on the base URL's host is kept; one on the host of ``default_base_url``
-        (the plugin's documented default) has that base URL's part replaced, so an
-        emulator or proxy base URL keeps working; one on any other host, or outside the
-        default base URL's path, is a :class:`ProviderProtocolError`, as the key goes only
-        to the base URL's host."""
-        def foreign() -> ProviderProtocolError:
-            return ProviderProtocolError(
-                f"{self.provider} handed back the URL {mask_url(url)!r}, which is neither on "
-                f"the base URL {self.base_url} nor under the API's own {default_base_url}",
-                provider=self.provider,
-            )
-
+        URL. One on the base URL's host is kept. One under ``default_base_url`` (the
+        plugin's documented default) or under a documented backup host in ``also`` has
+        that base URL's part replaced, so an emulator or proxy base URL keeps working.
+        Any other is a :class:`ProviderProtocolError`: the key goes only to the base URL's
+        host, the same-host rule of :meth:`request`."""
         try:
-            target, home = urlsplit(url), urlsplit(default_base_url)
-            ours = _origin(target) == _origin(urlsplit(self.base_url))
-            theirs = _origin(target) == _origin(home)
+            target = urlsplit(url)
+            query = f"?{target.query}" if target.query else ""
+            if _origin(target) == _origin(urlsplit(self.base_url)):  # spelt as the base URL
+                scheme, netloc, _ = _base_parts(self.base_url)  # is, which the rule compares
+                return f"{scheme}://{netloc}{target.path}{query}"
+            for documented in (default_base_url, *also):
+                home = urlsplit(documented)
+                prefix = home.path.rstrip("/")
+                if _origin(target) == _origin(home) and (target.path + "/").startswith(
+                    prefix + "/"
+                ):
+                    return self.base_url + target.path[len(prefix) :].lstrip("/") + query
         except ValueError:  # not http(s), or a malformed host or port
-            raise foreign() from None
-        query = f"?{target.query}" if target.query else ""
-        if ours:  # spelt as the base URL spells its host, which the same-host rule compares
-            scheme, netloc, _ = _base_parts(self.base_url)
-            return f"{scheme}://{netloc}{target.path}{query}"
-        prefix = home.path.rstrip("/")
-        if not theirs or not (target.path + "/").startswith(prefix + "/"):
-            raise foreign()
-        return self.base_url + target.path[len(prefix) :].lstrip("/") + query
+            pass
+        raise ProviderProtocolError(
+            f"{self.provider} handed back the URL {mask_url(url)!r}, which is neither on the "
+            f"base URL {self.base_url} nor under the API's own {default_base_url}",
+            provider=self.provider,
+        )
 
     def get(
         self, path: str, *, kind: CallKind, params: Mapping[str, str] | None = None

@@ -252,7 +252,8 @@ class JobResult:
 @frozen(kw_only=True)
 class JobError:
     """Why a job failed. ``phase="result"``: its status said it finished, and fetching the
-    result failed (fal.ai answers COMPLETED, then 422 for the result)."""
+    result failed (fal.ai answers COMPLETED, then 422 for the result, or 499 for a job
+    that was cancelled)."""
 
     message: str
     code: str | None = None
@@ -279,8 +280,8 @@ class JobStatus:
     def __attrs_post_init__(self) -> None:
         if self.state is JobState.SUCCEEDED and self.result is None:
             raise ValueError("a succeeded status needs a result")
-        if self.failed_via_result and self.state is not JobState.FAILED:
-            raise ValueError("an error in the result phase belongs to a failed status")
+        if self.failed_via_result and self.state not in (JobState.FAILED, JobState.CANCELLED):
+            raise ValueError("an error in the result phase belongs to a failed or cancelled status")
 
     @property
     def failed_via_result(self) -> bool:
@@ -290,14 +291,16 @@ class JobStatus:
         """Whether this status may carry a word its plugin declares as ``declared``.
 
         Besides the declared state: a success word reads as running while the result is
-        not ready, or as failed when the result failed (``failed_via_result``) or the
-        word came with an error; any unfinished word reads as cancelling in a cancel's
-        answer (the cancel was accepted while the job still ran).
+        not ready, as failed (the result failed, or older plugins' word with an error),
+        or as cancelled when the result says so (``failed_via_result``); any unfinished
+        word reads as cancelling in a cancel's answer (accepted while the job still ran).
         """
         if self.state is declared:
             return True
         if declared is JobState.SUCCEEDED:
-            return self.state in (JobState.RUNNING, JobState.FAILED)
+            return self.state in (JobState.RUNNING, JobState.FAILED) or (
+                self.state is JobState.CANCELLED and self.failed_via_result
+            )
         return self.state is JobState.CANCELLING and not declared.terminal
 
 
@@ -414,14 +417,15 @@ class ProviderInfo:
         another published version of a model that declares a ``version``: its
         capabilities, named so, with ``version`` the pick and ``native_id`` set."""
         wanted = name or self.default_model
+        for caps in self.models:
+            if caps.name == wanted:
+                return caps
         base, _, version = wanted.rpartition("@")
-        exact = [caps for caps in self.models if caps.name == wanted]
-        versioned = [caps for caps in self.models if caps.name == base and caps.version]
-        if exact or versioned:
-            caps = (exact or versioned)[0]
-            return caps if exact else attrs.evolve(
-                caps, name=wanted, version=version, native_id=caps.native_id or base
-            )
+        for caps in self.models:
+            if caps.name == base and caps.version is not None:
+                return attrs.evolve(
+                    caps, name=wanted, version=version, native_id=caps.native_id or base
+                )
         allowed = [m.name for m in self.models]
         if base in allowed:
             raise UnsupportedOption(

@@ -82,21 +82,25 @@ class Multiplier:
 @frozen(kw_only=True)
 class ComputeTime:
     """Pricing by compute time: the rate is per ``unit`` (a GPU-second), and one second of
-    the measured length takes from ``low`` to ``high`` of them, where that is known.
-    ``reason`` says where the range comes from, or why it is not known (shown with the
-    estimate either way)."""
+    the measured length takes from ``low`` to ``high`` of them (``per_job``: a whole job
+    does, as Replicate's model pages say "typically completes within 133 s"), where that
+    is known. ``reason`` says where the range comes from, or why it is not known (shown
+    with the estimate either way)."""
 
     reason: str
     low: Decimal | None = field(default=None, validator=_decimal(Decimal(0)))
     high: Decimal | None = field(default=None, validator=_decimal(Decimal(0)))
+    per_job: bool = False
     unit: str = "GPU-second"
 
-    def span(self, seconds: Decimal) -> list[Decimal] | None:
-        """The compute ``seconds`` of the measured length take, least and most; None when
-        the range is not known."""
+    def span(self, seconds: Decimal | None) -> list[Decimal] | None:
+        """The compute seconds a job takes, least and most, for ``seconds`` of the measured
+        length; None when that is not known."""
         if self.low is None or self.high is None:
             return None
-        return [seconds * self.low, seconds * self.high]
+        if self.per_job:
+            return [self.low, self.high]
+        return None if seconds is None else [seconds * self.low, seconds * self.high]
 
     def __attrs_post_init__(self) -> None:
         if (self.low is None) != (self.high is None):
@@ -148,12 +152,14 @@ def charge(
     if compute is not None:
         marks = {"compute_unit": compute.unit, "compute_rate": rate.per_second}
     seconds = getattr(durations, f"{rate.per}_seconds")
-    known = seconds is not None and math.isfinite(seconds)
-    measured = Decimal(str(seconds)) if known else Decimal(0)
-    ends = [measured] if compute is None else compute.span(measured)
-    if not known or ends is None:
+    measured = None if seconds is None or not math.isfinite(seconds) else Decimal(str(seconds))
+    if compute is not None:
+        ends = compute.span(measured)
+    else:
+        ends = None if measured is None else [measured]
+    if ends is None:
         why = f"the {_LENGTHS[rate.per]} duration is not known"
-        if known and compute is not None:
+        if compute is not None and compute.low is None:
             why = f"priced per {compute.unit} at {rate.per_second} {table.unit}: {compute.reason}"
         return CostEstimate(
             provider=table.provider, model=model, amount=None, unit=table.unit,
@@ -192,7 +198,8 @@ def _basis(table: PriceTable, rate: Rate, step: Decimal | None, applied: list[Mu
     else:
         words = (
             f"{rate.per_second} {table.unit} per {compute.unit}, {compute.low} to "
-            f"{compute.high} of them per {length} ({compute.reason})"
+            f"{compute.high} of them per {'job' if compute.per_job else length} "
+            f"({compute.reason})"
         )
     if step is not None:
         words += f", billed in steps of {step}" + (" s" if compute is None else "")
