@@ -499,6 +499,25 @@ def test_keyed_submit_exhausted_is_outcome_unknown_with_key(
     assert "same idempotency key is safe" in info.value.message
 
 
+@pytest.mark.parametrize(
+    "last", [Reply.json({"error": {"message": "slow down"}}, 429, **{"Retry-After": "1"}),
+             Reply.json({}, 503), Reply.json({"error": {"message": "bad"}}, 400)],
+)
+@pytest.mark.parametrize(
+    "first", [Reply(reset="after_body"), Reply.json({}, 502)], ids=["reset", "502"]
+)
+def test_a_keyed_submit_refused_after_an_attempt_that_may_have_landed_is_unknown(
+    client: Client, server: ScriptedServer, first: Reply, last: Reply
+) -> None:
+    # The earlier attempt may have made the job: a later refusal proves nothing about it,
+    # so it must not read as "refused, nothing billed" (a fallback would pay twice).
+    server.script("POST", SUBMIT, first, last)
+    with pytest.raises(SubmitOutcomeUnknown, match=r"earlier attempt|HTTP 503") as info:
+        client.submit("keyed", REQUEST)
+    assert len(server.requests("POST", SUBMIT)) >= 2  # a 429 or 503 is retried further
+    assert info.value.details["idempotency_key"] is not None
+
+
 @pytest.mark.parametrize("status", [500, 502, 504])
 def test_keyed_submit_answered_an_ambiguous_5xx_to_the_end_is_outcome_unknown(
     client: Client, server: ScriptedServer, status: int

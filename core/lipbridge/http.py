@@ -385,6 +385,9 @@ class ProviderHTTP:
             assert self.idempotency_header is not None
             all_headers[self.idempotency_header] = self.idempotency_key  # type: ignore[assignment]
         retryable = kind.idempotent or keyed
+        # A keyed submit is retried after attempts that may have created the job; once one
+        # may have, no later refusal proves that nothing was: the outcome is unknown.
+        uncertain = False
         attempt = 0
         while True:
             attempt += 1
@@ -404,6 +407,7 @@ class ProviderHTTP:
                 if failure.refused_address:
                     raise self._refused(method, url, failure, kind, payload) from None
                 delay = self.retry.delay(attempt, self.rng)
+                uncertain = uncertain or (kind is CallKind.SUBMIT and failure.sent)
                 if (
                     (retryable or not failure.sent)
                     and attempt < self.retry.attempts
@@ -411,7 +415,7 @@ class ProviderHTTP:
                 ):
                     self.clock.sleep(delay)
                     continue
-                if kind is CallKind.SUBMIT and failure.sent:
+                if kind is CallKind.SUBMIT and (failure.sent or uncertain):
                     raise self._outcome_unknown(method, url, payload, str(failure), None) from None
                 raise ProviderUnavailable(
                     f"{method} {url} failed after {attempt} attempt(s): {failure}",
@@ -431,11 +435,13 @@ class ProviderHTTP:
                     http_status=response.status,
                     retryable=kind.idempotent,
                 )
+            ambiguous = kind is CallKind.SUBMIT and response.status in SUBMIT_AMBIGUOUS_STATUSES
             if (
                 retryable
                 and response.status in self.retry.statuses
                 and attempt < self.retry.attempts
             ):
+                uncertain = uncertain or ambiguous
                 hinted = retry_after_seconds(response.header("retry-after"), self.clock)
                 delay = hinted if hinted is not None else self.retry.delay(attempt, self.rng)
                 if delay <= self.retry.retry_after_max and self._time_for(delay):
@@ -444,10 +450,11 @@ class ProviderHTTP:
                 # else too long to wait inside one call: the caller decides
             # A keyed submit too: its retries are spent, and the job may exist. Resending
             # under the key later is safe, which is what an unknown outcome leads to.
-            if kind is CallKind.SUBMIT and response.status in SUBMIT_AMBIGUOUS_STATUSES:
-                raise self._outcome_unknown(
-                    method, url, payload, f"HTTP {response.status}", response
+            if ambiguous or (uncertain and not response.ok):
+                what = f"HTTP {response.status}" + (
+                    "" if ambiguous else " after an earlier attempt that may have been accepted"
                 )
+                raise self._outcome_unknown(method, url, payload, what, response)
             return response
 
     def _refused(

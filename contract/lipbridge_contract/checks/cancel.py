@@ -47,11 +47,16 @@ def _cancel(run: SuiteRun) -> Verdict:
                 continue
             states = obs.states
             ended = states[-1] if states else None
-            if standard is CANCEL_RUNNING and ended is not JobState.CANCELLED:
+            # Accepted-then-confirmed cancels (CANCELLING) end wherever the provider takes
+            # them, cancelled or finished anyway.
+            asked = JobState.CANCELLING in states and ended is not None and ended.terminal
+            if standard is CANCEL_RUNNING and not (
+                ended in (JobState.CANCELLED, JobState.CANCELLING) or asked
+            ):
                 last = ended.value if ended else "without a status"
                 problems.append(f"cancel_running: the job ends {last}, not cancelled")
             if standard is CANCEL_AFTER_COMPLETE:
-                if JobState.CANCELLED in states:
+                if {JobState.CANCELLED, JobState.CANCELLING} & set(states):
                     problems.append("cancel_after_complete: a finished job became cancelled")
                 refusal = obs.error
                 if refusal is not None and (

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from hypothesis import strategies as st
 
 from lipbridge import CostEstimate, JobRequest, LipbridgeError, TextToSpeech
+from lipbridge.estimates import billed_problem
 from lipbridge.plugin import ModelCapabilities
 from lipbridge_contract.checks.base import Check, Verdict, skip
 from lipbridge_contract.checks.explore import explore
@@ -66,20 +67,15 @@ def _billed_problems(run: SuiteRun) -> tuple[list[str], int, list[str]]:
             problems.append(f"{name}: the recorded request cannot be estimated: {exc}")
             continue
         compared += 1
-        if estimate.amount is None and run.bypass("price"):
+        # A reasoned compute-time unknown is borne out by a compute-time bill: no bypass.
+        if (
+            estimate.amount is None
+            and estimate.compute_unit != billed.unit
+            and run.bypass("price")
+        ):
             notes.append(name)
-        elif estimate.amount is None:
-            problems.append(
-                f"{name}: billed {billed.amount} {billed.unit}, but the estimate "
-                f"is unknown ({estimate.unknown_reason})"
-            )
-        elif estimate.unit != billed.unit:
-            problems.append(f"{name}: estimate in {estimate.unit}, billed in {billed.unit}")
-        elif abs(estimate.amount - billed.amount) > tolerance * abs(billed.amount):
-            problems.append(
-                f"{name}: estimate {estimate.amount} {estimate.unit}, billed {billed.amount}; "
-                f"the declared tolerance is {tolerance:%}"
-            )
+        elif (problem := billed_problem(estimate, billed, tolerance)) is not None:
+            problems.append(f"{name}: {problem}")
     return problems, compared, notes
 
 

@@ -6,7 +6,7 @@ import json
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from lipbridge import JobState, JobStatus
+from lipbridge import JobState
 from lipbridge.plugin import Response
 from lipbridge_contract.catalogue import SUCCESS
 from lipbridge_contract.checks.base import Check, Verdict, needs_scenario
@@ -134,11 +134,6 @@ def _unknown_word_problem(run: SuiteRun) -> str | None:
     return None
 
 
-def _deviation_allowed(declared: JobState, observed: JobStatus) -> bool:
-    """A success word may read as failed (it carries an error) or running (no result yet)."""
-    return declared is JobState.SUCCEEDED and observed.state in (JobState.FAILED, JobState.RUNNING)
-
-
 def _status_map(run: SuiteRun) -> Verdict:
     assert run.info is not None
     declared = {w.lower(): s for w, s in run.info.status_words.items()}
@@ -158,7 +153,7 @@ def _status_map(run: SuiteRun) -> Verdict:
             elif (
                 declared
                 and status.state is not declared[word]
-                and not _deviation_allowed(declared[word], status)
+                and not status.agrees_with(declared[word])
             ):
                 problems.append(
                     f"{name}: {status.raw_status!r} became {status.state.value}; status_words "
