@@ -44,7 +44,9 @@ from lipbridge.errors import (
     JobFailed,
     LipbridgeError,
     PluginContractError,
+    ProviderError,
     ProviderProtocolError,
+    SubmitOutcomeUnknown,
     UnsupportedCapability,
     WaitTimeout,
 )
@@ -345,6 +347,7 @@ class Client:
             secret_headers=info.secret_headers,
             idempotency_header=info.idempotency_header,
             idempotency_key=idempotency_key,
+            maybe_created=info.maybe_created,
             deadline=deadline,
             allow_private=self.allow_private_hosts or setup.local,
         )
@@ -462,10 +465,14 @@ class Client:
                     f"{handle.provider!r} with job id {handle.job_id!r}"
                 )
         except (ProviderProtocolError, PluginContractError) as exc:
-            unknown = ctx.http.unreadable_submit(exc.message)
+            unknown = ctx.http.unreadable_submit(exc.message) or ctx.http.landed
             if unknown is None:
                 raise
             raise unknown from exc
+        except ProviderError as exc:  # a refusal, unless an earlier attempt may have landed
+            if ctx.http.landed is None or isinstance(exc, SubmitOutcomeUnknown):
+                raise
+            raise ctx.http.landed from exc
         log.info("submitted %s job %s", provider, handle.job_id)
         return handle
 

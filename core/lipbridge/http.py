@@ -241,6 +241,7 @@ class ProviderHTTP:
         idempotency_key: str | None = None,
         deadline: float | None = None,
         allow_private: bool | None = None,
+        maybe_created: Mapping[int, str] | None = None,
     ) -> None:
         self.provider = provider
         self.base_url = base_url.rstrip("/") + "/"
@@ -254,7 +255,11 @@ class ProviderHTTP:
         self.secret_headers = (auth.header, *secret_headers)
         self.idempotency_header = idempotency_header
         self.idempotency_key = idempotency_key if idempotency_header else None
+        self.maybe_created = dict(maybe_created or {})
         self.exchanges: list[Exchange] = []
+        # Set when a keyed submit's last answer refused it after an earlier attempt may
+        # have created the job: what any refusal of this submit really is.
+        self.landed: SubmitOutcomeUnknown | None = None
         # The caller's deadline (a ``clock.monotonic()`` time): no attempt or retry sleep
         # goes past it. Private addresses: as the caller decided (a Client decides once per
         # provider), else where the base URL itself is one.
@@ -441,7 +446,7 @@ class ProviderHTTP:
                 and response.status in self.retry.statuses
                 and attempt < self.retry.attempts
             ):
-                uncertain = uncertain or ambiguous
+                uncertain = uncertain or ambiguous or self._maybe_created(kind, response)
                 hinted = retry_after_seconds(response.header("retry-after"), self.clock)
                 delay = hinted if hinted is not None else self.retry.delay(attempt, self.rng)
                 if delay <= self.retry.retry_after_max and self._time_for(delay):
@@ -450,12 +455,25 @@ class ProviderHTTP:
                 # else too long to wait inside one call: the caller decides
             # A keyed submit too: its retries are spent, and the job may exist. Resending
             # under the key later is safe, which is what an unknown outcome leads to.
-            if ambiguous or (uncertain and not response.ok):
-                what = f"HTTP {response.status}" + (
-                    "" if ambiguous else " after an earlier attempt that may have been accepted"
+            if ambiguous:
+                raise self._outcome_unknown(
+                    method, url, payload, f"HTTP {response.status}", response
                 )
-                raise self._outcome_unknown(method, url, payload, what, response)
+            if uncertain and not response.ok:
+                # The plugin reads the answer (it may know more: a job id it names), but a
+                # refusal it raises cannot stand: see refused_submit.
+                self.landed = self._outcome_unknown(
+                    method, url, payload,
+                    f"HTTP {response.status} after an earlier attempt that may have been "
+                    "accepted",
+                    response,
+                )
             return response
+
+    def _maybe_created(self, kind: CallKind, response: Response) -> bool:
+        """A submit's answer that the provider documents as maybe made anyway."""
+        marker = self.maybe_created.get(response.status)
+        return kind is CallKind.SUBMIT and marker is not None and marker.encode() in response.body
 
     def _refused(
         self,

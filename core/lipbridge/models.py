@@ -393,6 +393,10 @@ class ProviderInfo:
     api_key_env: tuple[str, ...] = ()  # conventional variables, after LIPBRIDGE_<NAME>_API_KEY
     secret_headers: tuple[str, ...] = ()  # more headers to redact and strip on redirect
     idempotency_header: str | None = None  # set when submit may be retried with a key
+    # Beyond 500/502/504: answers to a keyed submit that may come after the job was made,
+    # as status -> a text its body then holds (sync.so: {503: "IDEMPOTENCY_OUTCOME_UNKNOWN"}).
+    # After one, no later refusal of the same submit proves nothing was made (contract 1.4).
+    maybe_created: Mapping[int, str] = field(factory=dict, hash=False)
     # Every status word the API documents, with its canonical state; the contract suite
     # checks each word seen in a cassette is declared here and mapped the same way.
     status_words: Mapping[str, JobState] = field(

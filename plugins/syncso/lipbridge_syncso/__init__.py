@@ -140,6 +140,9 @@ INFO = ProviderInfo(
     api_key_env=("SYNC_API_KEY",),
     # Keys of 1-128 characters of [A-Za-z0-9._~-]: the core's ULID local ids are 26 such.
     idempotency_header="Idempotency-Key",
+    # "a keyed request whose outcome is uncertain" is answered 503 with this errorCode:
+    # the generation may exist, so no later refusal of that submit may read as final.
+    maybe_created={503: "IDEMPOTENCY_OUTCOME_UNKNOWN"},
     status_words=STATUSES,
     max_concurrent_jobs=1,  # the Free and Hobbyist plans' limit; --max-concurrent for more
 )

@@ -184,6 +184,16 @@ def test_a_keyed_503_is_retried_under_one_key_then_unavailable() -> None:
     assert len({sent.headers["Idempotency-Key"] for sent in transport.sent}) == 1
 
 
+def test_a_refusal_after_a_maybe_made_create_is_an_unknown_outcome() -> None:
+    # The first create may have made the generation: the 429 that follows proves nothing.
+    maybe = answer(envelope(503, "Outcome unknown", "IDEMPOTENCY_OUTCOME_UNKNOWN"), status=503)
+    refused = answer(envelope(429, "Too many", "rate_limit_exceeded"), status=429)
+    client, transport = syncso(maybe, refused, refused, refused)
+    with pytest.raises(SubmitOutcomeUnknown, match="earlier attempt"):
+        client.submit("syncso", REQUEST)
+    assert len({sent.headers["Idempotency-Key"] for sent in transport.sent}) == 1
+
+
 def test_an_unknown_outcome_without_a_generation_is_submit_outcome_unknown() -> None:
     body = envelope(503, "Outcome unknown", "IDEMPOTENCY_OUTCOME_UNKNOWN")
     client, transport = syncso(answer(body, status=503))
