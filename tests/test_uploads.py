@@ -20,6 +20,7 @@ from lipbridge import (
     Client,
     InvalidRequest,
     PluginContractError,
+    ProviderError,
     ProviderUnavailable,
     Transport,
     UnsupportedCapability,
@@ -104,6 +105,26 @@ def test_a_presigned_put_goes_to_any_host_without_the_key(
     assert seen.headers["content-type"] == "audio/wav"
     assert "authorization" not in seen.headers and UPLOAD_KEY not in repr(seen)
     assert [e.kind for e in http.exchanges] == [CallKind.UPLOAD]
+
+
+@pytest.mark.parametrize(
+    ("status", "cls"), [(403, ProviderError), (400, ProviderError), (503, ProviderUnavailable)]
+)
+def test_a_refused_put_raises_naming_the_step_never_the_url(
+    server: ScriptedServer, second_server: ScriptedServer, transport: Transport,
+    clock: FakeClock, tmp_path: Path, status: int, cls: type[ProviderError],
+) -> None:
+    (tmp_path / "a.wav").write_bytes(b"x")
+    path = "/bucket/a.wav?X-Amz-Signature=s3cr3tsig"
+    second_server.script("PUT", path, Reply(status=status, body=b"<Error>Request has expired"))
+    http = provider_http(server, transport, clock)
+    with pytest.raises(cls) as caught:
+        http.put_file(second_server.url + path, FileBody.raw(tmp_path / "a.wav", "audio/wav"),
+                      hint="a signed URL lapses after an hour")
+    assert type(caught.value) is cls and caught.value.http_status == status
+    message = str(caught.value)
+    assert "PUT to the signed URL was refused (a signed URL lapses after an hour)" in message
+    assert "Request has expired" in message and "s3cr3tsig" not in message
 
 
 def test_an_upload_url_that_is_not_absolute_http_is_the_plugins_error(

@@ -333,11 +333,28 @@ class ProviderHTTP:
         repeated upload costs nothing but storage."""
         return self.request("POST", path, kind=CallKind.UPLOAD, body=body, params=params)
 
-    def put_file(self, url: str, body: FileBody) -> Response:
+    def put_file(self, url: str, body: FileBody, *, hint: str = "") -> Response:
         """PUT a file to a URL the provider handed out for it (a presigned upload URL,
         usually on a storage host). Sent without the provider's credentials, so the URL
-        may be on any host; private addresses are refused as for downloads."""
-        return self.request("PUT", url, kind=CallKind.UPLOAD, body=body, anonymous=True)
+        may be on any host; private addresses are refused as for downloads.
+
+        A refusal raises: the storage's answer is not the provider's envelope, so its
+        status picks the class only where it means the same everywhere (429 and 5xx,
+        retryable); any other is a :class:`ProviderError` naming the step, with ``hint``
+        (why such a URL refuses a PUT) and the storage's message, never the URL.
+        """
+        answer = self.request("PUT", url, kind=CallKind.UPLOAD, body=body, anonymous=True)
+        if answer.ok:
+            return answer
+        transient = answer.status == 429 or answer.status >= 500
+        raise error_for_status(
+            answer,
+            provider=self.provider,
+            clock=self.clock,
+            message=f"the upload's PUT to the signed URL was refused"
+            f"{f' ({hint})' if hint else ''}: {answer.excerpt() or 'no body'}",
+            overrides=None if transient else {answer.status: ProviderError},
+        )
 
     def _deadline(self, kind: CallKind) -> Deadline:
         """This attempt's deadline: the call kind's total, or the caller's if sooner."""

@@ -60,7 +60,6 @@ from lipbridge_jogg.wire import (
     found_tasks,
     lookup_path,
     lookup_query,
-    put_refused,
     read,
     signed_urls,
     status_of,
@@ -71,6 +70,8 @@ from lipbridge_jogg.wire import (
 )
 
 DOCS_URL = "https://docs.jogg.ai/api-reference/v2/API%20Documentation/LipSyncVideo"
+# Why the storage may refuse the PUT (its answers are not JoggAI's envelope).
+PUT_HINT = "a signed URL refuses a PUT once it has expired, or under another Content-Type"
 
 # "1 credit per 125 seconds" of output, "round up and keep 2 decimal places". JoggAI
 # sells credits in plans and publishes no USD price per credit, so there is no USD rate.
@@ -146,9 +147,7 @@ class JoggLipSync:
             upload_path(ctx.settings), kind=CallKind.UPLOAD, json=upload_request(media)
         )
         sign_url, asset_url = signed_urls(response, ctx)
-        put = ctx.http.put_file(sign_url, FileBody.raw(media.path, media.media_type))
-        if not put.ok:
-            raise put_refused(put, ctx)
+        ctx.http.put_file(sign_url, FileBody.raw(media.path, media.media_type), hint=PUT_HINT)
         return UploadedMedia(reference=asset_url)
 
     @hookimpl

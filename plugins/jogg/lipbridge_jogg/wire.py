@@ -164,26 +164,6 @@ def signed_urls(response: Response, ctx: CallContext) -> tuple[str, str]:
     return sign_url, ctx.require(response, envelope, "data", "asset_url")
 
 
-def put_refused(response: Response, ctx: CallContext) -> ProviderError:
-    """The error for a PUT of the file that the storage refused. Its answer is the storage
-    host's (no JoggAI envelope), so its status picks the class only where it means the
-    same everywhere (429, 5xx); else a plain ``ProviderError`` naming the step."""
-    from lipbridge.plugin import error_for_status  # the HTTP stack, only on an error
-
-    hint = ""
-    if response.status == 403:  # a presigned URL's usual refusal
-        hint = " (a signed URL refuses a PUT once it has expired, or under another Content-Type)"
-    keep = response.status == 429 or response.status >= 500
-    return error_for_status(
-        response,
-        provider=ctx.provider,
-        clock=ctx.clock,
-        message=f"the upload's PUT to the signed URL was refused{hint}: "
-        f"{response.excerpt() or 'no body'}",
-        overrides=None if keep else {response.status: ProviderError},
-    )
-
-
 def _business(response: Response) -> tuple[int | None, str | None]:
     """The envelope's ``code`` and ``msg``, or None for what is missing or unreadable."""
     try:

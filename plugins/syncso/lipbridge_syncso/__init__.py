@@ -67,7 +67,6 @@ from lipbridge_syncso.wire import (
     generation_path,
     presign_body,
     presigned,
-    put_refused,
     read,
     register_body,
     status_of,
@@ -172,9 +171,11 @@ class SyncLipSync:
         lifetime, so the upload has no expiry."""
         response = ctx.http.post(PRESIGN, kind=CallKind.UPLOAD, json=presign_body(media))
         upload_url, url, expires_in = presigned(response, ctx)
-        put = ctx.http.put_file(upload_url, FileBody.raw(media.path, media.media_type))
-        if not put.ok:
-            raise put_refused(put, ctx, expires_in)
+        lapse = f" and lapses {expires_in:g} s after it is handed out" if expires_in else ""
+        ctx.http.put_file(
+            upload_url, FileBody.raw(media.path, media.media_type),
+            hint=f"a presigned uploadUrl takes only the Content-Type declared for it{lapse}",
+        )
         response = ctx.http.post(ASSETS, kind=CallKind.UPLOAD, json=register_body(url, media))
         return UploadedMedia(reference=ctx.require(response, read(response, ctx), "id"))
 

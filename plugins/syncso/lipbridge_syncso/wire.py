@@ -27,9 +27,7 @@ from lipbridge import (
     JobResult,
     JobState,
     JobStatus,
-    ProviderError,
     ProviderProtocolError,
-    RequestRejected,
     SubmitOutcomeUnknown,
 )
 from lipbridge.plugin import (
@@ -244,24 +242,6 @@ def presigned(response: Response, ctx: CallContext) -> tuple[str, str, float | N
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise malformed(response, "whose uploadUrl is not an http(s) URL", provider=ctx.provider)
     return upload_url, ctx.require(response, data, "url"), number(data.get("expiresIn"))
-
-
-def put_refused(put: Response, ctx: CallContext, expires_in: float | None) -> ProviderError:
-    """The storage's refusal of the PUT (its own answer, not sync.so's envelope). A 429 or
-    5xx keeps its retryable class; anything else is a refused request, said with why a
-    presigned PUT is refused."""
-    from lipbridge.plugin import error_for_status  # the HTTP stack, only on an error
-
-    lapse = f" and lapses {expires_in:g} s after it is handed out" if expires_in else ""
-    transient = put.status == 429 or put.status >= 500
-    return error_for_status(
-        put,
-        provider=ctx.provider,
-        clock=ctx.clock,
-        message=f"sync.so's storage refused the upload's PUT (a presigned uploadUrl takes only "
-        f"the Content-Type declared for it{lapse}): {put.excerpt() or 'no body'}",
-        overrides=None if transient else {put.status: RequestRejected},
-    )
 
 
 def register_body(url: str, media: LocalMedia) -> dict[str, str]:

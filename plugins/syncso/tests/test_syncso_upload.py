@@ -13,9 +13,9 @@ import pytest
 
 from lipbridge import (
     InsufficientCredits,
+    ProviderError,
     ProviderProtocolError,
     ProviderUnavailable,
-    RequestRejected,
 )
 from lipbridge.plugin import LocalMedia, UploadedMedia
 from lipbridge_contract.testing import TEST_KEY, answer, scripted_client
@@ -75,11 +75,12 @@ def test_an_upload_url_that_is_not_an_http_url_is_a_protocol_error(
     assert len(transport.sent) == 1
 
 
-def test_a_refused_put_is_a_refused_request_naming_the_step(speech: LocalMedia) -> None:
+def test_a_refused_put_is_an_error_naming_the_step(speech: LocalMedia) -> None:
     mismatch = b"<Error><Code>SignatureDoesNotMatch</Code></Error>"
     client, transport = syncso(PRESIGNED, answer(mismatch, status=403), REGISTERED)
-    with pytest.raises(RequestRejected) as caught:
+    with pytest.raises(ProviderError) as caught:
         client.upload("syncso", speech)
+    assert type(caught.value) is ProviderError  # the storage's answer, not a refused key
     message = str(caught.value)
     assert caught.value.http_status == 403 and "SignatureDoesNotMatch" in message
     assert "PUT" in message and "Content-Type" in message and "3600 s" in message
