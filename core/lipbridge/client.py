@@ -7,13 +7,10 @@ registry -> check what came back. Only lipbridge errors leave this module.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import functools
 import logging
-import math
 import os
-import queue
 import random
 import secrets
 import threading
@@ -36,6 +33,7 @@ from lipbridge.context import (
     provider_settings,
 )
 from lipbridge.download import download as download_file
+from lipbridge.durations import media_durations
 from lipbridge.errors import (
     ConfigurationError,
     DownloadFailed,
@@ -63,14 +61,13 @@ from lipbridge.models import (
     is_loopback,
 )
 from lipbridge.polling import Heard, PollPolicy, Waiter, wait_until_done
-from lipbridge.pricing import needed_inputs, output_seconds
 from lipbridge.registry import PluginRecord, Registry
 from lipbridge.routes import MediaRouter, OnRoute
 from lipbridge.sockets import is_local_host
 from lipbridge.transport import Transport
 from lipbridge.uploads import LocalMedia, UploadedMedia
 from lipbridge.urls import check_output_path, check_timeout, parse_url
-from lipbridge.validation import local_path, validate
+from lipbridge.validation import validate
 from lipbridge.webhooks import CallbackReader
 
 if TYPE_CHECKING:
@@ -110,12 +107,6 @@ def _core_version() -> str:  # read once: metadata lookups touch the disk, polls
 def _is_ledger(value: object) -> bool:
     """A Ledger object, told apart without importing the ledger (start-up cost)."""
     return not (value is None or isinstance(value, (bool, str, os.PathLike)))
-
-
-def _is_duration(value: object) -> bool:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return False
-    return math.isfinite(value) and value >= 0
 
 
 def result_of(handle: JobHandle, status: JobStatus) -> JobResult:
@@ -656,44 +647,9 @@ class Client:
         submitted, submits already sent finish and are recorded, and the rest is in the
         ledger to resume.
         """
-        from lipbridge.aio import AsyncClient
+        from lipbridge.batch.blocking import run_batch
 
-        results: queue.Queue[object] = queue.Queue()
-        finished = object()
-        running: dict[str, Any] = {}
-
-        async def feed() -> None:
-            running["loop"], running["task"] = asyncio.get_running_loop(), asyncio.current_task()
-            aio = AsyncClient(self)
-            try:
-                async for outcome in aio.batch(rows, **options):
-                    results.put(outcome)
-            finally:
-                await aio.aclose(close_client=False)
-
-        def run() -> None:
-            try:
-                asyncio.run(feed())
-            except asyncio.CancelledError:
-                pass  # the caller stopped reading
-            except BaseException as exc:  # handed to the caller's thread
-                results.put(exc)
-            finally:
-                results.put(finished)
-
-        worker = threading.Thread(target=run, name="lipbridge-batch", daemon=True)
-        worker.start()
-        done = False
-        try:
-            while (item := results.get()) is not finished:
-                if isinstance(item, BaseException):
-                    raise item
-                yield item  # type: ignore[misc]
-            done = True
-        finally:
-            if not done and "task" in running:
-                running["loop"].call_soon_threadsafe(running["task"].cancel)
-            worker.join()
+        return run_batch(self, rows, options)
 
     def _cancel_after_timeout(self, handle: JobHandle) -> str:
         try:
@@ -748,36 +704,8 @@ class Client:
         audio_seconds: float | None = None,
     ) -> MediaDurations:
         """Input lengths as given, else probed from local files; output from the sync mode."""
-        mode = request.sync_mode or info.model(request.model).default_sync_mode
-        # Without a sync mode the output length is unknown whatever is given; the plugin
-        # then prices from the inputs it got, or says why it cannot.
-        needed = needed_inputs(mode) if mode is not None else ()
-        known = {"video": video_seconds, "audio": audio_seconds}
-        refs = {"video": request.video, "audio": request.audio}
-        for name in ("video", "audio"):
-            value = known[name]
-            if value is not None and not _is_duration(value):
-                raise InvalidRequest(
-                    f"{name}_seconds={value!r} is not a duration; allowed: a finite number of "
-                    "seconds >= 0",
-                    field=f"{name}_seconds",
-                )
-            if value is not None:
-                known[name] = float(value) + 0.0  # -0.0 becomes 0.0
-            ref = refs[name]
-            if value is None and ref and local_path(ref) and name in needed:
-                known[name] = self.media.seconds(info, request, name)
-        missing = [n for n in needed if known[n] is None and refs[n] is not None]
-        if missing:
-            wanted = " and ".join(f"{n}_seconds" for n in missing)
-            raise InvalidRequest(
-                f"cannot tell the output length: give {wanted} or a local file to measure",
-                field=f"{missing[0]}_seconds",
-            )
-        return MediaDurations(
-            video_seconds=known["video"],
-            audio_seconds=known["audio"],
-            output_seconds=output_seconds(mode, known["video"], known["audio"]),
+        return media_durations(
+            request, info, self.media, video_seconds=video_seconds, audio_seconds=audio_seconds
         )
 
     def estimate_cost(
