@@ -1,0 +1,11 @@
+"""Certify the Replicate plugin against the lipbridge contract suite."""
+
+import pytest
+
+pytestmark = pytest.mark.lipbridge_contract(
+    "replicate", cassettes="../../../cassettes", strictness="high"
+)
+
+
+def test_contract(contract_check):
+    contract_check.verify()
