@@ -1,0 +1,11 @@
+"""Certify the fal.ai plugin against the lipbridge contract suite."""
+
+import pytest
+
+pytestmark = pytest.mark.lipbridge_contract(
+    "fal", cassettes="../../../cassettes", strictness="high"
+)
+
+
+def test_contract(contract_check):
+    contract_check.verify()
