@@ -2,7 +2,7 @@
 
 The API (``Authorization: Key <key_id>:<key_secret>``):
 
-* ``POST /{model id}[?fal_webhook=<url>]`` with the model's input as the body -> 200
+* ``POST /{model id}`` with the model's input as the body -> 200
   ``{"request_id", "status_url", "response_url", "cancel_url", "status"?,
   "queue_position"?}``; the follow-up URLs are kept in the handle ("Do not build these
   URLs yourself") and re-based onto the configured base URL (the backup host
@@ -18,9 +18,9 @@ The API (``Authorization: Key <key_id>:<key_secret>``):
   "ALREADY_COMPLETED"}``, 404 ``{"status": "NOT_FOUND"}``.
 
 No idempotency header and no lookup of lost submits: the platform's listing is on
-another host (``api.fal.ai``). Webhooks (``fal_webhook``) are sent, but fal signs them
-with ED25519 under keys published as a JWKS that must be fetched, and a callback hook may
-do no I/O, so lipbridge does not read them yet. Uploads (fal's CDN token, then a POST to
+another host (``api.fal.ai``). No webhooks (``?fal_webhook=<url>``): fal signs them with
+ED25519 under keys published as a JWKS that must be fetched, and a callback hook may do
+no I/O, so lipbridge could not read them yet. Uploads (fal's CDN token, then a POST to
 ``v3.fal.media``) are on two more hosts and not implemented; the notes name the flow
 from fal's client source only.
 """
@@ -59,7 +59,6 @@ from lipbridge_fal.wire import (
     read,
     request_urls,
     submit_body,
-    submit_path,
 )
 
 DOCS_URL = "https://docs.fal.ai/documentation/model-apis/inference/queue"
@@ -143,7 +142,9 @@ def _model(
     video_formats: tuple[str, ...] = ("mp4",),
     limits: InputLimits | None = None,
 ) -> ModelCapabilities:
-    """A queue model: cancel, a webhook URL and a price; its sync modes from :data:`WIRE`."""
+    """A queue model: cancel and a price; its sync modes from :data:`WIRE`. No callback URL:
+    fal's webhooks are signed in a way lipbridge cannot check yet (module docstring), and a
+    job submitted with one would be polled sparsely for a callback never read."""
     native_id, _, modes = WIRE[name]
     return ModelCapabilities(
         name=name,
@@ -151,7 +152,6 @@ def _model(
         sync_modes=frozenset(SyncMode(m) for m in modes),
         default_sync_mode=default,
         sync_mode_hint=hint,
-        callback=True,
         cancel=True,
         cost_estimate=True,
         video_formats=video_formats,
@@ -224,9 +224,8 @@ class FalQueue:
     def lipbridge_submit(self, request: JobRequest, ctx: CallContext) -> JobHandle:
         caps = INFO.model(request.model)
         native_id, mode_field, modes = WIRE[caps.name]
-        path, params = submit_path(native_id, request)
         body = submit_body(request, mode_field, modes)
-        response = ctx.http.request("POST", path, kind=CallKind.SUBMIT, json=body, params=params)
+        response = ctx.http.post(f"/{native_id}", kind=CallKind.SUBMIT, json=body)
         data = read(response, ctx)
         job_id = ctx.require(response, data, "request_id")
         resume = {key: ctx.require(response, data, key, job_id=job_id) for key in URLS}

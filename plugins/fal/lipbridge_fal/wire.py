@@ -70,11 +70,6 @@ RETENTION = (
 URLS = ("status_url", "response_url", "cancel_url")
 
 
-def submit_path(native_id: str, request: JobRequest) -> tuple[str, dict[str, str]]:
-    """``/{model id}`` and its query: ``fal_webhook`` carries the callback URL."""
-    return f"/{native_id}", ({"fal_webhook": request.callback_url} if request.callback_url else {})
-
-
 def submit_body(request: JobRequest, mode_field: str | None, modes: Mapping[str, str]) -> Any:
     """The model's input itself (the queue has no envelope): the media URLs, the sync mode
     under the model's own field and spelling, then the provider options."""

@@ -58,15 +58,11 @@ def test_submit_sends_the_input_and_keeps_the_urls_it_was_given() -> None:
         video=VIDEO,
         audio=AUDIO,
         sync_mode="loop",
-        callback_url="https://example.com/hook",
         options={"model": "lipsync-2-pro"},
     )
     got = client.submit("fal", request)
     sent = transport.sent[0]
-    assert (
-        sent.url
-        == "https://queue.fal.run/fal-ai/sync-lipsync/v2?fal_webhook=https%3A%2F%2Fexample.com%2Fhook"
-    )
+    assert sent.url == "https://queue.fal.run/fal-ai/sync-lipsync/v2"
     assert {k.lower(): v for k, v in sent.headers.items()}["authorization"].startswith("Key ")
     assert sent.body == (
         b'{"video_url":"https://example.com/face.mp4","audio_url":"https://example.com/'
