@@ -35,7 +35,7 @@ def test_hook_lipbridge_emulator_dialect_makes_a_third_party_provider_emulated()
     registry.register("jogglike", _Plugin())
     dialects = installed_dialects(registry)
     assert {d.provider for d in dialects} == {
-        "foxapi", "aihubmax", "aimlapi", "jogg", "syncso", "jogglike"
+        "foxapi", "aihubmax", "aimlapi", "jogg", "syncso", "replicate", "fal", "jogglike"
     }
     clock = CooperativeClock()
     with Emulator(clock=clock, dialects=dialects) as emu:

@@ -277,7 +277,9 @@ def test_callbacks_go_only_to_loopback(media: tuple[bytes, bytes]) -> None:
 
 def test_demo_runs_every_provider_and_measures_outputs(tmp_path: Path) -> None:
     outcomes = run_demo([], tmp_path, speed=1.0, clock=CooperativeClock())
-    assert {o.provider for o in outcomes} == {"aihubmax", "aimlapi", "foxapi", "jogg", "syncso"}
+    assert {o.provider for o in outcomes} == {
+        "aihubmax", "aimlapi", "fal", "foxapi", "jogg", "replicate", "syncso"
+    }
     for outcome in outcomes:
         assert outcome.error is None and outcome.path is not None and outcome.path.is_file()
         assert outcome.seconds is not None and outcome.seconds > 0

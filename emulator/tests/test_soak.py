@@ -46,7 +46,7 @@ def test_fault_soak(tmp_path: Path) -> None:
     started = time.perf_counter()
     with Emulator(clock=clock, faults=FAULTS, seed=11, timing=Timing(job_seconds=30)) as emu:
         providers = sorted(emu.dialects)
-        assert providers == ["aihubmax", "aimlapi", "foxapi", "jogg", "syncso"]
+        assert providers == ["aihubmax", "aimlapi", "fal", "foxapi", "jogg", "replicate", "syncso"]
         video_url, audio_url = emu.upload(video, "face.mp4"), emu.upload(audio, "speech.wav")
         client = Client(
             clock=clock,

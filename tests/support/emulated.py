@@ -29,7 +29,7 @@ from lipbridge_emulator.dialects import installed_dialects
 from lipbridge_emulator.ledger import Accepted, Arrival, CallbackAttempt
 
 # The plugins that ship with lipbridge; a test fails if one of them is not exercised.
-FIRST_PARTY = frozenset({"aihubmax", "aimlapi", "foxapi", "jogg", "syncso"})
+FIRST_PARTY = frozenset({"aihubmax", "aimlapi", "fal", "foxapi", "jogg", "replicate", "syncso"})
 SHORT, LONG = 2.0, 3.0  # input lengths (s) that differ, so every sync mode shows its rule
 MINUTE_JOBS = Timing(job_seconds=60.0)  # long enough for queued, running and several polls
 

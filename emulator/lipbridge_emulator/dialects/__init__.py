@@ -11,11 +11,12 @@ from lipbridge_emulator.dialect import Dialect, version_problem
 from lipbridge_emulator.dialects.aimlapi import AimlapiDialect
 from lipbridge_emulator.dialects.gateway import AIHUBMAX, FOXAPI
 from lipbridge_emulator.dialects.jogg import JoggDialect
+from lipbridge_emulator.dialects.replicate import ReplicateDialect
 from lipbridge_emulator.dialects.syncso import SyncsoDialect
 
 
 def built_in() -> list[Dialect]:
-    return [FOXAPI, AIHUBMAX, AimlapiDialect(), JoggDialect(), SyncsoDialect()]
+    return [FOXAPI, AIHUBMAX, AimlapiDialect(), JoggDialect(), SyncsoDialect(), ReplicateDialect()]
 
 
 def installed_dialects(registry: Registry | None = None) -> list[Dialect]:
