@@ -309,7 +309,7 @@ def test_emulator_command_prints_base_urls_and_serves() -> None:
     )
     try:
         assert proc.stdout is not None
-        lines = [proc.stdout.readline() for _ in range(8)]
+        lines = [proc.stdout.readline() for _ in range(10)]  # header, providers, samples
         text = "".join(lines)
         url = lines[0].split(" on ", 1)[1].split()[0]
         assert url.startswith("http://127.0.0.1:") and not url.endswith(":0")

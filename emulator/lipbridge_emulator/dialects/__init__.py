@@ -9,6 +9,7 @@ from __future__ import annotations
 from lipbridge import LipbridgeError, Registry
 from lipbridge_emulator.dialect import Dialect, version_problem
 from lipbridge_emulator.dialects.aimlapi import AimlapiDialect
+from lipbridge_emulator.dialects.fal import FalDialect
 from lipbridge_emulator.dialects.gateway import AIHUBMAX, FOXAPI
 from lipbridge_emulator.dialects.jogg import JoggDialect
 from lipbridge_emulator.dialects.replicate import ReplicateDialect
@@ -16,7 +17,15 @@ from lipbridge_emulator.dialects.syncso import SyncsoDialect
 
 
 def built_in() -> list[Dialect]:
-    return [FOXAPI, AIHUBMAX, AimlapiDialect(), JoggDialect(), SyncsoDialect(), ReplicateDialect()]
+    return [
+        FOXAPI,
+        AIHUBMAX,
+        AimlapiDialect(),
+        JoggDialect(),
+        SyncsoDialect(),
+        ReplicateDialect(),
+        FalDialect(),
+    ]
 
 
 def installed_dialects(registry: Registry | None = None) -> list[Dialect]:

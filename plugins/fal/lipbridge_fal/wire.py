@@ -97,6 +97,11 @@ def _json(response: Response) -> Any:
         return None
 
 
+def _detail(response: Response) -> Any:
+    """The answer's ``detail``: a model error's list, a request error's text, or None."""
+    return dig(_json(response), "detail")
+
+
 def _item(item: object) -> str | None:
     """One validation error: ``<field>: <msg>`` (the field is ``loc`` after ``body``)."""
     said = text(dig(item, "msg"))
@@ -111,7 +116,7 @@ def said(response: Response) -> tuple[str | None, str | None]:
     """``(message, code)`` of an error answer: ``detail`` as text or a list of errors, and
     the error type from the header, the body, or the first validation error."""
     body = _json(response)
-    detail = dig(body, "detail")
+    detail = _detail(response)
     if isinstance(detail, list):
         parts = [p for p in map(_item, detail) if p]
         message = "; ".join(parts) or None
@@ -171,7 +176,8 @@ def finished(
     """A COMPLETED request, decided by its result: ``{"video": File}`` succeeded; an error
     answer is the job's failure ("If the model returned an error, this operation returns
     the same error"), or its cancel for ``client_cancelled``. A refused key, lock or rate,
-    and a result past its retention, raise instead: they say nothing of the job."""
+    a result past its retention, and a 5xx that is no model error raise instead: they say
+    nothing of the job."""
     if response.ok:
         url = ctx.require(response, read(response, ctx, job_id), "video", "url", job_id=job_id)
         return JobStatus(
@@ -181,6 +187,10 @@ def finished(
         raise refusal(response, ctx, job_id, gone=response.status in EXPIRED)
     message, code = said(response)
     cancelled = response.status == 499 or code == CANCELLED_TYPE
+    if response.status >= 500 and not cancelled and not isinstance(_detail(response), list):
+        # A request error (flat detail, error_type) or a proxy's page is about this GET,
+        # not the model's answer: raised as unavailable, so the wait polls again.
+        raise refusal(response, ctx, job_id)
     error = JobError(
         message=f"HTTP {response.status} for the result: {message or 'no message'}",
         code=code or str(response.status),

@@ -19,6 +19,7 @@ from lipbridge import (
     JobNotFound,
     JobRequest,
     JobState,
+    ProviderUnavailable,
     RateLimited,
     SubmitOutcomeUnknown,
 )
@@ -129,6 +130,14 @@ def test_a_422_result_is_the_jobs_failure_with_its_message() -> None:
     assert "video_url: File download error" in status.error.message
 
 
+def test_a_5xx_model_error_is_the_jobs_failure() -> None:
+    detail = [{"loc": ["body"], "msg": "Generation timed out", "type": "generation_timeout"}]
+    client, _ = fal(answer({"status": "COMPLETED"}), answer({"detail": detail}, 504))
+    status = client.poll(handle())
+    assert status.state is JobState.FAILED and status.error is not None
+    assert status.error.code == "generation_timeout"
+
+
 def test_a_499_result_is_the_cancel_confirmed() -> None:
     body = {"detail": "The request was cancelled by the client", "error_type": "client_cancelled"}
     client, _ = fal(answer({"status": "COMPLETED"}), answer(body, 499))
@@ -140,6 +149,8 @@ def test_a_499_result_is_the_cancel_confirmed() -> None:
 @pytest.mark.parametrize(
     ("code", "body", "error"),
     [
+        (500, {"detail": "Internal error", "error_type": "internal_error"}, ProviderUnavailable),
+        (502, b"<html>Bad gateway</html>", ProviderUnavailable),
         (401, {"detail": "No user found for Key ID and Secret"}, AuthenticationError),
         (
             403,
@@ -156,7 +167,7 @@ def test_a_499_result_is_the_cancel_confirmed() -> None:
     ],
 )
 def test_a_result_refused_for_the_account_or_gone_raises(
-    code: int, body: dict[str, str], error: type[Exception]
+    code: int, body: object, error: type[Exception]
 ) -> None:
     client, _ = fal(answer({"status": "COMPLETED"}), answer(body, code))
     with pytest.raises(error) as raised:
