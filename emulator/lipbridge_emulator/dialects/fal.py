@@ -250,11 +250,12 @@ class FalDialect(Dialect):
         return Reply.json(200, {"video": video})
 
     def _logs(self, job: JobView) -> dict[str, Any]:
-        """The runner's log so far, with ``logs=1`` only; one line per stage reached."""
+        """The runner's log so far, with ``logs=1`` only; a line per stage reached."""
         if not getattr(self._local, "logs", False):
             return {}
         stamp = job.created.isoformat()
-        lines = ["Downloading inputs", f"Lip-syncing: {job.progress}%"]
+        lines = ["Downloading inputs"]  # a runner's log only grows
+        lines += [f"Lip-syncing: {mark}% done" for mark in (25, 50, 75) if job.progress >= mark]
         if job.output_url is not None:
             lines.append("Uploading output")
         return {
