@@ -369,7 +369,7 @@ class ReplicateDialect(Dialect):
             "model": model.id,
             "version": model.version,
             "input": job.spec.echo.get("input", {}),
-            "logs": self._logs(job, word),
+            "logs": self._logs(job, WORDS[cancelled_in] if cancelled_in else word),
             "output": job.output_url if word == "succeeded" else None,
             "data_removed": False,
             "error": (job.failure.message if job.failure else "prediction failed") if failed
