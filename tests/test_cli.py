@@ -370,3 +370,13 @@ def test_a_plugin_bug_exits_1(client: Client) -> None:
     result = run(client, "status", "wrong", "j1")
     assert result.exit_code == ExitCode.ERROR == 1
     assert "wrong: lipbridge_poll returned dict, not JobStatus" in result.output
+
+
+def test_an_estimate_that_is_a_range_reads_as_one() -> None:
+    from decimal import Decimal
+
+    from lipbridge.cli.render import spread
+
+    assert spread(Decimal("0"), Decimal("0.129675")) == "0 to 0.129675"
+    assert spread(None, Decimal("0.20")) == spread(Decimal("0.2"), Decimal("0.2")) == "0.2"
+    assert spread(None, None) == "-"

@@ -9,7 +9,7 @@ import click
 from attrs import frozen
 
 from lipbridge.cli.app import cli, client_from, provider_records
-from lipbridge.cli.render import emit_json, money, print_table, table
+from lipbridge.cli.render import emit_json, money, print_table, spread, table
 from lipbridge.errors import LipbridgeError
 from lipbridge.models import CostEstimate, JobRequest, ModelCapabilities, SyncMode
 
@@ -120,10 +120,10 @@ def estimate(
         if as_json:
             emit_json(result)
         elif result.known:
-            usd = f" (${money(result.usd)})" if result.usd is not None else ""
+            usd = f" (${spread(result.low_usd, result.usd)})" if result.usd is not None else ""
             click.echo(
-                f"{provider}/{result.model}: {money(result.amount)} {result.unit}{usd}, "
-                f"{result.basis} x {money(result.quantity)}"
+                f"{provider}/{result.model}: {spread(result.low, result.amount)} "
+                f"{result.unit}{usd}, {result.basis} x {money(result.quantity)}"
             )
             if result.source:
                 click.echo(f"price source: {result.source.url} as of {result.source.as_of}")
@@ -140,9 +140,11 @@ def estimate(
         if est is None:
             out.add_row(row.provider, "-", "-", "-", "-", f"cannot run: {row.reason}")
             continue
-        amount = f"{money(est.amount)} {est.unit}" if est.known else "unknown"
+        amount = f"{spread(est.low, est.amount)} {est.unit}" if est.known else "unknown"
         note = "cheapest" if row.cheapest else (est.unknown_reason or "")
-        out.add_row(row.provider, est.model, amount, money(est.usd), est.basis, note)
+        out.add_row(
+            row.provider, est.model, amount, spread(est.low_usd, est.usd), est.basis, note
+        )
     print_table(out)
 
 

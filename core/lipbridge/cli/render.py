@@ -26,6 +26,13 @@ def money(value: Decimal | None) -> str:
     return "-" if value is None else f"{value.normalize():f}"
 
 
+def spread(low: Decimal | None, high: Decimal | None) -> str:
+    """An amount, or a range "0 to 0.13" when an estimate is one (compute time)."""
+    if low is None or low == high:
+        return money(high)
+    return f"{money(low)} to {money(high)}"
+
+
 def emit_json(data: Any) -> None:
     import json
 
