@@ -10,7 +10,7 @@ billed length up to a ``step``, the amount up to the table's ``quantum``.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -111,6 +111,11 @@ class ComputeTime:
             raise ValueError("ComputeTime needs its reason")
 
 
+def _multipliers(value: Iterable[Multiplier]) -> tuple[Multiplier, ...]:
+    """A tuple of multipliers, from any iterable (typed, so callers' types are checked)."""
+    return tuple(value)
+
+
 @frozen(kw_only=True)
 class Rate:
     """One model's price: ``per_second`` of the ``per`` length (the output, the input
@@ -126,7 +131,7 @@ class Rate:
     per: Per = field(default="output", validator=_check_per)
     step: Decimal | None = field(default=None, validator=_decimal(Decimal(0), above=True))
     minimum: Decimal | None = field(default=None, validator=_decimal(Decimal(0)))
-    multipliers: tuple[Multiplier, ...] = field(default=(), converter=tuple)
+    multipliers: tuple[Multiplier, ...] = field(default=(), converter=_multipliers)
     compute: ComputeTime | None = None
 
 

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Any
 
 from lipbridge import CostEstimate, JobHandle, JobRequest, JobState, JobStatus, SyncMode
 from lipbridge.plugin import (
@@ -89,8 +88,7 @@ def _table(name: str, page: str, rate: Rate, basis: str) -> PriceTable:
 
 # "lipsync-2-pro will cost roughly 1.67 times as much as lipsync-2 for the same duration".
 PRO = Decimal("1.67")
-# Rate's converter=tuple reads to mypy as taking an unbound Iterable[_T_co].
-PRO_MODEL: Any = (Multiplier(option="model", value="lipsync-2-pro", factor=PRO),)
+PRO_MODEL = (Multiplier(option="model", value="lipsync-2-pro", factor=PRO),)
 # The model pages' prices, each as a Rate:
 # * sync-lipsync v2: "Your request will cost $3 per minute of video" (per output second,
 #   the output following the sync mode), times 1.67 with model=lipsync-2-pro;
