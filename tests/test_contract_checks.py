@@ -215,6 +215,15 @@ def _drop(*path: str) -> Callable[[Any], None]:
             "find_jobs", _set("expect", "jobs", value=[{"created_at": "2026-11-05T10:00:00Z"}]),
             "expect.jobs[0].job_id is required", id="expected-job-without-id",
         ),
+        pytest.param(
+            "insufficient_credits", _set("expect", "error", "message_contains", value=["", "x"]),
+            "expect.error.message_contains must be text, or a list of text, none of it empty",
+            id="empty-message-piece",
+        ),
+        pytest.param(
+            "insufficient_credits", _set("expect", "error", "message_contains", value=3),
+            "expect.error.message_contains must be text", id="message-piece-not-text",
+        ),
     ],
 )
 def test_an_unusable_sidecar_is_a_hygiene_problem_naming_its_file(
@@ -644,6 +653,52 @@ def test_the_sidecars_billed_expectation_belongs_to_lifecycle_not_cost(cassettes
     assert results["lifecycle"].status == FAIL
     assert "success: billed is {'amount': Decimal('24')" in results["lifecycle"].detail
     assert "the sidecar expects {'amount': '2400'" in results["lifecycle"].detail
+
+
+TERSE_VARIANT = """
+from lipbridge import InsufficientCredits
+from lipbridge.plugin import hookimpl
+from lipbridge_example import ExampleLipsync
+
+
+class Terse(ExampleLipsync):
+    \"\"\"Raises the right class, but drops the provider's explanation.\"\"\"
+
+    @hookimpl
+    def lipbridge_submit(self, request, ctx):
+        try:
+            return ExampleLipsync.lipbridge_submit(self, request, ctx)
+        except InsufficientCredits as exc:
+            raise InsufficientCredits(
+                "refused", provider=exc.provider, http_status=exc.http_status,
+                code=exc.code,
+            ) from None
+
+
+terse = Terse()
+"""
+
+
+@pytest.mark.parametrize("pieces", ["needs 20 credits", ["needs 20 credits", "has 3"]])
+def test_an_error_message_the_sidecar_expects_must_reach_the_user(
+    cassettes: Path, site: Path, monkeypatch: pytest.MonkeyPatch, pieces: object
+) -> None:
+    """A plugin that maps the class right but drops the provider's message fails errors."""
+    edit_yaml(
+        cassettes / "example" / f"insufficient_credits{SIDECAR_SUFFIX}",
+        _set("expect", "error", "message_contains", value=pieces),
+    )
+    assert verdict(cassettes, "errors").status is PASS
+    (site / "lipbridge_terse_variant.py").write_text(TERSE_VARIANT)
+    monkeypatch.syspath_prepend(str(site))
+    monkeypatch.delitem(sys.modules, "lipbridge_terse_variant", raising=False)
+    write_dist(site, "lipbridge-terse", {"example": "lipbridge_terse_variant:terse"})
+    found = run_check(suite(cassettes, registry=make_registry(site)), BY_ID["errors"])
+    assert found.status is FAIL
+    assert (
+        "insufficient_credits: the error message 'example: refused' does not contain "
+        "'needs 20 credits'"
+    ) in found.detail.splitlines()
 
 
 # ------------------------------------------------------------------------- 8. CLI

@@ -83,6 +83,9 @@ class ExpectedError:
     retryable: bool | None = None
     retry_after: float | None = None
     code: str | None = None
+    # Text the raised error's message must hold, each piece as written: the provider's own
+    # explanation, which a plugin that raises a bare class would lose. Empty: not checked.
+    message_contains: tuple[str, ...] = ()
 
 
 @frozen(kw_only=True)
@@ -272,6 +275,7 @@ def _expectation(
             retryable=raw.get("retryable"),
             retry_after=None if after is None else float(after),
             code=None if raw.get("code") is None else str(raw["code"]),
+            message_contains=_pieces(raw.get("message_contains"), where),
         )
     result = data.get("result")
     finds = steps[0] == "find"
@@ -306,6 +310,19 @@ def _expectation(
         uploaded=_uploaded(data["uploaded"], where) if "uploaded" in data else None,
         callback=callback,
     )
+
+
+def _pieces(value: object, where: str) -> tuple[str, ...]:
+    """``expect.error.message_contains``: one piece of text or a list of them."""
+    if value is None:
+        return ()
+    pieces = [value] if isinstance(value, str) else value if isinstance(value, list) else None
+    if not pieces or any(not isinstance(p, str) or not p for p in pieces):
+        raise ScenarioError(
+            f"{where}: expect.error.message_contains must be text, or a list of text, none "
+            f"of it empty; got {value!r}"
+        )
+    return tuple(pieces)
 
 
 def _callback(data: object, signed: bool, where: str) -> ExpectedCallback:

@@ -87,6 +87,11 @@ def _errors(run: SuiteRun) -> Verdict:
             problems.append(
                 f"{name}: error code is {getattr(exc, 'code', None)!r}, expected {expected.code!r}"
             )
+        problems += [
+            f"{name}: the error message {str(exc)!r} does not contain {piece!r}"
+            for piece in expected.message_contains
+            if piece not in str(exc)
+        ]
     detail = f"{checked} error scenarios" + (f"; {'; '.join(notes)}" if notes else "")
     return Verdict.of(problems, detail)
 
