@@ -782,6 +782,28 @@ def test_cli_options_may_come_before_the_provider(
     assert f"no cassette directory at {nowhere / 'example'}" in matrix.output
 
 
+def test_the_matrix_shows_the_bypass_reasons_relied_on_even_behind_a_pass(
+    contract_cli: click.Group, cassettes: Path
+) -> None:
+    """A bypassed scenario leaves only a pass in the table; its reason is printed after it.
+    A reason for a scenario that exists excuses nothing and is not shown."""
+    remove_scenario(cassettes, "rate_limited")
+    write_suite(
+        cassettes,
+        "bypass:\n  rate_limited: The API never limits rates.\n"
+        "  job_failed: Unused, the scenario exists.\n",
+    )
+    args = ["contract", "example", "--cassettes", str(cassettes)]
+    matrix = CliRunner().invoke(contract_cli, args)
+    assert matrix.exit_code == 0, matrix.output
+    lines = matrix.output.splitlines()
+    at = lines.index("example / bypassed (suite.yaml):")
+    assert lines[at + 1 :] == ["  rate_limited: The API never limits rates."]
+    as_json = CliRunner().invoke(contract_cli, [*args, "--json"])
+    [report] = json.loads(as_json.stdout)["providers"]
+    assert report["bypasses"] == {"rate_limited": "The API never limits rates."}
+
+
 # ---------------------------------------------------------------- 9. pytest plugin
 
 INERT_PROBE = """

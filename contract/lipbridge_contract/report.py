@@ -29,6 +29,7 @@ class ProviderReport:
     strictness: str
     cassettes: str
     results: tuple[CheckResult, ...]
+    bypasses: tuple[tuple[str, str], ...] = ()  # (suite.yaml key, reason) the checks relied on
 
     @property
     def ok(self) -> bool:
@@ -40,6 +41,7 @@ class ProviderReport:
             "strictness": self.strictness,
             "cassettes": self.cassettes,
             "ok": self.ok,
+            "bypasses": dict(self.bypasses),
             "checks": {
                 r.check: {"status": r.status.value, "detail": r.detail} for r in self.results
             },
@@ -65,11 +67,13 @@ def certify(run: SuiteRun, checks: Sequence[Check] = CHECKS) -> ProviderReport:
         strictness=run.strictness.value,
         cassettes=str(run.dir.path),
         results=results,
+        bypasses=tuple(run.bypassed.items()),
     )
 
 
 def render(reports: Sequence[ProviderReport], console: Console) -> None:
-    """Checks down, providers across; then every failure and skip with its reason."""
+    """Checks down, providers across; then every failure and skip with its reason, and
+    every written bypass reason a check relied on, even one behind a pass."""
     table = Table(title=f"lipbridge contract ({reports[0].strictness if reports else '-'})")
     table.add_column("check")
     for report in reports:
@@ -88,3 +92,8 @@ def render(reports: Sequence[ProviderReport], console: Console) -> None:
             )
             for line in result.detail.splitlines():
                 console.print(f"  {line}", highlight=False, markup=False)
+    for report in reports:
+        if report.bypasses:
+            console.print(f"[bold]{report.provider} / bypassed[/] (suite.yaml):", highlight=False)
+        for key, reason in report.bypasses:
+            console.print(f"  {key}: {reason}", highlight=False, markup=False)

@@ -55,6 +55,9 @@ class SuiteRun:
         self.load_network: list[str] = []
         self._recorded: dict[str, list[Interaction]] = {}
         self._implements: dict[str, bool] = {}
+        # The written reasons a check relied on, by key in order of use: the report shows
+        # them beside the verdicts, so a pass never hides what it excused.
+        self.bypassed: dict[str, str] = {}
         self.watch = ClockWatch(frozenset())  # set to the plugin's modules once it loads
 
     def __repr__(self) -> str:
@@ -129,7 +132,12 @@ class SuiteRun:
             yield from self.recorded(scenario.name)
 
     def bypass(self, name: str) -> str | None:
-        return self.dir.config.bypass.get(name)
+        """The written reason excusing ``name``. Checks ask only when they need one, so a
+        reason found here is one relied on, and is kept in ``bypassed``."""
+        reason = self.dir.config.bypass.get(name)
+        if reason:
+            self.bypassed[name] = reason
+        return reason
 
     def scripted(self, *responses: Response) -> tuple[Client, ScriptedTransport, SteppedClock]:
         """A client for generated inputs, answered by ``responses`` in turn."""
