@@ -224,6 +224,33 @@ def _drop(*path: str) -> Callable[[Any], None]:
             "insufficient_credits", _set("expect", "error", "message_contains", value=3),
             "expect.error.message_contains must be text", id="message-piece-not-text",
         ),
+        pytest.param(
+            "insufficient_credits", _set("provenance", "assumed", value="the body"),
+            "provenance.assumed must be a list of {what, why}", id="assumed-not-a-list",
+        ),
+        pytest.param(
+            "insufficient_credits",
+            _set("provenance", "assumed", value=[{"what": "the 402 body"}]),
+            "provenance.assumed[0].why is required (non-empty text)", id="assumed-without-why",
+        ),
+        pytest.param(
+            "insufficient_credits",
+            _set("provenance", "quoted_from", value={"url": "https://x.invalid", "kind": "blog"}),
+            "provenance.quoted_from.kind='blog'; allowed: ('issue-thread', 'docs')",
+            id="quote-of-unknown-kind",
+        ),
+        pytest.param(
+            "insufficient_credits",
+            _set("provenance", "quoted_from", value={"url": "http://x.invalid", "kind": "docs"}),
+            "provenance.quoted_from.url='http://x.invalid' is not an https URL",
+            id="quote-not-https",
+        ),
+        pytest.param(
+            "insufficient_credits",
+            _set("provenance", "quoted_from", value={"url": "https://x", "kind": "docs", "at": 1}),
+            "provenance.quoted_from: unknown fields ['at']; allowed: ['url', 'kind']",
+            id="quote-unknown-field",
+        ),
     ],
 )
 def test_an_unusable_sidecar_is_a_hygiene_problem_naming_its_file(
@@ -802,6 +829,34 @@ def test_the_matrix_shows_the_bypass_reasons_relied_on_even_behind_a_pass(
     as_json = CliRunner().invoke(contract_cli, [*args, "--json"])
     [report] = json.loads(as_json.stdout)["providers"]
     assert report["bypasses"] == {"rate_limited": "The API never limits rates."}
+
+
+def test_the_matrix_lists_what_the_bodies_rest_on_besides_the_documentation(
+    contract_cli: click.Group, cassettes: Path
+) -> None:
+    """Structured provenance loads beside the free-text note and is shown after the table."""
+    thread = "https://github.com/example/lipsync/issues/12"
+    edit_yaml(
+        cassettes / "example" / f"insufficient_credits{SIDECAR_SUFFIX}",
+        _set("provenance", value={
+            "source": "documentation",
+            "url": "https://docs.example-lipsync.invalid/api#errors",
+            "note": "kept",
+            "assumed": [{"what": "the code field", "why": "the docs show only the message"}],
+            "quoted_from": {"url": thread, "kind": "issue-thread"},
+        }),
+    )
+    args = ["contract", "example", "--cassettes", str(cassettes)]
+    matrix = CliRunner().invoke(contract_cli, args)
+    assert matrix.exit_code == 0, matrix.output
+    lines = matrix.output.splitlines()
+    at = lines.index("example / not shown by the documentation (sidecars):")
+    assert lines[at + 1 :] == [
+        "  insufficient_credits: assumed the code field: the docs show only the message",
+        f"  insufficient_credits: quoted from issue-thread {thread}",
+    ]
+    [report] = json.loads(CliRunner().invoke(contract_cli, [*args, "--json"]).stdout)["providers"]
+    assert report["provenance"] == [line.strip() for line in lines[at + 1 :]]
 
 
 # ---------------------------------------------------------------- 9. pytest plugin

@@ -30,6 +30,8 @@ class ProviderReport:
     cassettes: str
     results: tuple[CheckResult, ...]
     bypasses: tuple[tuple[str, str], ...] = ()  # (suite.yaml key, reason) the checks relied on
+    # "<scenario>: <caveat>" for bodies the documentation does not show (assumed, quoted)
+    provenance: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -42,6 +44,7 @@ class ProviderReport:
             "cassettes": self.cassettes,
             "ok": self.ok,
             "bypasses": dict(self.bypasses),
+            "provenance": list(self.provenance),
             "checks": {
                 r.check: {"status": r.status.value, "detail": r.detail} for r in self.results
             },
@@ -68,12 +71,16 @@ def certify(run: SuiteRun, checks: Sequence[Check] = CHECKS) -> ProviderReport:
         cassettes=str(run.dir.path),
         results=results,
         bypasses=tuple(run.bypassed.items()),
+        provenance=tuple(
+            f"{s.name}: {line}" for s in run.scenarios for line in s.sidecar.provenance.caveats()
+        ),
     )
 
 
 def render(reports: Sequence[ProviderReport], console: Console) -> None:
     """Checks down, providers across; then every failure and skip with its reason, and
-    every written bypass reason a check relied on, even one behind a pass."""
+    every written bypass reason a check relied on, even one behind a pass, and every body
+    the documentation does not show: a pass rests on them too."""
     table = Table(title=f"lipbridge contract ({reports[0].strictness if reports else '-'})")
     table.add_column("check")
     for report in reports:
@@ -84,16 +91,21 @@ def render(reports: Sequence[ProviderReport], console: Console) -> None:
     console.print(table)
     for report in reports:
         for result in report.results:
-            if result.status is PASS:
-                continue
-            console.print(
-                f"[bold]{report.provider} / {result.check}[/] ({result.status.value}):",
-                highlight=False,
-            )
-            for line in result.detail.splitlines():
-                console.print(f"  {line}", highlight=False, markup=False)
+            if result.status is not PASS:
+                title = f"{report.provider} / {result.check}"
+                _section(console, title, result.status.value, result.detail.splitlines())
     for report in reports:
-        if report.bypasses:
-            console.print(f"[bold]{report.provider} / bypassed[/] (suite.yaml):", highlight=False)
-        for key, reason in report.bypasses:
-            console.print(f"  {key}: {reason}", highlight=False, markup=False)
+        bypasses = [f"{key}: {reason}" for key, reason in report.bypasses]
+        _section(console, f"{report.provider} / bypassed", "suite.yaml", bypasses)
+        _section(
+            console, f"{report.provider} / not shown by the documentation", "sidecars",
+            report.provenance,
+        )
+
+
+def _section(console: Console, title: str, where: str, lines: Sequence[str]) -> None:
+    """A titled list below the table; nothing when it is empty."""
+    if lines:
+        console.print(f"[bold]{title}[/] ({where}):", highlight=False)
+    for line in lines:
+        console.print(f"  {line}", highlight=False, markup=False)

@@ -44,6 +44,8 @@ PROVENANCE_NEEDS = {
     "emulator": ("recorded_at", "plugin_version", "base_url", "emulator_version", "emulator_seed"),
 }
 SOURCES = tuple(PROVENANCE_NEEDS)
+# Where a quoted body was found, when the documentation page does not show it.
+QUOTE_KINDS = ("issue-thread", "docs")
 # Capabilities whose scenario is any request using them, bypassed under these names;
 # "price" excuses an unknown estimate for a job whose bill was recorded.
 BYPASS_FEATURES = ("tts", "callback", "price")
@@ -64,6 +66,22 @@ def _error_class(name: object, where: str) -> type[LipbridgeError]:
 
 
 @frozen(kw_only=True)
+class Assumption:
+    """Part of a body the documentation does not show, written from a reasoned guess."""
+
+    what: str  # which part, e.g. "the 402 body"
+    why: str  # why it reads so, e.g. "the docs name the status and the error shape only"
+
+
+@frozen(kw_only=True)
+class Quote:
+    """Where a body the documentation page does not show was quoted from."""
+
+    url: str
+    kind: str  # one of QUOTE_KINDS
+
+
+@frozen(kw_only=True)
 class Provenance:
     source: str  # one of SOURCES
     url: str | None = None  # the documentation page the bodies came from
@@ -74,6 +92,16 @@ class Provenance:
     emulator_seed: str | None = None  # and whose dialect answered (built in or a plugin's)
     emulator_dialect: str | None = None
     note: str | None = None
+    # Structured, so the report can list what a certification rests on besides the docs.
+    assumed: tuple[Assumption, ...] = ()
+    quoted_from: Quote | None = None
+
+    def caveats(self) -> tuple[str, ...]:
+        """What the bodies rest on besides the cited page, one line each."""
+        lines = [f"assumed {a.what}: {a.why}" for a in self.assumed]
+        if self.quoted_from is not None:
+            lines.append(f"quoted from {self.quoted_from.kind} {self.quoted_from.url}")
+        return tuple(lines)
 
 
 @frozen(kw_only=True)
@@ -223,7 +251,52 @@ def _provenance(data: object, where: str) -> Provenance:
     extra = sorted(set(data) - known)
     if extra:
         raise ScenarioError(f"{where}: unknown provenance fields {extra}; allowed: {sorted(known)}")
-    return Provenance(**{k: str(v) for k, v in data.items()})
+    structured = {"assumed", "quoted_from"}
+    return Provenance(
+        **{k: str(v) for k, v in data.items() if k not in structured},
+        assumed=_assumed(data.get("assumed"), where),
+        quoted_from=_quote(data.get("quoted_from"), where),
+    )
+
+
+def _texts(data: object, names: tuple[str, ...], where: str) -> dict[str, str]:
+    """A mapping of exactly ``names``, each to non-empty text."""
+    data = _mapping(data, where)
+    bad = [n for n in names if not isinstance(data.get(n), str) or not data[n].strip()]
+    if bad:
+        raise ScenarioError(f"{where}.{bad[0]} is required (non-empty text)")
+    extra = sorted(set(data) - set(names))
+    if extra:
+        raise ScenarioError(f"{where}: unknown fields {extra}; allowed: {list(names)}")
+    return {n: data[n] for n in names}
+
+
+def _assumed(data: object, where: str) -> tuple[Assumption, ...]:
+    if data is None:
+        return ()
+    if not isinstance(data, list) or not data:
+        raise ScenarioError(
+            f"{where}: provenance.assumed must be a list of {{what, why}} (omit it for none)"
+        )
+    return tuple(
+        Assumption(**_texts(item, ("what", "why"), f"{where}: provenance.assumed[{n}]"))
+        for n, item in enumerate(data)
+    )
+
+
+def _quote(data: object, where: str) -> Quote | None:
+    if data is None:
+        return None
+    quote = Quote(**_texts(data, ("url", "kind"), f"{where}: provenance.quoted_from"))
+    if quote.kind not in QUOTE_KINDS:
+        raise ScenarioError(
+            f"{where}: provenance.quoted_from.kind={quote.kind!r}; allowed: {QUOTE_KINDS}"
+        )
+    if not quote.url.startswith("https://"):
+        raise ScenarioError(
+            f"{where}: provenance.quoted_from.url={quote.url!r} is not an https URL"
+        )
+    return quote
 
 
 def _instant(value: object, where: str) -> dt.datetime:
