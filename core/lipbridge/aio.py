@@ -137,9 +137,11 @@ class AsyncClient:
         on_progress: Progress | None,
         *,
         release_when_done: bool = False,
+        request: JobRequest | None = None,
     ) -> JobResult:
         """Wait, recording each status; ``release_when_done`` gives up the job's lease with
-        the write of its last status (nothing is left to do with it)."""
+        the write of its last status (nothing is left to do with it). A caller that has
+        the job's ``request`` spares a job without a callback URL a ledger read."""
         jobs = self.sync.jobs
         assert jobs is not None
         previous: list[JobStatus] = []
@@ -152,7 +154,11 @@ class AsyncClient:
             previous[:] = [status]
 
         try:
-            heard = await self._thread(jobs.listener, local_id)
+            heard = (
+                None
+                if request is not None and request.callback_url is None
+                else await self._thread(jobs.listener, local_id)
+            )
             status = await self._poll_until_done(handle, timeout, on_progress, observe, heard)
             return result_of(handle, status)
         except JobFailed:
@@ -231,7 +237,9 @@ class AsyncClient:
         try:
             if on_submitted is not None:
                 on_submitted(handle)
-            result = await self._recorded_wait(local_id, handle, timeout, on_progress)
+            result = await self._recorded_wait(
+                local_id, handle, timeout, on_progress, request=request
+            )
             if target is not None:
                 await self._thread(jobs.fetch, local_id, handle, result, target)
             return result

@@ -376,7 +376,8 @@ class BatchRun:
                 progress = lambda status: observe(line, provider, status)  # noqa: E731
             keep = plan.row.output is not None  # for the download
             result = await self.aio._recorded_wait(
-                local_id, handle, self.timeout, progress, release_when_done=not keep
+                local_id, handle, self.timeout, progress, release_when_done=not keep,
+                request=plan.row.request,
             )
             released = not keep
             done = await self._fetch(plan, local_id, handle, result, outcome, slot)
