@@ -9,6 +9,7 @@ import random
 from collections.abc import Iterator
 from pathlib import Path
 
+import attrs
 import pytest
 from conftest import KEY, FakeClock, make_registry, write_dist
 from scripted_server import Reply, ScriptedServer, Seen
@@ -197,6 +198,22 @@ def test_run_submits_waits_and_downloads_recording_each_step(
         EventKind.INTENT, EventKind.SUBMITTED, EventKind.STATUS, EventKind.STATUS,
         EventKind.DOWNLOADED,
     ]
+
+
+def test_a_cancel_is_recorded_so_the_ledger_stops_calling_the_job_running(
+    client: Client, server: ScriptedServer
+) -> None:
+    server.script("POST", "/v1/jobs", accepted("j4"))
+    server.script("POST", "/v1/jobs/j4/cancel", Reply.json({"id": "j4", "status": "cancelled"}))
+    handle = client.submit("acme", REQUEST)
+    assert client.cancel(handle).state.value == "cancelled"
+    job = jobs(client).get(handle.local_id or "")
+    assert job.state is LocalState.CANCELLED
+    assert [e.kind for e in jobs(client).events(job.local_id)][-1] is EventKind.STATUS
+    # A handle saved before the ledger knew its local id finds the job by provider id.
+    server.script("POST", "/v1/jobs/j4/cancel", Reply.json({"id": "j4", "status": "cancelled"}))
+    client.cancel(attrs.evolve(handle, local_id=None))
+    assert jobs(client).get(job.local_id).state is LocalState.CANCELLED
 
 
 def test_run_checks_the_output_path_before_anything_is_sent(

@@ -506,12 +506,15 @@ class Client:
                 "(and is billed)"
             )
         ctx = self.context(handle.provider, info)
-        return self.call_hook(
+        status = self.call_hook(
             ctx,
             "lipbridge_cancel",
             JobStatus,
             lambda: self.registry.cancel(handle.provider, handle, ctx),
         )
+        if self.jobs is not None:
+            self.jobs.record_cancel(handle, status)
+        return status
 
     def wait(
         self,

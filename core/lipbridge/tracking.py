@@ -270,6 +270,16 @@ class TrackedJobs:
         self.ledger.callback_hint(job.local_id, update.status)
         return f"{said}, unsigned: to be confirmed by a poll"
 
+    def record_cancel(self, handle: JobHandle, status: JobStatus) -> None:
+        """Record what a cancel answered, for a job this ledger has; others are left alone.
+
+        Without it the ledger kept calling a cancelled job running, and ``jobs resume``
+        went on to poll (and download) what the user had stopped.
+        """
+        local_id = self.ledger.locate(handle)
+        if local_id is not None:
+            self.ledger.observed(local_id, status, None)
+
     def download(self, ref: str, path: str | os.PathLike[str] | None = None) -> Path:
         """Fetch a finished job's video again, to ``path`` or where it was asked for.
 
