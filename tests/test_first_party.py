@@ -39,7 +39,7 @@ def readme_rows() -> dict[str, list[str]]:
     text = (ROOT / "README.md").read_text(encoding="utf-8")
     section = text.split("<!-- provider-table -->")[1]
     rows = {}
-    for line in section.strip().splitlines():
+    for line in section.strip().splitlines()[2:]:  # after the header and its rule
         if not line.startswith("| `"):
             break
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
