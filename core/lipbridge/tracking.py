@@ -68,9 +68,10 @@ class TrackedJobs:
         estimate: CostEstimate | None = None,
         on_route: OnRoute | None = None,
         valid_for: float | None = None,
+        local_id: str | None = None,
     ) -> JobHandle:
         """Upload the local files that need it, record the intent, send the validated
-        ``request``, record the handle.
+        ``request``, record the handle (``local_id``: an id given to the job elsewhere).
 
         ``batch`` places the job in a batch (its id and manifest line); ``estimate`` is
         the price already worked out, else it is worked out here; an upload is reused
@@ -83,7 +84,7 @@ class TrackedJobs:
         )
         job = self.ledger.begin(
             provider, request, estimate=estimate, output=output, batch=batch, routes=routes,
-            sent=sent,
+            sent=sent, local_id=local_id,
         )
         try:
             return self._send(job, info, sent, release=not keep_lease)

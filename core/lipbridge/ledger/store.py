@@ -102,15 +102,18 @@ class Ledger(LedgerQueries, LedgerMedia, LedgerLeases):
         batch: tuple[str, int] | None = None,
         routes: tuple[MediaRoute, ...] = (),
         sent: JobRequest | None = None,
+        local_id: str | None = None,
     ) -> LedgerJob:
         """Record the intent to submit, leased to this process; commit before sending.
 
         ``batch`` is the batch id and manifest line the job is an attempt at; ``routes``
         how its local inputs go, and ``sent`` the request as sent, with the references
         that replace their paths (``request`` keeps the paths, as the user gave them).
+        ``local_id`` is the id a job was given elsewhere (a workflow engine names its job
+        before any worker records it), else a new one.
         """
         now = self.clock.now()
-        local_id = new_local_id(now)
+        local_id = local_id or new_local_id(now)
         amount = estimate.amount if estimate is not None else None
         request_json = dumps(request)
         print_ = digest(request_json)

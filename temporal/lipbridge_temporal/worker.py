@@ -1,0 +1,75 @@
+"""A worker: the workflows on the shared queue, and for each provider its submit queue
+(rate limited on the server, for every worker at once) and its queue for the rest."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable, Sequence
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from temporalio.worker import Worker
+
+from lipbridge_temporal.activities import JobActivities
+from lipbridge_temporal.names import WORKFLOW_QUEUE, provider_queue, submit_queue
+from lipbridge_temporal.workflows import BatchWorkflow, CapWorkflow, JobWorkflow
+
+if TYPE_CHECKING:
+    from temporalio.client import Client as TemporalClient
+
+    from lipbridge.client import Client
+
+
+async def serve(
+    client: Client,
+    temporal: TemporalClient,
+    providers: Sequence[str],
+    *,
+    stop: asyncio.Event,
+    submits_per_second: float | None = None,
+    max_activities: int = 64,
+    handover: float = 5.0,
+    ready: Callable[[], None] | None = None,
+) -> None:
+    """Run until ``stop`` is set. ``submits_per_second`` is the server-side limit on each
+    provider's submit queue (every worker should give the same); ``handover`` is how long
+    a workflow task waits for this worker's sticky queue before any worker may take it
+    (a killed worker's workflows move on after it)."""
+    activities = JobActivities(client, temporal, threads=max_activities)
+    sticky = timedelta(seconds=handover)
+    workers = [
+        Worker(
+            temporal,
+            task_queue=WORKFLOW_QUEUE,
+            workflows=[JobWorkflow, CapWorkflow, BatchWorkflow],
+            sticky_queue_schedule_to_start_timeout=sticky,
+        )
+    ]
+    for provider in providers:
+        workers.append(
+            Worker(
+                temporal,
+                task_queue=submit_queue(provider),
+                activities=activities.all(),
+                max_concurrent_activities=max_activities,
+                max_task_queue_activities_per_second=submits_per_second,
+            )
+        )
+        workers.append(
+            Worker(
+                temporal,
+                task_queue=provider_queue(provider),
+                activities=activities.all(),
+                max_concurrent_activities=max_activities,
+            )
+        )
+    try:
+        async with contextlib.AsyncExitStack() as stack:
+            for worker in workers:
+                await stack.enter_async_context(worker)
+            if ready is not None:
+                ready()
+            await stop.wait()
+    finally:
+        activities.close()

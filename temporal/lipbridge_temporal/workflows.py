@@ -1,0 +1,355 @@
+"""The workflows: one per job, one per batch, one semaphore per provider. Deterministic:
+every call to a provider, the ledger or the disk is an activity (:mod:`.activities`),
+called by name so that this module imports nothing of lipbridge's I/O."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass, field, replace
+from datetime import timedelta
+from typing import TypeVar
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from lipbridge_temporal.names import (
+        WORKFLOW_QUEUE,
+        cap_workflow_id,
+        job_workflow_id,
+        provider_queue,
+        submit_queue,
+    )
+    from lipbridge_temporal.specs import (
+        BatchInput,
+        BatchProgress,
+        Callback,
+        JobSpec,
+        Outcome,
+        Polled,
+        Saved,
+        Submitted,
+    )
+
+# A submit is re-sent by Temporal only under the provider's idempotency key; errors that
+# no retry changes end it at once.
+FINAL_REFUSALS = [
+    "AuthenticationError",
+    "InvalidRequest",
+    "UnsupportedOption",
+    "UnsupportedCapability",
+    "InsufficientCredits",
+    "ConfigurationError",
+    "PluginContractError",
+    "NeedsReconciling",
+]
+KEYED_SUBMIT = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    maximum_interval=timedelta(seconds=60),
+    maximum_attempts=6,
+    non_retryable_error_types=FINAL_REFUSALS,
+)
+ONCE = RetryPolicy(maximum_attempts=1)
+# Polls, downloads and reconciliation never pay twice: retried while they may still work.
+SAFE = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    maximum_interval=timedelta(seconds=60),
+    maximum_attempts=20,
+    non_retryable_error_types=FINAL_REFUSALS,
+)
+T = TypeVar("T")
+CAP_CONTINUE_AFTER = 500  # signals a cap workflow takes before continuing as new
+BATCH_CONTINUE_AFTER = 500  # children a batch run starts before continuing as new
+
+
+def _refused(err: ActivityError) -> str | None:
+    """The refusal's message when the provider definitely took nothing, else None."""
+    cause = err.cause
+    if isinstance(cause, ApplicationError) and cause.details and cause.details[0] == "refused":
+        return cause.message
+    return None
+
+
+def _message(err: BaseException) -> str:
+    cause = err.cause if isinstance(err, ActivityError) and err.cause else err
+    return f"{type(cause).__name__}: {cause}"
+
+
+@workflow.defn(name="LipbridgeJob")
+class JobWorkflow:
+    """Submit (intent recorded first by the worker), reconcile an unknown outcome, poll on
+    durable timers (or at once when a callback arrives), download, and end with the job's
+    outcome. A cap slot at the provider is held from before the submit to the end."""
+
+    def __init__(self) -> None:
+        self._granted = False
+        self._callback: Callback | None = None
+        self.phase = "queued"
+
+    @workflow.signal(name="granted")
+    def granted(self) -> None:
+        self._granted = True
+
+    @workflow.signal(name="callback")
+    def callback(self, news: Callback) -> None:
+        self._callback = news
+
+    @workflow.query(name="phase")
+    def phase_of(self) -> str:
+        return self.phase
+
+    @workflow.run
+    async def run(self, spec: JobSpec) -> Outcome:
+        if spec.cap:
+            await workflow.execute_activity(
+                "lipbridge.acquire",
+                args=[spec.provider, spec.cap, workflow.info().workflow_id],
+                task_queue=provider_queue(spec.provider),
+                start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=SAFE,
+            )
+            await workflow.wait_condition(lambda: self._granted)
+        try:
+            return await self._job(spec)
+        finally:
+            if spec.cap:
+                cap = workflow.get_external_workflow_handle(cap_workflow_id(spec.provider))
+                await cap.signal("release", workflow.info().workflow_id)
+
+    async def _step(
+        self,
+        name: str,
+        args: list[object],
+        result: type[T],
+        spec: JobSpec,
+        queue: str,
+        policy: RetryPolicy,
+    ) -> T:
+        """Run activity ``name``; a worker that stops heartbeating loses it to another."""
+        done: T = await workflow.execute_activity(
+            name,
+            args=args,
+            result_type=result,
+            task_queue=queue,
+            start_to_close_timeout=timedelta(seconds=spec.timeout),
+            heartbeat_timeout=timedelta(seconds=spec.liveness),
+            retry_policy=policy,
+        )
+        return done
+
+    async def _job(self, spec: JobSpec) -> Outcome:
+        ended = Outcome(
+            local_id=spec.local_id,
+            provider=spec.provider,
+            line=spec.line,
+            output=spec.output,
+            state="unknown",
+        )
+        self.phase = "submitting"
+        policy = KEYED_SUBMIT if spec.keyed else ONCE
+        try:
+            submitted = await self._step(
+                "lipbridge.submit", [spec], Submitted, spec, submit_queue(spec.provider), policy
+            )
+        except ActivityError as err:
+            refused = _refused(err)
+            if refused is not None:
+                return replace(ended, state="rejected", error=refused)
+            # Unknown: the answer was lost, or the worker died mid-submit (a timeout).
+            # Never re-sent blindly: the core's reconciliation finds the job, or says why not.
+            try:
+                submitted = await self._step(
+                    "lipbridge.reconcile",
+                    [spec],
+                    Submitted,
+                    spec,
+                    provider_queue(spec.provider),
+                    SAFE,
+                )
+            except ActivityError as again:
+                refused = _refused(again)
+                state = "rejected" if refused is not None else "unknown"
+                return replace(ended, state=state, error=refused or _message(again))
+        ended = replace(ended, provider_job_id=_job_id(submitted.handle_json))
+        self.phase = "running"
+        polled = await self._wait(spec, submitted)
+        if polled is None:
+            return replace(ended, state="waiting", error="not finished by the deadline")
+        ended = replace(ended, billed=polled.billed)
+        if polled.state != "succeeded":
+            return replace(ended, state="failed", error=polled.error or polled.raw_status)
+        if spec.output is None:
+            return replace(ended, state="done")
+        self.phase = "downloading"
+        saved = await self._step(
+            "lipbridge.download",
+            [spec, submitted.handle_json],
+            Saved,
+            spec,
+            provider_queue(spec.provider),
+            SAFE,
+        )
+        return replace(ended, state="done", output=saved.path, size=saved.size, sha256=saved.sha256)
+
+    async def _wait(self, spec: JobSpec, submitted: Submitted) -> Polled | None:
+        """Poll until the job ends; sleep on durable timers in between, cut short by a
+        callback signal. None when the deadline passes first."""
+        deadline = workflow.now() + timedelta(seconds=spec.timeout)
+        last: Polled | None = None
+        delay = spec.first_poll
+        while True:
+            left = (deadline - workflow.now()).total_seconds()
+            if left <= 0:
+                return None
+            with contextlib.suppress(asyncio.TimeoutError):  # the timer ran out: poll
+                await workflow.wait_condition(
+                    lambda: self._callback is not None, timeout=min(delay, left)
+                )
+            news, self._callback = self._callback, None
+            if news is not None:  # polled at once: a callback is believed through a poll
+                workflow.logger.info("callback %s: polling now", news.raw_status)
+            last = await self._step(
+                "lipbridge.poll",
+                [spec, submitted.handle_json, last],
+                Polled,
+                spec,
+                provider_queue(spec.provider),
+                SAFE,
+            )
+            if last.terminal:
+                return last
+            delay = last.delay
+
+
+def _job_id(handle_json: str) -> str | None:
+    import json
+
+    value = json.loads(handle_json).get("job_id")
+    return value if isinstance(value, str) else None
+
+
+@dataclass
+class CapState:
+    """A provider's cap workflow: its limit, who holds a slot, who waits (in order)."""
+
+    provider: str
+    limit: int
+    holders: list[str] = field(default_factory=list)
+    waiting: list[str] = field(default_factory=list)
+
+
+@workflow.defn(name="LipbridgeCap")
+class CapWorkflow:
+    """A semaphore: at most ``limit`` job workflows hold a slot at a provider, whichever
+    worker runs them. ``acquire`` (by signal-with-start) queues a workflow id, ``granted``
+    is signalled to it in turn, ``release`` frees its slot. Continues as new every few
+    hundred signals, so its history stays small however long it lives."""
+
+    def __init__(self) -> None:
+        self._state = CapState(provider="", limit=1)
+        self._signals = 0
+
+    @workflow.signal(name="acquire")
+    def acquire(self, who: str, limit: int) -> None:
+        self._signals += 1
+        self._state.limit = max(1, limit)  # the latest start's cap wins
+        if who not in self._state.holders and who not in self._state.waiting:
+            self._state.waiting.append(who)
+
+    @workflow.signal(name="release")
+    def release(self, who: str) -> None:
+        self._signals += 1
+        for queue in (self._state.holders, self._state.waiting):
+            if who in queue:
+                queue.remove(who)
+
+    @workflow.query(name="holders")
+    def holders(self) -> list[str]:
+        return list(self._state.holders)
+
+    @workflow.run
+    async def run(self, state: CapState) -> None:
+        if state.provider:  # continued as new: the previous run's holders and queue
+            self._state.holders[:0] = state.holders
+            self._state.waiting[:0] = [w for w in state.waiting if w not in self._state.waiting]
+            if not self._state.provider:
+                self._state.provider = state.provider
+        self._state.provider = self._state.provider or state.provider
+        while True:
+            await workflow.wait_condition(
+                lambda: (
+                    (bool(self._state.waiting) and len(self._state.holders) < self._state.limit)
+                    or self._signals >= CAP_CONTINUE_AFTER
+                )
+            )
+            while self._state.waiting and len(self._state.holders) < self._state.limit:
+                who = self._state.waiting.pop(0)
+                self._state.holders.append(who)
+                try:
+                    await workflow.get_external_workflow_handle(who).signal("granted")
+                except Exception:  # it ended meanwhile: its slot is free again
+                    self._state.holders.remove(who)
+            if self._signals >= CAP_CONTINUE_AFTER:
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                workflow.continue_as_new(self._state)
+
+
+@workflow.defn(name="LipbridgeBatch")
+class BatchWorkflow:
+    """A batch: its jobs as child workflows, ``window`` at a time (each provider's cap
+    workflow holds it to its own limit). After a few hundred children a run lets those in
+    flight end, then continues as new with the rest."""
+
+    def __init__(self) -> None:
+        self._total = 0
+        self._ended: list[Outcome] = []
+        self._in_flight: dict[int, str] = {}
+
+    @workflow.query(name="progress")
+    def progress(self, since: int) -> BatchProgress:
+        return BatchProgress(
+            total=self._total, in_flight=dict(self._in_flight), ended=self._ended[since:]
+        )
+
+    @workflow.run
+    async def run(self, batch: BatchInput) -> list[Outcome]:
+        self._ended = list(batch.ended)
+        self._total = len(batch.ended) + len(batch.jobs)
+        todo = list(batch.jobs)
+        running: set[asyncio.Task[None]] = set()
+        started = 0
+        while todo and started < BATCH_CONTINUE_AFTER:
+            await workflow.wait_condition(lambda: len(running) < batch.window)
+            spec = todo.pop(0)
+            started += 1
+            running.add(asyncio.ensure_future(self._child(spec, running)))
+        await workflow.wait_condition(lambda: not running)
+        if todo:
+            workflow.continue_as_new(replace(batch, jobs=todo, ended=self._ended))
+        return self._ended
+
+    async def _child(self, spec: JobSpec, running: set[asyncio.Task[None]]) -> None:
+        self._in_flight[spec.line or 0] = spec.provider
+        try:
+            outcome: Outcome = await workflow.execute_child_workflow(
+                JobWorkflow.run,
+                spec,
+                id=job_workflow_id(spec.local_id),
+                task_queue=WORKFLOW_QUEUE,
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            )
+        except Exception as exc:  # a child that failed or could not start
+            outcome = Outcome(
+                local_id=spec.local_id,
+                provider=spec.provider,
+                line=spec.line,
+                state="unknown",
+                error=_message(exc),
+            )
+        self._in_flight.pop(spec.line or 0, None)
+        self._ended.append(outcome)
+        current = asyncio.current_task()
+        if current is not None:
+            running.discard(current)
