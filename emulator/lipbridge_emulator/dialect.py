@@ -25,8 +25,8 @@ from lipbridge.models import SyncMode
 # not newer. Minor versions only add (optional attributes, methods with defaults).
 # 1.1: uploads (Endpoint.UPLOAD, parse_upload, uploaded, UploadSpec, UploadView,
 # Problem.STORAGE_FULL). 1.2: callback_request (a callback's bytes and headers: signed
-# callbacks).
-DIALECT_VERSION = "1.2"
+# callbacks). 1.3: listing (Endpoint.LIST, a page of the provider's jobs).
+DIALECT_VERSION = "1.3"
 
 
 @frozen(kw_only=True)
@@ -68,6 +68,7 @@ class Endpoint(str, enum.Enum):
     CANCEL = "cancel"
     UPLOAD = "upload"  # a file into the provider's own storage (the request carries it, or
     # asks for a presigned URL to PUT it to)
+    LIST = "list"  # the provider's jobs, as its job listing shows them
 
 
 @frozen
@@ -236,6 +237,12 @@ class Dialect:
     def uploaded(self, upload: UploadView) -> Reply:
         """The upload's success reply (required with ``parse_upload``)."""
         raise NotImplementedError
+
+    def listing(self, request: Request, jobs: list[JobView]) -> Reply:
+        """The reply to a route to ``Endpoint.LIST``: ``jobs`` (every job of this provider,
+        in creation order) as the provider's listing shows them. Providers without a
+        listing keep this default."""
+        return self.problem(Problem.UNSUPPORTED, "this provider has no job listing")
 
 
 def version_problem(dialect: Dialect) -> str | None:

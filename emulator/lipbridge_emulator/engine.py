@@ -254,7 +254,9 @@ class Emulator:
             ):
                 return RESET
             job = None if route.job_id is None else self._jobs.find(provider, route.job_id)
-            if route.endpoint is Endpoint.UPLOAD:
+            if route.endpoint is Endpoint.LIST:
+                reply = dialect.listing(request, self._jobs.views(provider))
+            elif route.endpoint is Endpoint.UPLOAD:
                 reply = self._upload(dialect, request, identity, attempt)
             elif job is None:
                 reply = dialect.problem(Problem.NOT_FOUND, f"no task {route.job_id}")

@@ -27,7 +27,8 @@ def post(path: str, body: object) -> Request:
         ("GET", "/v1/predictions/abc", Route(Endpoint.POLL, "abc")),
         ("POST", "/v1/predictions/abc/cancel", Route(Endpoint.CANCEL, "abc")),
         ("POST", "/v1/files", Route(Endpoint.UPLOAD)),
-        ("GET", "/v1/predictions", None),
+        ("GET", "/v1/predictions", Route(Endpoint.LIST)),
+        ("PUT", "/v1/predictions", None),
         ("DELETE", "/v1/predictions/abc", None),
     ],
 )

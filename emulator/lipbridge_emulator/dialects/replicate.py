@@ -15,6 +15,8 @@ cited in ``cassettes/replicate``), not from the plugin:
 * ``POST /v1/predictions/{id}/cancel`` -> 200, the prediction: ``canceled`` at once for
   one still starting; for one processing, still ``processing`` (the model is asked to
   stop) and ``canceled`` from then on; a finished one unchanged.
+* ``GET /v1/predictions?created_after=&created_before=&cursor=`` -> a page of the
+  predictions, newest first (see :mod:`.replicate_listing`).
 * ``POST /v1/files`` multipart (``content``, ``filename``?, ``type``?) -> 201 the file
   ``{id, checksums, content_type, created_at, expires_at, metadata, size, urls.get}``.
 * Errors: problem details ``{"title", "detail", "status"}`` as ``application/problem+json``:
@@ -42,8 +44,8 @@ The emulator's choices where the docs are silent or it must differ:
 * ``metrics.predict_time`` is 15 s plus 2.5 s per output second. An official model costs
   sync.so's list rate per output second ($0.05, $0.083; Replicate's is not published), a
   community one its ``predict_time`` on an L40S at $0.000975/s. No answer shows a charge.
-* ``Prefer: wait`` is ignored (the prediction is answered ``starting``); ``GET
-  /v1/predictions`` (listing) and ``Cancel-After`` are not emulated; files live 24 hours.
+* ``Prefer: wait`` is ignored (the prediction is answered ``starting``); ``Cancel-After``
+  is not emulated; files live 24 hours.
 """
 
 from __future__ import annotations
@@ -80,6 +82,7 @@ from lipbridge_emulator.dialect import (
     UploadSpec,
     UploadView,
 )
+from lipbridge_emulator.dialects import replicate_listing
 
 PREDICTIONS = "/v1/predictions"
 FILES = "/v1/files"
@@ -200,7 +203,7 @@ def _url_ok(value: object, *, https_only: bool = False) -> bool:
 
 class ReplicateDialect(Dialect):
     provider = "replicate"
-    api_version = "1.2"  # callback_request
+    api_version = "1.3"  # listing
     url_lifetime = dt.timedelta(hours=1)
     callbacks = CallbackPolicy(timeout=10.0, retry_delays=(5.0, 15.0, 40.0))
 
@@ -219,6 +222,8 @@ class ReplicateDialect(Dialect):
             return Route(Endpoint.SUBMIT)
         if method == "POST" and path == FILES:
             return Route(Endpoint.UPLOAD)
+        if method == "GET" and path == PREDICTIONS:
+            return Route(Endpoint.LIST)
         rest = path.removeprefix(PREDICTIONS + "/")
         if rest == path or not rest:
             return None
@@ -264,8 +269,10 @@ class ReplicateDialect(Dialect):
         webhook = body.get("webhook")
         if webhook is not None and not _url_ok(webhook, https_only=True):
             return problem_reply(
-                422, "Invalid webhook", "webhook must be an HTTPS URL (the lipbridge emulator "
-                "also takes http:// to loopback)"
+                422,
+                "Invalid webhook",
+                "webhook must be an HTTPS URL (the lipbridge emulator "
+                "also takes http:// to loopback)",
             )
         events = body.get("webhook_events_filter", list(EVENTS))
         if not (isinstance(events, list) and all(e in EVENTS for e in events)):
@@ -337,6 +344,12 @@ class ReplicateDialect(Dialect):
                 return Reply.json(200, self._prediction(job, word="processing"))
         return Reply.json(200, self._prediction(job))
 
+    def listing(self, request: Request, jobs: list[JobView]) -> Reply:
+        def refuse(detail: str) -> Reply:
+            return problem_reply(400, "Bad request", detail)
+
+        return replicate_listing.listing(request, jobs, PREDICTIONS, self._prediction, refuse)
+
     def callback_body(self, job: JobView) -> Any:
         """The webhook's body is the prediction."""
         return self._prediction(job)
@@ -372,7 +385,8 @@ class ReplicateDialect(Dialect):
             "logs": self._logs(job, WORDS[cancelled_in] if cancelled_in else word),
             "output": job.output_url if word == "succeeded" else None,
             "data_removed": False,
-            "error": (job.failure.message if job.failure else "prediction failed") if failed
+            "error": (job.failure.message if job.failure else "prediction failed")
+            if failed
             else None,
             "status": word,
             "created_at": iso(job.created),
@@ -434,16 +448,19 @@ class ReplicateDialect(Dialect):
         """The file; ``urls.get`` is the URL a prediction's input takes."""
         data = upload.spec.data or b""
         expires = upload.expires or upload.created + FILE_LIFETIME
-        return Reply.json(201, {
-            "id": upload.id,
-            "checksums": {"sha256": hashlib.sha256(data).hexdigest()},
-            "content_type": upload.spec.content_type,
-            "created_at": iso(upload.created),
-            "expires_at": iso(expires),
-            "metadata": {},
-            "size": upload.size if upload.size is not None else len(data),
-            "urls": {"get": upload.url},
-        })
+        return Reply.json(
+            201,
+            {
+                "id": upload.id,
+                "checksums": {"sha256": hashlib.sha256(data).hexdigest()},
+                "content_type": upload.spec.content_type,
+                "created_at": iso(upload.created),
+                "expires_at": iso(expires),
+                "metadata": {},
+                "size": upload.size if upload.size is not None else len(data),
+                "urls": {"get": upload.url},
+            },
+        )
 
     # -- errors --------------------------------------------------------------------------------
 

@@ -6,7 +6,9 @@ The API (``Authorization: Bearer <token>``):
   "webhook_events_filter"?}`` for an official model (its latest version), and ``POST
   /v1/predictions`` ``{"version", "input", ...}`` for a published version -> 201, the
   prediction, ``starting``;
-* ``GET /v1/predictions/{id}`` -> the prediction (see :mod:`.wire`); ``POST
+* ``GET /v1/predictions/{id}`` -> the prediction (see :mod:`.wire`); ``GET
+  /v1/predictions?created_after=&created_before=`` -> a page of them, for finding a
+  prediction whose create answer was lost (see :mod:`.find`); ``POST
   /v1/predictions/{id}/cancel`` -> 200, the prediction as the cancel left it;
 * uploads: ``POST /v1/files`` multipart (``content``, ``filename``, ``type``) -> the file,
   whose ``urls.get`` a prediction takes as an input URL, until its ``expires_at``;
@@ -14,7 +16,8 @@ The API (``Authorization: Bearer <token>``):
 * webhooks: the prediction POSTed to ``webhook``, signed by Standard Webhooks (see
   :mod:`.webhooks`).
 
-No idempotency header is documented, so a submit whose answer is lost is not re-sent.
+No idempotency header is documented, so a submit whose answer is lost is not re-sent: it
+is looked up in the prediction list instead.
 Outputs are served by ``replicate.delivery`` and removed an hour after the prediction
 completes: every result carries that ``expires_at``, and ``lipbridge wait``/``run``
 download within it. This module is the declarations and the hooks; the JSON mapping is in
@@ -55,7 +58,7 @@ from lipbridge.plugin import (
     hookimpl,
     timestamp,
 )
-from lipbridge_replicate import webhooks
+from lipbridge_replicate import find, webhooks
 from lipbridge_replicate.wire import (
     COMPUTE_UNIT,
     FILES,
@@ -186,6 +189,15 @@ class ReplicateLipSync:
         if status.state.terminal:
             return status
         return JobStatus(state=JobState.CANCELLING, raw_status=status.raw_status, logs=status.logs)
+
+    @hookimpl
+    def lipbridge_find_jobs(
+        self, request: JobRequest, since: dt.datetime, ctx: CallContext
+    ) -> list[JobHandle]:
+        """The predictions made from ``request``'s inputs since ``since``, from the
+        prediction list (see :mod:`.find`)."""
+        caps = INFO.model(request.model)
+        return find.find(request, since, ctx, caps, INFO.default_base_url)
 
     @hookimpl
     def lipbridge_upload(self, media: LocalMedia, ctx: CallContext) -> UploadedMedia:
