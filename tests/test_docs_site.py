@@ -54,6 +54,10 @@ def test_the_site_builds_with_strict(tmp_path: Path) -> None:
     # The API reference is generated from the docstrings...
     api = (site / "python-api" / "index.html").read_text(encoding="utf-8")
     assert "Validation happens first; nothing is sent for an invalid request." in api
+    # Sphinx roles in the docstrings read as code (mkdocs_ext/sphinx_roles.py), not as
+    # ":class:" followed by code.
+    assert "a <code>Ledger</code>" in api
+    assert ":class:" not in api
     # ...and each plugin README is a page, its links rewritten to the site's pages.
     for readme in ROOT.glob("plugins/*/README.md"):
         assert (site / "providers" / readme.parent.name / "index.html").is_file(), readme
@@ -105,9 +109,10 @@ def test_strict_fails_on_an_api_reference_to_nothing(tmp_path: Path) -> None:
 
 
 def test_a_plugin_readme_links_to_the_site_pages_and_nothing_else_moves() -> None:
-    """mkdocs_hooks.py rewrites links to docs/ and to other plugins; any other relative
-    link is left as written, for --strict to report."""
-    spec = importlib.util.spec_from_file_location("mkdocs_hooks", ROOT / "mkdocs_hooks.py")
+    """mkdocs_ext/provider_pages.py rewrites links to docs/ and to other plugins; any other
+    relative link is left as written, for --strict to report."""
+    path = ROOT / "mkdocs_ext" / "provider_pages.py"
+    spec = importlib.util.spec_from_file_location("provider_pages", path)
     assert spec is not None and spec.loader is not None
     hooks = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(hooks)

@@ -18,7 +18,7 @@ from mkdocs.config.defaults import MkDocsConfig
 from mkdocs.livereload import LiveReloadServer
 from mkdocs.structure.files import File, Files
 
-ROOT = Path(__file__).resolve().parent
+ROOT = Path(__file__).resolve().parent.parent
 PLUGINS = ROOT / "plugins"
 # A Markdown inline link's target: ](target) or ](target "title").
 LINK = re.compile(r"(?<=\]\()([^)\s#]*)(#[^)\s]*)?(?=[)\s])")
