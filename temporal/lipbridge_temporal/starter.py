@@ -69,3 +69,22 @@ async def start_job(temporal: TemporalClient, spec: JobSpec) -> WorkflowHandle[A
         task_queue=WORKFLOW_QUEUE,
         id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
     )
+
+
+async def start_batch(
+    temporal: TemporalClient, batch_id: str, jobs: list[JobSpec], *, window: int = 256
+) -> WorkflowHandle[Any, list[Outcome]]:
+    """Start a batch's workflow (``lipbridge-batch-<id>``), which starts each job's."""
+    from temporalio.common import WorkflowIDReusePolicy
+
+    from lipbridge_temporal.names import batch_workflow_id
+    from lipbridge_temporal.specs import BatchInput
+    from lipbridge_temporal.workflows import BatchWorkflow
+
+    return await temporal.start_workflow(
+        BatchWorkflow.run,
+        BatchInput(batch_id=batch_id, jobs=jobs, window=window),
+        id=batch_workflow_id(batch_id),
+        task_queue=WORKFLOW_QUEUE,
+        id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+    )

@@ -73,8 +73,10 @@ def _refused(err: ActivityError) -> str | None:
 
 
 def _message(err: BaseException) -> str:
-    cause = err.cause if isinstance(err, ActivityError) and err.cause else err
-    return f"{type(cause).__name__}: {cause}"
+    """The innermost cause of a Temporal error (an activity's, a child's), named."""
+    while getattr(err, "cause", None) is not None:
+        err = err.cause  # type: ignore[attr-defined]
+    return f"{type(err).__name__}: {err}"
 
 
 @workflow.defn(name="LipbridgeJob")
@@ -183,14 +185,19 @@ class JobWorkflow:
         if spec.output is None:
             return replace(ended, state="done")
         self.phase = "downloading"
-        saved = await self._step(
-            "lipbridge.download",
-            [spec, submitted.handle_json],
-            Saved,
-            spec,
-            provider_queue(spec.provider),
-            SAFE,
-        )
+        try:
+            saved = await self._step(
+                "lipbridge.download",
+                [spec, submitted.handle_json],
+                Saved,
+                spec,
+                provider_queue(spec.provider),
+                SAFE,
+            )
+        except ActivityError as err:  # paid for and finished: `lipbridge jobs download` it
+            return replace(
+                ended, state="failed", error=f"the video could not be saved: {_message(err)}"
+            )
         return replace(ended, state="done", output=saved.path, size=saved.size, sha256=saved.sha256)
 
     async def _wait(self, spec: JobSpec, submitted: Submitted) -> Polled | None:

@@ -84,6 +84,8 @@ def local_client(emu: Emulator) -> Client:
 
 def specs(emu: Emulator, out: Path | None, count: int, **options: Any) -> list[JobSpec]:
     client = local_client(emu)
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
     return [
         job_spec(
             client,
