@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The README's worked examples: each seed API's documented request, sent by the
+# The worked examples of docs/providers.md: each seed API's documented request, sent by the
 # lipbridge CLI to `lipbridge contract serve`, which answers on 127.0.0.1 with that
 # provider's documented responses (cassettes/<provider>/<scenario>.yaml). No key, no
 # network, no money; the waits are real (the CLI's normal polling schedule).
