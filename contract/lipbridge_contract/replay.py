@@ -33,6 +33,7 @@ from lipbridge import (
     Transport,
 )
 from lipbridge.context import EPOCH
+from lipbridge.jwks import SETTING
 from lipbridge.plugin import CallbackUpdate, CallContext, LocalMedia, UploadedMedia
 from lipbridge.validation import validate
 from lipbridge_contract.catalogue import FIND_HOOK
@@ -115,17 +116,21 @@ def new_client(
     *,
     webhook_secret: str | None = None,
     unsigned_callbacks: bool = False,
+    webhook_jwks: str | None = None,
 ) -> Client:
     """A client with nothing from the environment: the canary key, defaults and the
     scenario's own settings, and for a callback the sidecar's test secret and whether the
-    provider's unsigned callbacks are taken. It keeps no job ledger: a replay is not a job
+    provider's unsigned callbacks are taken (or its test key set, for public-key
+    signatures). It keeps no job ledger: a replay is not a job
     anyone paid for, and recorded job ids repeat across scenarios."""
     return Client(
         registry=registry,
         transport=transport,
         clock=clock,
         api_keys={provider: key},
-        settings={provider: settings or {}},
+        settings={
+            provider: {**(settings or {}), **({SETTING: webhook_jwks} if webhook_jwks else {})}
+        },
         environ={},
         rng=random.Random(0),
         ledger=False,
@@ -289,6 +294,7 @@ def replay(scenario: Scenario, registry: Registry, provider: str, key: str) -> O
                             sidecar.settings,
                             webhook_secret=sidecar.webhook_secret,
                             unsigned_callbacks=sidecar.callbacks,
+                            webhook_jwks=sidecar.webhook_jwks,
                         ),
                         wait_timeout=None,
                         on_step=lambda step: setattr(transport, "phase", step),

@@ -10,6 +10,7 @@ with errors that name the file and the field.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
@@ -188,6 +189,9 @@ class Sidecar:
     # time it was signed at, when the signature carries one (the replay's clock stands there).
     webhook_secret: str | None = field(default=None, repr=False)
     signed_at: dt.datetime | None = None
+    # Or, for a provider that signs with public keys, the test key set (JWKS JSON) the
+    # callback verifies under, given to the client as LIPBRIDGE_<PROVIDER>_WEBHOOK_JWKS.
+    webhook_jwks: str | None = None
 
     @property
     def finds(self) -> bool:
@@ -480,6 +484,7 @@ def parse_sidecar(path: Path) -> Sidecar:
     if not uploads and data.get("media") is not None:
         raise ScenarioError(f"{where}: media is the upload step's; this scenario has none")
     secret, signed_at = _signature(data, callbacks, where)
+    jwks = _key_set(data, callbacks, secret, where)
     request = handle = None
     since = None
     if steps[0] == "find":
@@ -516,7 +521,9 @@ def parse_sidecar(path: Path) -> Sidecar:
         description=str(data["description"]),
         provenance=_provenance(data.get("provenance"), where),
         steps=steps,
-        expect=_expectation(data.get("expect") or {}, steps, secret is not None, where),
+        expect=_expectation(
+            data.get("expect") or {}, steps, secret is not None or jwks is not None, where
+        ),
         request=request,
         handle=handle,
         durations=durations,
@@ -525,7 +532,25 @@ def parse_sidecar(path: Path) -> Sidecar:
         media=_media(data.get("media"), where) if uploads else None,
         webhook_secret=secret,
         signed_at=signed_at,
+        webhook_jwks=jwks,
     )
+
+
+def _key_set(
+    data: Mapping[str, Any], callbacks: bool, secret: str | None, where: str
+) -> str | None:
+    """A callback scenario's ``webhook_jwks`` (the public test keys it is signed under,
+    ``{"keys": [...]}``), as JSON; never beside a ``webhook_secret``."""
+    jwks = data.get("webhook_jwks")
+    if jwks is None:
+        return None
+    if not callbacks or secret is not None:
+        raise ScenarioError(
+            f"{where}: webhook_jwks is a callback step's signature, instead of webhook_secret"
+        )
+    if not isinstance(jwks, Mapping) or not isinstance(jwks.get("keys"), list):
+        raise ScenarioError(f'{where}: webhook_jwks must be a key set, {{"keys": [...]}}')
+    return json.dumps(jwks)
 
 
 def _signature(
@@ -540,8 +565,10 @@ def _signature(
         )
     if secret is not None and (not isinstance(secret, str) or not secret):
         raise ScenarioError(f"{where}: webhook_secret must be the test secret, as a string")
-    if signed_at is not None and secret is None:
-        raise ScenarioError(f"{where}: signed_at is a signature's time; give its webhook_secret")
+    if signed_at is not None and secret is None and data.get("webhook_jwks") is None:
+        raise ScenarioError(
+            f"{where}: signed_at is a signature's time; give its webhook_secret or webhook_jwks"
+        )
     return secret, None if signed_at is None else _instant(signed_at, f"{where}: signed_at")
 
 

@@ -163,6 +163,9 @@ class CallContext:
     # The secret the provider signs its callbacks with (LIPBRIDGE_<PROVIDER>_WEBHOOK_SECRET
     # or the client's), for lipbridge_parse_callback; None when none is configured.
     webhook_secret: Secret | None = None
+    # The public keys (JWKs, as parsed JSON objects) of the provider's webhook key set, for
+    # lipbridge_parse_callback of a provider that declares ``webhook_jwks_url``; else empty.
+    webhook_keys: tuple[Mapping[str, Any], ...] = ()
 
     def new_handle(
         self,

@@ -408,6 +408,10 @@ class ProviderInfo:
     # A job whose status says it finished may fail when its result is fetched, with no
     # status word for failed (fal.ai): a poll then returns JobError(phase="result").
     fails_through_result: bool = False
+    # Where the provider publishes the public keys (a JWKS) that sign its callbacks
+    # (fal.ai's ED25519 keys). The core fetches and caches the set, since a callback hook
+    # may do no I/O, and passes its keys as ``ctx.webhook_keys`` (contract 1.4, optional).
+    webhook_jwks_url: str | None = None
 
     def reports(self, state: JobState) -> bool:
         """Whether the plugin can report ``state``: a status word means it, or (failed)

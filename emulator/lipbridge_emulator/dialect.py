@@ -25,7 +25,8 @@ from lipbridge.models import SyncMode
 # not newer. Minor versions only add (optional attributes, methods with defaults).
 # 1.1: uploads (Endpoint.UPLOAD, parse_upload, uploaded, UploadSpec, UploadView,
 # Problem.STORAGE_FULL). 1.2: callback_request (a callback's bytes and headers: signed
-# callbacks). 1.3: listing (Endpoint.LIST, a page of the provider's jobs).
+# callbacks). 1.3: public (a document served to anyone: a webhook key set); listing
+# (Endpoint.LIST, a page of the provider's jobs).
 DIALECT_VERSION = "1.3"
 
 
@@ -228,6 +229,11 @@ class Dialect:
         bytes, and its headers besides Content-Type. JSON and none by default; a provider
         that signs its callbacks signs here."""
         return json.dumps(body).encode(), {}
+
+    def public(self, request: Request) -> Reply | None:
+        """A document the provider serves to anyone, with no key and no faults (fal's
+        webhook key set), or None for every other request (the default)."""
+        return None
 
     def parse_upload(self, request: Request) -> UploadSpec | Reply:
         """Validate an upload as the provider does (a route to ``Endpoint.UPLOAD``); a Reply

@@ -200,6 +200,9 @@ class Emulator:
             headers=incoming.headers,
             base_url=self.base_url(dialect.provider),
         )
+        public = dialect.public(probe)
+        if public is not None:
+            return self._answer(arrival, public)
         route = dialect.route(probe)
         if route is None:
             return self._answer(arrival, dialect.problem(Problem.UNSUPPORTED, f"no route {path}"))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import json
 from typing import TYPE_CHECKING
 
 from lipbridge import CallbackRejected, ConfigurationError, LipbridgeError
@@ -60,15 +61,17 @@ def _read(
     secret: str | None,
     unsigned: bool,
     later: dt.timedelta = dt.timedelta(0),
+    jwks: str | None = None,
 ) -> CallbackUpdate | BaseException:
-    """The scenario's POST with ``body``, read by a fresh client (with ``secret``, taking
-    unsigned callbacks or not, its clock ``later`` than the signature's time): what
-    ``Client.parse_callback`` returned, or what it raised."""
+    """The scenario's POST with ``body``, read by a fresh client (with ``secret`` or the key
+    set ``jwks``, taking unsigned callbacks or not, its clock ``later`` than the
+    signature's time): what ``Client.parse_callback`` returned, or what it raised."""
     clock = SteppedClock(scenario.sidecar.signed_at or EPOCH)
     clock.sleep(later.total_seconds())
     client = new_client(
         run.registry, run.provider, run.key, clock, ScriptedTransport([]),
         scenario.sidecar.settings, webhook_secret=secret, unsigned_callbacks=unsigned,
+        webhook_jwks=jwks,
     )
     posted = posted_callback(scenario)
     try:
@@ -115,12 +118,18 @@ def _probes(run: SuiteRun, obs: Observation, expected: ExpectedCallback) -> tupl
     """What each attack on the recorded callback got, with the refusal it must get; and
     notes on probes that could not be made."""
     scenario = obs.scenario
-    secret = scenario.sidecar.webhook_secret
+    secret, jwks = scenario.sidecar.webhook_secret, scenario.sidecar.webhook_jwks
     body = posted_callback(scenario).request_body
     probes: list[tuple[str, CallbackUpdate | BaseException, type[LipbridgeError]]] = []
     notes: list[str] = []
-    read = functools.partial(_read, run, scenario)
-    if secret is None:
+    read = functools.partial(_read, run, scenario, jwks=jwks)
+    if jwks is not None:
+        probes.append((
+            "the callback checked against another key set",
+            read(body, secret=None, unsigned=True, jwks=other_keys(jwks)),
+            CallbackRejected,
+        ))
+    elif secret is None:
         probes.append((
             f"the unsigned callback, without {env_var(run.provider, 'UNSIGNED_CALLBACKS')}"
             "=accept,",
@@ -128,11 +137,12 @@ def _probes(run: SuiteRun, obs: Observation, expected: ExpectedCallback) -> tupl
             CallbackRejected,
         ))
         return probes, notes
-    probes.append((
-        "the callback checked against another webhook secret",
-        read(body, secret=f"{secret}-lbcontract-other", unsigned=True),
-        CallbackRejected,
-    ))
+    else:
+        probes.append((
+            "the callback checked against another webhook secret",
+            read(body, secret=f"{secret}-lbcontract-other", unsigned=True),
+            CallbackRejected,
+        ))
     altered = tampered(body, expected.job_id)
     if altered is None:
         notes.append(f"{scenario.name}: the job id is not in the body; no tampering probe")
@@ -151,12 +161,26 @@ def _probes(run: SuiteRun, obs: Observation, expected: ExpectedCallback) -> tupl
             read(body, secret=secret, unsigned=True, later=REPLAYED_AFTER),
             CallbackRejected,
         ))
+    if jwks is not None:  # without one, the core fetches the provider's: no I/O in a replay
+        return probes, notes
     probes.append((
         "the signed callback read with no webhook secret configured",
         read(body, secret=None, unsigned=True),
         ConfigurationError,
     ))
     return probes, notes
+
+
+def other_keys(jwks: str) -> str:
+    """``jwks`` with every key's public value (``x``, ``n``) changed in one character: keys
+    that are well-formed but sign nothing the provider sent."""
+    data = json.loads(jwks)
+    for key in data.get("keys", []):
+        for name in ("x", "n"):
+            value = key.get(name)
+            if isinstance(value, str) and value:
+                key[name] = ("B" if value[0] != "B" else "C") + value[1:]
+    return json.dumps(data)
 
 
 def _secret_shown(secret: str | None, obs: Observation, errors: list[BaseException],

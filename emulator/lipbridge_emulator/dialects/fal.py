@@ -37,8 +37,17 @@ The emulator's choices where the docs are silent:
 * ``queue_position`` counts the requests accepted before this one that this dialect has
   not yet seen leave the queue (a dialect sees a job only when it renders it).
 * Charges follow the model pages, in USD per output second (Kling's per input second
-  is taken as the output's). Webhooks (ED25519-signed) are not emulated; nor is the
-  result's expiry (1 hour).
+  is taken as the output's). The result's expiry (1 hour) is not emulated.
+* Webhooks (``?fal_webhook=<url>`` on the submit): once the request ends, ``{"request_id",
+  "gateway_request_id", "status": "OK", "payload": <the result>}``, or ``"status":
+  "ERROR"`` with ``"error": "Invalid status code: <n>"`` and the error as the payload
+  (a cancelled request's 499 too, assumed), signed as fal signs them: ED25519 over
+  ``request_id``, user id, timestamp and the body's SHA-256 hex joined by newlines, in
+  ``X-Fal-Webhook-*`` headers. The key is the emulator's own (derived from a fixed text,
+  for tests only, never fal's), its public half served as a JWKS at
+  ``/.well-known/jwks.json`` under the mount, where a base URL pointed at the emulator
+  makes lipbridge fetch it. "It will retry 10 times in the span of 2 hours": ten retries
+  spaced to about two hours (the spacing is assumed), 10 s per attempt (assumed).
 * The result route and the status route name the same job, and a dialect's ``status``
   sees only the job: ``route`` notes, per handler thread, which of the two (and whether
   logs were asked for) the request it routed is.
@@ -46,7 +55,10 @@ The emulator's choices where the docs are silent:
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import hashlib
+import json
 import math
 import re
 import threading
@@ -56,8 +68,12 @@ from decimal import Decimal
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
 from lipbridge.models import SyncMode
 from lipbridge_emulator.dialect import (
+    CallbackPolicy,
     Dialect,
     Endpoint,
     JobSpec,
@@ -102,10 +118,45 @@ SERVER_ERRORS = {
 }
 
 
+# The emulator's webhook signing key: derived from this text, so its key set is the same
+# in every run; a test key, published here, never one of fal's.
+SIGNING_SEED = b"lipbridge emulator: fal webhook signing key, for tests only (not fal's)"
+WEBHOOK_USER = "lipbridge-emulator"
+JWKS_PATH = "/.well-known/jwks.json"
+
+
+def signing_key() -> Ed25519PrivateKey:
+    return Ed25519PrivateKey.from_private_bytes(hashlib.sha256(SIGNING_SEED).digest())
+
+
+def key_set(key: Ed25519PrivateKey) -> dict[str, Any]:
+    """``key``'s public half as fal publishes its keys: OKP, Ed25519, ``x`` base64url."""
+    raw = key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+    x = base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+    return {
+        "keys": [
+            {
+                "kty": "OKP",
+                "crv": "Ed25519",
+                "x": x,
+                "kid": "lipbridge-emulator",
+                "use": "sig",
+                "alg": "EdDSA",
+            }
+        ]
+    }
+
+
 class FalDialect(Dialect):
     """fal.ai's queue; see the module docstring for what is documented and what assumed."""
 
     provider: ClassVar[str] = "fal"
+    api_version: ClassVar[str] = "1.3"  # public, for the webhook key set
+    # "it will retry 10 times in the span of 2 hours"
+    callbacks: ClassVar[CallbackPolicy | None] = CallbackPolicy(
+        timeout=10.0,
+        retry_delays=(15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 900.0, 1200.0, 1800.0, 2100.0),
+    )
     url_lifetime: ClassVar[dt.timedelta] = dt.timedelta(days=7)  # CDN files: not documented
 
     def __init__(self) -> None:
@@ -113,6 +164,7 @@ class FalDialect(Dialect):
         self._cancelled: set[str] = set()
         self._waiting: list[str] = []  # accepted and not yet seen out of the queue
         self._local = threading.local()  # what the request being answered asked for
+        self._key = signing_key()
 
     def job_id(self, created: dt.datetime, token: str) -> str:
         """A UUID, the form of the docs' request ids (80e732af-660e-...)."""
@@ -166,6 +218,7 @@ class FalDialect(Dialect):
             video=body["video_url"],
             audio=body["audio_url"],
             sync_mode=mode,
+            callback_url=request.query.get("fal_webhook"),
             echo={"base": request.base_url, "app": app, "variant": body.get("model")},
         )
 
@@ -211,6 +264,37 @@ class FalDialect(Dialect):
         with self._lock:
             self._cancelled.add(job.id)
         return Reply.json(202, {"status": "CANCELLATION_REQUESTED"})
+
+    def public(self, request: Request) -> Reply | None:
+        """The webhook key set, for anyone (fal serves its own at rest.alpha.fal.ai)."""
+        if request.method == "GET" and request.path == JWKS_PATH:
+            return Reply.json(200, key_set(self._key))
+        return None
+
+    def callback_body(self, job: JobView) -> Any:
+        """The webhook: the result's body as the payload, OK for a 200, else ERROR."""
+        with self._lock:
+            cancelled = job.id in self._cancelled
+        reply = self._result(job, cancelled, done=True)
+        body: dict[str, Any] = {"request_id": job.id, "gateway_request_id": job.id}
+        if reply.status == 200:
+            body["status"] = "OK"
+        else:
+            body.update(status="ERROR", error=f"Invalid status code: {reply.status}")
+        body["payload"] = json.loads(reply.body)
+        return body
+
+    def callback_request(self, body: Any, sent: dt.datetime) -> tuple[bytes, Mapping[str, str]]:
+        payload = json.dumps(body).encode()
+        stamp = str(int(sent.timestamp()))
+        request_id = str(body["request_id"])
+        message = "\n".join([request_id, WEBHOOK_USER, stamp, hashlib.sha256(payload).hexdigest()])
+        return payload, {
+            "X-Fal-Webhook-Request-Id": request_id,
+            "X-Fal-Webhook-User-Id": WEBHOOK_USER,
+            "X-Fal-Webhook-Timestamp": stamp,
+            "X-Fal-Webhook-Signature": self._key.sign(message.encode()).hex(),
+        }
 
     def problem(self, problem: Problem, message: str, status: int | None = None) -> Reply:
         if problem is Problem.UNAUTHORIZED:

@@ -17,10 +17,12 @@ The API (``Authorization: Key <key_id>:<key_secret>``):
   still be executed after getting this response"), 400 ``{"status":
   "ALREADY_COMPLETED"}``, 404 ``{"status": "NOT_FOUND"}``.
 
+Webhooks: ``?fal_webhook=<url>`` on the submit; fal POSTs the result there, signed with
+ED25519 under keys published as a JWKS (``ProviderInfo.webhook_jwks_url``: the core
+fetches and caches the set, the hook checks the signature, :mod:`.webhooks`).
+
 No idempotency header and no lookup of lost submits: the platform's listing is on
-another host (``api.fal.ai``). No webhooks (``?fal_webhook=<url>``): fal signs them with
-ED25519 under keys published as a JWKS that must be fetched, and a callback hook may do
-no I/O, so lipbridge could not read them yet. Uploads (fal's CDN token, then a POST to
+another host (``api.fal.ai``). Uploads (fal's CDN token, then a POST to
 ``v3.fal.media``) are on two more hosts and not implemented; the notes name the flow
 from fal's client source only.
 """
@@ -28,11 +30,13 @@ from fal's client source only.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from decimal import Decimal
 
 from lipbridge import CostEstimate, JobHandle, JobRequest, JobState, JobStatus, SyncMode
 from lipbridge.plugin import (
     AuthScheme,
+    CallbackUpdate,
     CallContext,
     CallKind,
     InputLimits,
@@ -46,6 +50,7 @@ from lipbridge.plugin import (
     log_lines,
     malformed,
 )
+from lipbridge_fal import webhooks
 from lipbridge_fal.wire import (
     ALREADY_COMPLETED,
     BACKUP,
@@ -140,9 +145,8 @@ def _model(
     video_formats: tuple[str, ...] = ("mp4",),
     limits: InputLimits | None = None,
 ) -> ModelCapabilities:
-    """A queue model: cancel and a price; its sync modes from :data:`WIRE`. No callback URL:
-    fal's webhooks are signed in a way lipbridge cannot check yet (module docstring), and a
-    job submitted with one would be polled sparsely for a callback never read."""
+    """A queue model: cancel, a callback URL (``fal_webhook``) and a price; its sync modes
+    from :data:`WIRE`."""
     native_id, _, modes = WIRE[name]
     return ModelCapabilities(
         name=name,
@@ -150,6 +154,7 @@ def _model(
         sync_modes=frozenset(SyncMode(m) for m in modes),
         default_sync_mode=default,
         sync_mode_hint=hint,
+        callback=True,
         cancel=True,
         cost_estimate=True,
         video_formats=video_formats,
@@ -188,6 +193,7 @@ INFO = ProviderInfo(
     api_key_env=("FAL_KEY",),
     status_words=STATUSES,
     fails_through_result=True,
+    webhook_jwks_url=webhooks.JWKS_URL,
 )
 
 
@@ -223,7 +229,11 @@ class FalQueue:
         caps = INFO.model(request.model)
         native_id, mode_field, modes = WIRE[caps.name]
         body = submit_body(request, mode_field, modes)
-        response = ctx.http.post(f"/{native_id}", kind=CallKind.SUBMIT, json=body)
+        # "?fal_webhook=<url>", url-encoded as fal's clients send it.
+        hook = {"fal_webhook": request.callback_url} if request.callback_url else None
+        response = ctx.http.request(
+            "POST", f"/{native_id}", kind=CallKind.SUBMIT, json=body, params=hook
+        )
         data = read(response, ctx)
         job_id = ctx.require(response, data, "request_id")
         resume = {key: ctx.require(response, data, key, job_id=job_id) for key in URLS}
@@ -254,6 +264,15 @@ class FalQueue:
                 job_id=handle.job_id,
             )
         return JobStatus(state=JobState.CANCELLING, raw_status=raw)
+
+    @hookimpl
+    def lipbridge_parse_callback(
+        self, headers: Mapping[str, str], body: bytes, ctx: CallContext
+    ) -> CallbackUpdate:
+        """A webhook: its ED25519 signature under fal's published keys first, then its
+        body, read as the result would be."""
+        webhooks.verify(headers, body, ctx)
+        return webhooks.update(body, ctx)
 
     @hookimpl
     def lipbridge_estimate_cost(

@@ -185,16 +185,23 @@ def finished(
         )
     if response.status in ACCOUNT | EXPIRED:
         raise refusal(response, ctx, job_id, gone=response.status in EXPIRED)
-    message, code = said(response)
-    cancelled = response.status == 499 or code == CANCELLED_TYPE
+    cancelled = response.status == 499 or said(response)[1] == CANCELLED_TYPE
     if response.status >= 500 and not cancelled and not isinstance(_detail(response), list):
         # A request error (flat detail, error_type) or a proxy's page is about this GET,
         # not the model's answer: raised as unavailable, so the wait polls again.
         raise refusal(response, ctx, job_id)
+    return failure(response, raw, logs, "for the result")
+
+
+def failure(response: Response, raw: str, logs: tuple[str, ...], where: str) -> JobStatus:
+    """The job's end from the model's error answer: cancelled for ``client_cancelled``
+    (499), else failed with fal's message and error type."""
+    message, code = said(response)
     error = JobError(
-        message=f"HTTP {response.status} for the result: {message or 'no message'}",
+        message=f"HTTP {response.status} {where}: {message or 'no message'}",
         code=code or str(response.status),
         phase="result",
     )
+    cancelled = response.status == 499 or code == CANCELLED_TYPE
     state = JobState.CANCELLED if cancelled else JobState.FAILED
     return JobStatus(state=state, raw_status=raw, logs=logs, error=error)
