@@ -151,10 +151,26 @@ def announce(provider: str, handle: JobHandle, *, waiting: bool) -> None:
 def wait_command(handle: JobHandle, *, local: bool = True) -> str:
     """The command that follows the job: by its ledger id where it has one (``local``),
     else by provider and job id, or its whole handle where resume data would be lost."""
+    return f"lipbridge wait {job_ref(handle, local=local)}"
+
+
+def job_ref(handle: JobHandle, *, local: bool = True) -> str:
+    """The job as the job commands take it (see :func:`wait_command`)."""
     if local and handle.local_id:
-        return f"lipbridge wait {handle.local_id}"
+        return handle.local_id
     ref = handle.to_json() if handle.resume else handle.job_id
-    return f"lipbridge wait {handle.provider} {shlex.quote(ref)}"
+    return f"{handle.provider} {shlex.quote(ref)}"
+
+
+def expiry_notice(result: JobResult, ref: str) -> str | None:
+    """For a video that was not saved, the time its URL lapses and how to fetch it before:
+    some providers remove outputs soon (Replicate an hour after the job ends)."""
+    if result.expires_at is None:
+        return None
+    return (
+        f"the provider keeps the video until {result.expires_at.isoformat()}: download "
+        f"it before then with: lipbridge download {ref} PATH"
+    )
 
 
 def show_route(route: MediaRoute) -> None:
@@ -198,8 +214,11 @@ def wait_and_fetch(
         emit_json({"handle": handle, "result": result, "output": str(path) if path else None})
         return
     click.echo(describe(result))
+    notice = None if path else expiry_notice(result, job_ref(handle))
     if path:
         click.echo(f"saved: {path}")
+    elif notice:
+        click.echo(notice, err=True)
 
 
 wait_options = [

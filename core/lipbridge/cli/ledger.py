@@ -16,6 +16,7 @@ import click
 from lipbridge.cli.app import ExitCode, cli, client_from, default_client, exit_code_for, report
 from lipbridge.cli.jobs import (
     describe,
+    expiry_notice,
     positive_seconds,
     request_from,
     show_route,
@@ -133,8 +134,11 @@ def run(
         emit_json({"local_id": local_id[0], "result": result, "output": output})
         return
     click.echo(describe(result))
+    notice = None if output else expiry_notice(result, local_id[0])
     if output:
         click.echo(f"saved: {output}")
+    elif notice:
+        click.echo(notice, err=True)
 
 
 @cli.group()
