@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 from attrs import frozen
 
 from lipbridge.callbacks import CallbackUpdate
+from lipbridge.config import ProviderConfig, UserFiles
 from lipbridge.context import (
     CallContext,
     Clock,
@@ -152,8 +153,11 @@ class Client:
     (API keys, base URLs). A client is safe to share between threads.
 
     A provider's key, base URL and settings are read (from the arguments, else the
-    environment) the first time the client calls that provider, and kept: a later change
-    to the environment needs a new client.
+    environment, else the user's keys and config files) the first time the client calls
+    that provider, and kept: a later change to the environment needs a new client. The
+    files are in ``user_dir`` (default: ``LIPBRIDGE_USER_DIR``, else the user's config
+    folder; False: none). A client given ``environ`` reads them only where that mapping
+    or ``user_dir`` says, so nothing from the user's files reaches a test or a replay.
 
     Every job is recorded in a job ledger (docs/jobs.md) before its submit is sent:
     ``ledger`` is a path or a :class:`~lipbridge.ledger.Ledger`; by default
@@ -185,7 +189,12 @@ class Client:
         staging: Staging | str | bool | None = None,
         webhook_secrets: Mapping[str, str] | None = None,
         unsigned_callbacks: Iterable[str] = (),
+        user_dir: str | os.PathLike[str] | bool | None = None,
     ) -> None:
+        if user_dir is None:
+            user_dir = environ is None or UserFiles.named(environ)
+        self._user_dir = user_dir
+        self._files: UserFiles | None = None
         self._environ = os.environ if environ is None else environ
         self.registry = registry if registry is not None else Registry(environ=self._environ)
         self.transport = transport or Transport()
@@ -261,8 +270,52 @@ class Client:
 
     # -- plumbing -----------------------------------------------------------------------------
 
+    @property
+    def environ(self) -> Mapping[str, str]:
+        """The environment this client reads keys, base URLs and settings from."""
+        return self._environ
+
+    @property
+    def user_files(self) -> UserFiles | None:
+        """The keys and config files this client reads (read on first use), or None."""
+        if self._files is None and self._user_dir is not False:
+            folder = None if self._user_dir is True else Path(self._user_dir)
+            files = UserFiles.at(self._environ, folder)
+            files.config.check_providers(self.registry.names())
+            for problem in files.keys.warnings:
+                log.warning("%s", problem)
+            self._files = files
+        return self._files
+
+    def file_config(self, provider: str) -> ProviderConfig:
+        """``provider``'s part of the config file (empty without one)."""
+        files = self.user_files
+        return ProviderConfig() if files is None else files.config.provider(provider)
+
+    @property
+    def default_provider(self) -> str | None:
+        """The config file's ``default_provider``, if it names one."""
+        files = self.user_files
+        return None if files is None else files.config.default_provider
+
+    def credentials(self, provider: str, info: ProviderInfo) -> Credentials:
+        """``provider``'s key and where it comes from: ``api_keys``, else the environment,
+        else the keys file. Raises for a key that could not be sent."""
+        files = self.user_files
+        return Credentials.resolve(
+            provider,
+            info.api_key_env,
+            self._environ,
+            self._api_keys.get(provider),
+            stored=None if files is None else files.keys.get(provider),
+        )
+
     def _configured_base_url(self, provider: str) -> str | None:
-        return self._base_urls.get(provider) or self._environ.get(env_var(provider, "BASE_URL"))
+        return (
+            self._base_urls.get(provider)
+            or self._environ.get(env_var(provider, "BASE_URL"))
+            or self.file_config(provider).base_url
+        )
 
     def _private_ok(self, url: str) -> bool:
         """Whether ``url`` may reach a private address: allowed by the user, or its host is
@@ -276,6 +329,8 @@ class Client:
             value for name, value in self._environ.items()
             if name.startswith("LIPBRIDGE_") and name.endswith("_BASE_URL")
         ]
+        if self.user_files is not None:
+            configured += [c.base_url or "" for c in self.user_files.config.providers.values()]
         return any(_hostname(base) == host for base in configured)
 
     def base_url(self, provider: str, info: ProviderInfo) -> str:
@@ -288,15 +343,14 @@ class Client:
     def _setup(self, provider: str, info: ProviderInfo) -> ProviderSetup:
         """``provider``'s key, base URL and settings, read on the first call and kept.
 
-        ``api_keys``, ``base_urls`` and ``settings`` win over the environment. Nothing that
-        failed (a malformed key or URL) is kept: the next call reads and fails again.
+        ``api_keys``, ``base_urls`` and ``settings`` win over the environment, which wins
+        over the user's files. Nothing that failed (a malformed key or URL) is kept: the
+        next call reads and fails again.
         """
         setup = self._setups.get(provider)
         if setup is not None:
             return setup
-        credentials = Credentials.resolve(
-            provider, info.api_key_env, self._environ, self._api_keys.get(provider)
-        )
+        credentials = self.credentials(provider, info)
         base_url = self.base_url(provider, info)
         dist, version = self.registry.distribution(provider)
         user_agent = f"lipbridge/{_core_version()}"
@@ -308,7 +362,11 @@ class Client:
             local=is_local_host(_hostname(base_url)),
             user_agent=user_agent,
             settings=MappingProxyType(
-                {**provider_settings(provider, self._environ), **self._settings.get(provider, {})}
+                {
+                    **self.file_config(provider).settings,
+                    **provider_settings(provider, self._environ),
+                    **self._settings.get(provider, {}),
+                }
             ),
         )
         return self._setups.setdefault(provider, setup)  # another thread's, if it was quicker
@@ -721,11 +779,19 @@ class Client:
         drop_unsupported: bool = False,
     ) -> CostEstimate:
         """Price a request offline. Invalid for ``submit`` means invalid here too, except
-        that a local file needs no route to the provider: it is measured, not sent."""
+        that a local file needs no route to the provider: it is measured, not sent.
+        Your own price for the model in the config file wins over the plugin's."""
         info = self.registry.info(provider)
         request = validate(info, request, drop_unsupported=drop_unsupported)
         self.media.check(info, request)
         caps = info.model(request.model)
+        files = self.user_files
+        mine = files and files.config.price(provider, caps.name, [m.name for m in info.models])
+        if files and mine:
+            from lipbridge.config.prices import your_estimate
+
+            durations = self.durations(request, info, video_seconds, audio_seconds)
+            return your_estimate(files.config, provider, caps.name, mine, request, durations)
         if not caps.cost_estimate:
             return CostEstimate.unknown(
                 provider, caps.name, f"{provider} declares no price for {caps.name}"

@@ -83,18 +83,20 @@ def env_var(provider: str, suffix: str) -> str:
 
 @frozen(kw_only=True)
 class Credentials:
-    """An API key (maybe absent) and the places it was looked for, for a useful error."""
+    """An API key (maybe absent), where it came from, and the places it was looked for."""
 
     provider: str
     api_key: Secret | None
     looked_in: tuple[str, ...] = ()
+    # Where the key was found: api_keys['name'], a variable's name, or KEYS_FILE.
+    source: str | None = None
 
     def require(self) -> str:
         if self.api_key is None:
             names = " or ".join(self.looked_in) or env_var(self.provider, "API_KEY")
             raise ConfigurationError(
-                f"no API key for provider {self.provider!r}: set {names}, "
-                "or pass api_keys={...} to Client"
+                f"no API key for provider {self.provider!r}: set {names}, store one with "
+                f"`lipbridge keys set {self.provider}`, or pass api_keys={{...}} to Client"
             )
         return self.api_key.reveal()
 
@@ -105,20 +107,27 @@ class Credentials:
         conventional: tuple[str, ...],
         environ: Mapping[str, str],
         explicit: str | None = None,
+        stored: str | None = None,
     ) -> Credentials:
-        """The key from ``explicit`` (``api_keys``) or the first variable set in ``environ``.
+        """The key from ``explicit`` (``api_keys``), else the first variable set in
+        ``environ``, else ``stored`` (the keys file's): that order is the precedence.
 
         A key that could not go into an HTTP header is refused here, before any request.
         """
         names = (env_var(provider, "API_KEY"), *conventional)
         found = [(f"api_keys[{provider!r}]", explicit or "")]
         found += [(name, environ.get(name, "")) for name in names]
+        found.append((KEYS_FILE, stored or ""))
         for where, value in found:
             value = value.strip(_SURROUNDING)
             if value:
-                check_key(value, where)
-                return cls(provider=provider, api_key=Secret(value), looked_in=names)
+                check_key(value, f"{where} ({provider})" if where == KEYS_FILE else where)
+                return cls(provider=provider, api_key=Secret(value), looked_in=names, source=where)
         return cls(provider=provider, api_key=None, looked_in=names)
+
+
+# Credentials.source of a key from the keys file (lipbridge.keys).
+KEYS_FILE = "the keys file"
 
 
 # Stripped from both ends: a trailing newline from a file or a shell is not part of a key.

@@ -125,6 +125,8 @@ BUILTIN_COMMANDS = {
     **dict.fromkeys(("run", "jobs"), "lipbridge.cli.ledger"),
     "batch": "lipbridge.cli.batch",
     "callbacks": "lipbridge.cli.callbacks",
+    "keys": "lipbridge.cli.keys",
+    "config": "lipbridge.cli.config",
 }
 
 
