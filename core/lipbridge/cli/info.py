@@ -10,11 +10,14 @@ from attrs import frozen
 
 from lipbridge.cli.app import cli, client_from, provider_records
 from lipbridge.cli.render import emit_json, money, print_table, spread, table
+from lipbridge.config.prices import YOUR_PRICE
 from lipbridge.errors import LipbridgeError
 from lipbridge.models import CostEstimate, JobRequest, ModelCapabilities, SyncMode
 
 if TYPE_CHECKING:
+    from lipbridge.cli.sources import KeyOrigin
     from lipbridge.client import Client
+    from lipbridge.registry import PluginRecord
 
 PLACEHOLDER_VIDEO = "https://example.invalid/video.mp4"
 PLACEHOLDER_AUDIO = "https://example.invalid/audio.wav"
@@ -37,13 +40,26 @@ def capability_summary(caps: ModelCapabilities) -> str:
 
 
 @cli.command()
+@click.argument("name", required=False)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
-def providers(ctx: click.Context, as_json: bool) -> None:
-    """List installed providers, their models and capabilities, and broken plugins."""
+def providers(ctx: click.Context, name: str | None, as_json: bool) -> None:
+    """List installed providers, their models and capabilities, where each one's key
+    comes from, and broken plugins; with NAME, that provider in full."""
+    if name is not None:
+        from lipbridge.cli.provider_view import show_provider
+
+        show_provider(ctx, name, as_json)
+        return
     records = provider_records(ctx)
+    keys = _key_origins(ctx, records)
     if as_json:
-        emit_json(records)
+        from lipbridge.convert import unstructure
+
+        rows = unstructure(records)
+        for row in rows:
+            row["key"] = unstructure(keys.get(row["name"]))
+        emit_json(rows)
         return
     if not records:
         click.echo(
@@ -68,12 +84,24 @@ def providers(ctx: click.Context, as_json: bool) -> None:
             )
     if good.row_count:
         print_table(good)
+        where = table("provider", "API key from", title="Keys (lipbridge keys list)")
+        for name, origin in keys.items():
+            where.add_row(name, origin.text(short=True))
+        print_table(where)
     bad = [rec for rec in records if rec.info is None]
     if bad:
         problems = table("provider", "distribution", "status", "error", title="Not usable")
         for rec in bad:
             problems.add_row(rec.name, rec.distribution, rec.status, rec.error or "")
         print_table(problems)
+
+
+def _key_origins(ctx: click.Context, records: list[PluginRecord]) -> dict[str, KeyOrigin]:
+    """Where each usable provider's key comes from (never the key)."""
+    from lipbridge.cli.sources import Origins
+
+    origins = Origins(ctx)
+    return {rec.name: origins.key(rec.name, rec.info) for rec in records if rec.info}
 
 
 def _estimate_one(
@@ -105,10 +133,18 @@ def estimate(
     sync_mode: str | None,
     as_json: bool,
 ) -> None:
-    """Estimate what a job would cost, offline, from each plugin's price table."""
-    if bool(provider) == all_providers:
-        raise click.UsageError("give one PROVIDER or --all")
+    """Estimate what a job would cost, offline, from your prices in the config file, else
+    each plugin's price table. Without PROVIDER: the config file's default_provider."""
     client = client_from(ctx)
+    if provider and all_providers:
+        raise click.UsageError("give one PROVIDER or --all")
+    if not provider and not all_providers:
+        provider = client.default_provider
+        if provider is None:
+            raise click.UsageError(
+                "give one PROVIDER or --all (or set default_provider in the config file: "
+                "lipbridge config edit)"
+            )
     request = JobRequest(
         video=video or PLACEHOLDER_VIDEO,
         audio=audio or PLACEHOLDER_AUDIO,
@@ -125,7 +161,9 @@ def estimate(
                 f"{provider}/{result.model}: {spread(result.low, result.amount)} "
                 f"{result.unit}{usd}, {result.basis} x {money(result.quantity)}"
             )
-            if result.source:
+            if result.source and result.source.table_version == YOUR_PRICE:
+                click.echo(f"price source: {YOUR_PRICE}, from {result.source.url}")
+            elif result.source:
                 click.echo(f"price source: {result.source.url} as of {result.source.as_of}")
         else:
             click.echo(f"{provider}/{result.model}: unknown ({result.unknown_reason})")
