@@ -2,13 +2,36 @@
 
 from __future__ import annotations
 
+import shlex
 import sys
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from lipbridge.context import env_name
+from lipbridge.context import env_var
+
+if TYPE_CHECKING:
+    from lipbridge_emulator.engine import Emulator
+
+
+def exports(emu: Emulator) -> dict[str, str]:
+    """Every variable lipbridge needs to use the running emulator for each provider it
+    speaks: the base URL, the key it accepts, and the secret it signs callbacks with."""
+    found: dict[str, str] = {}
+    for name in sorted(emu.dialects):
+        found[env_var(name, "BASE_URL")] = emu.base_url(name)
+        found[env_var(name, "API_KEY")] = emu.key
+        secret = getattr(emu.dialects[name], "webhook_secret", None)
+        if isinstance(secret, str):
+            found[env_var(name, "WEBHOOK_SECRET")] = secret
+    return found
+
+
+def export_lines(variables: dict[str, str]) -> list[str]:
+    """``export NAME=value`` lines a POSIX shell can source (values quoted as needed)."""
+    return [f"export {name}={shlex.quote(value)}" for name, value in variables.items()]
 
 
 @click.command()
@@ -27,6 +50,12 @@ from lipbridge.context import env_name
 )
 @click.option("--speed", type=float, default=1.0, show_default=True, help="Divides durations.")
 @click.option(
+    "--env",
+    "env_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write the exports to this file (mode 0600), for `. FILE` in another shell.",
+)
+@click.option(
     "--url-lifetime",
     type=float,
     default=None,
@@ -40,6 +69,7 @@ def emulator(
     key: str,
     job_seconds: float | None,
     speed: float,
+    env_file: Path | None,
     url_lifetime: float | None,
 ) -> None:
     """Serve FoxAPI, AIHubMax, AI/ML API, JoggAI and sync.so look-alikes on one local
@@ -47,7 +77,8 @@ def emulator(
 
     Jobs render real MP4s from your inputs (it does not move lips). Inputs must be
     uploaded to the emulator (POST /files?name=face.mp4, or the provider's own upload)
-    or be data: URIs.
+    or be data: URIs. It prints every variable to export to point lipbridge at it (base
+    URLs, keys, callback secrets); ``--env FILE`` writes them to FILE too.
     """
     from lipbridge_emulator import samples
     from lipbridge_emulator.engine import Emulator
@@ -73,8 +104,14 @@ def emulator(
         video = emu.upload(samples.sample_video(), "face.mp4")
         audio = emu.upload(samples.sample_speech(), "speech.wav")
         click.echo(f"lipbridge emulator on {emu.url} (API key {key!r}); Ctrl-C stops it")
-        for name in sorted(emu.dialects):
-            click.echo(f"  export LIPBRIDGE_{env_name(name)}_BASE_URL={emu.base_url(name)}")
+        lines = export_lines(exports(emu))
+        for line in lines:
+            click.echo(f"  {line}")
+        if env_file is not None:
+            from lipbridge.keys import write_private
+
+            write_private(env_file, "".join(f"{line}\n" for line in lines))
+            click.echo(f"exports written to {env_file}: . {shlex.quote(str(env_file))}")
         click.echo(f"sample video: {video}\nsample speech: {audio}")
         click.echo(f"upload your own: curl --data-binary @face.mp4 '{emu.url}/files?name=face.mp4'")
         click.echo(f"ledger: {emu.url}/_emulator/ledger")
