@@ -269,3 +269,14 @@ def test_providers_name_shows_everything_wrapped_not_cut(standard_site: Path) ->
         return sorted(c for c in text if c.isalnum() or c in ".:/()=,@-_")
 
     assert letters(narrow) == letters(wide)
+
+
+def test_config_show_refuses_what_a_command_would_refuse(standard_site: Path) -> None:
+    path = write_config("[providers.acme.prices]\nacme-9 = 0.1\n")
+    result = lipbridge(standard_site, "config", "show")
+    assert result.exit_code == ExitCode.CONFIGURATION
+    assert f"{path}: providers.acme.prices.acme-9 is not a model of acme" in result.output
+    write_config("[providers.nobody]\n")  # with the installed plugins, read from os.environ
+    listed = CliRunner().invoke(cli, ["config", "show"])
+    assert listed.exit_code == ExitCode.CONFIGURATION
+    assert "providers.nobody is not an installed provider" in listed.output

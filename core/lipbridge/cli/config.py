@@ -41,7 +41,13 @@ def show(ctx: click.Context, as_json: bool) -> None:
     """Print the setup in effect for each provider and where each part comes from."""
     origins = Origins(ctx)
     user = origins.files.config if origins.files else None
-    rows = [origins.view(rec.name, rec.info) for rec in provider_records(ctx) if rec.info]
+    records = provider_records(ctx)
+    if user is not None:  # the same checks a command using the file makes, before showing it
+        user.check_providers([rec.name for rec in records])
+        for rec in records:
+            if rec.info is not None:
+                user.check_models(rec.name, [m.name for m in rec.info.models])
+    rows = [origins.view(rec.name, rec.info) for rec in records if rec.info]
     default = user.default_provider if user else None
     if as_json:
         emit_json(

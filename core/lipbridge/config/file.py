@@ -89,17 +89,21 @@ class UserConfig:
             if name not in installed:
                 raise self.error(f"providers.{name}", "is not an installed provider", allowed)
 
-    def price(self, provider: str, model: str, models: list[str]) -> UserPrice | None:
-        """Your price for ``provider``'s ``model`` (or its base model's, for ``name@version``);
-        a price for a model the provider does not offer is refused."""
-        prices = self.provider(provider).prices
-        for name in prices:
+    def check_models(self, provider: str, models: list[str]) -> None:
+        """Refuse a price for a model ``provider`` does not offer (``models``)."""
+        for name in self.provider(provider).prices:
             if name not in models:
                 raise self.error(
                     f"providers.{provider}.prices.{name}",
                     f"is not a model of {provider}",
                     ", ".join(models),
                 )
+
+    def price(self, provider: str, model: str, models: list[str]) -> UserPrice | None:
+        """Your price for ``provider``'s ``model`` (or its base model's, for ``name@version``);
+        a price for a model the provider does not offer is refused."""
+        self.check_models(provider, models)
+        prices = self.provider(provider).prices
         found = prices.get(model)
         base, mark, _ = model.rpartition("@")
         return prices.get(base) if found is None and mark else found
