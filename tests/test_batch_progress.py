@@ -88,7 +88,7 @@ def test_the_live_bar_counts_rows_per_phase_and_provider_with_an_eta_and_the_cos
     assert "rows: 5 queued, 0 submitting, 0 running, 0 downloading" in first
     assert "providers: foxapi none yet; jogg none yet" in first
     # Planned: rows 1, 2, 4, 5 at 4 credits ($0.40) each; row 3's price is unknown.
-    assert "cost: planned 16 credits + 1 unknown, $1.6, billed nothing yet" in first
+    assert "cost: planned 16 credits + 1 unknown, $1.60, billed nothing yet" in first
 
     for provider in ("foxapi", "foxapi", "jogg"):
         tally.enter(provider, Phase.SUBMITTING)
@@ -113,7 +113,7 @@ def test_the_live_bar_counts_rows_per_phase_and_provider_with_an_eta_and_the_cos
     assert "2/5" in later and "ETA 0:00:30" in later
     assert "rows: 2 queued, 1 submitting, 0 running, 0 downloading; 2 done" in later
     assert "foxapi 1 done; jogg 1 in flight, 1 done" in later
-    assert "2 done: estimated 4 credits + 1 unknown, $0.4, billed 8.5 credits" in later
+    assert "2 done: estimated 4 credits + 1 unknown, $0.40, billed 8.5 credits" in later
 
 
 def test_rows_that_did_not_end_done_are_printed_above_the_bar() -> None:

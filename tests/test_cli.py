@@ -378,5 +378,6 @@ def test_an_estimate_that_is_a_range_reads_as_one() -> None:
     from lipbridge.cli.render import spread
 
     assert spread(Decimal("0"), Decimal("0.129675")) == "0 to 0.129675"
-    assert spread(None, Decimal("0.20")) == spread(Decimal("0.2"), Decimal("0.2")) == "0.2"
+    assert spread(None, Decimal("0.2")) == spread(Decimal("0.2"), Decimal("0.2")) == "0.2"
+    assert spread(None, Decimal("0.2"), "USD") == "0.20"  # a currency keeps its cents
     assert spread(None, None) == "-"

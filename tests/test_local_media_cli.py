@@ -99,7 +99,7 @@ def test_estimate_measures_local_files_for_every_provider(
     client = make_client()
     one = run(client, "estimate", "acme", *media(files))
     assert one.exit_code == 0, one.output
-    assert one.stdout.startswith("acme/acme-1: 10 credits ($0.1)")  # the 2 s of audio, looped
+    assert one.stdout.startswith("acme/acme-1: 10 credits ($0.10)")  # the 2 s of audio, looped
     every = json.loads(run(client, "estimate", "--all", *media(files), "--json").stdout)
     reasons = {row["provider"]: row["reason"] for row in every}
     assert set(reasons) == {"acme", "both", "roomy", "undated", "uploader"}

@@ -69,10 +69,16 @@ def contract(ctx: click.Context) -> None:
 @contract.command("run")
 @click.argument("providers", nargs=-1)
 @cassettes_option
-@click.option("--strictness", type=STRICTNESS, default="high", show_default=True)
+@click.option(
+    "--strictness",
+    type=STRICTNESS,
+    default="high",
+    show_default=True,
+    help="high: a missing scenario fails its check (certify at high); low skips it.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
 def run_command(providers: tuple[str, ...], root: Path, strictness: str, as_json: bool) -> None:
-    """Run every check for PROVIDER(s), or for every installed provider."""
+    """Run every check for each of PROVIDERS, or for every installed provider."""
     from rich.console import Console
 
     from lipbridge import Registry

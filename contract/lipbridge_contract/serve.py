@@ -129,7 +129,7 @@ class CassetteServer:
 @cassettes_option
 @click.option("--port", type=int, default=0, show_default=True, help="0 picks a free port.")
 def serve(provider: str, scenario: str, root: Path, port: int) -> None:
-    """Serve SCENARIO's recorded answers on 127.0.0.1 until every one is played."""
+    """Serve PROVIDER's SCENARIO's recorded answers on 127.0.0.1 until every one is played."""
     path = root / provider / f"{scenario}.yaml"
     try:
         interactions = load_interactions(path)

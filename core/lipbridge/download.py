@@ -5,18 +5,23 @@ URL usually points at a CDN or object store, not at the provider's API. The vide
 paid for by now, so every local failure says where the file was going and that it can
 be fetched again; no partial file is left behind, not even by a killed process (the next
 download to the same target removes a dead process's leftovers).
+
+Progress goes to whoever watches this thread's context (:func:`watching`, the CLI's
+progress bar): the bytes so far and the announced total, if any, after every chunk.
 """
 
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import os
 import secrets
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
 from lipbridge.context import Clock
-from lipbridge.errors import DownloadFailed, OutputError
+from lipbridge.errors import PRIVATE_HOSTS_HINT, DownloadFailed, OutputError
 from lipbridge.http import retry_after_seconds
 from lipbridge.parts import part_name, remove_stale_parts
 from lipbridge.redact import mask_url
@@ -25,10 +30,23 @@ from lipbridge.transport import DECODABLE, Stream, Transport, TransportFailure
 from lipbridge.urls import parse_url
 
 CHUNK_SIZE = 1 << 20
-ALLOW_PRIVATE_HINT = (
-    "set LIPBRIDGE_ALLOW_PRIVATE_HOSTS=1 or Client(allow_private_hosts=True) if this "
-    "address is meant"
+
+# Called with (bytes so far, total or None) as a download streams; see watching().
+Watcher = Callable[[int, "int | None"], None]
+_watcher: contextvars.ContextVar[Watcher | None] = contextvars.ContextVar(
+    "lipbridge_download_watcher", default=None
 )
+
+
+@contextlib.contextmanager
+def watching(watcher: Watcher) -> Iterator[None]:
+    """Downloads in this context (this thread, and tasks started from it) report their
+    progress to ``watcher``; the client's ``download`` needs no callback threaded through."""
+    token = _watcher.set(watcher)
+    try:
+        yield
+    finally:
+        _watcher.reset(token)
 
 
 def _failed_status(url: str, stream: Stream, clock: Clock) -> DownloadFailed:
@@ -55,9 +73,15 @@ def _write(stream: Stream, url: str, out: BinaryIO, chunk_size: int) -> None:
             f"GET {mask_url(url)} answered with Content-Encoding {', '.join(undecodable)}, "
             "which lipbridge cannot decode; the encoded bytes were not saved"
         )
+    expected = stream.headers.get("content-length")
+    total = int(expected) if expected is not None and expected.isdigit() else None
+    watcher = _watcher.get()
+    if watcher is not None:
+        watcher(0, total)
     for chunk in stream.chunks(chunk_size):
         out.write(chunk)
-    expected = stream.headers.get("content-length")
+        if watcher is not None:
+            watcher(stream.wire_bytes, total)
     if expected is not None and expected.isdigit() and stream.wire_bytes != int(expected):
         raise DownloadFailed(
             f"GET {mask_url(url)} sent {stream.wire_bytes} bytes but announced {expected}",
@@ -98,7 +122,7 @@ def download(
         _unlink(tmp_name)
         if failure.refused_address:
             raise DownloadFailed(
-                f"GET {mask_url(url)}: {failure.cause}; {ALLOW_PRIVATE_HINT}"
+                f"GET {mask_url(url)}: {failure.cause}", hint=PRIVATE_HOSTS_HINT
             ) from None
         raise DownloadFailed(f"GET {mask_url(url)} failed: {failure}", retryable=True) from None
     except OSError as exc:

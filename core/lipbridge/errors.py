@@ -9,8 +9,10 @@ is built from them, and every error scrubs its own message (and ``details``,
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, TypeAlias
+
+from attrs import frozen
 
 from lipbridge.redact import redact_message, scrub, scrub_data
 
@@ -27,13 +29,57 @@ def excerpt(body: bytes | str, limit: int = EXCERPT_LIMIT) -> str:
     return text if len(text) <= limit else text[:limit] + f"... [{len(text) - limit} more chars]"
 
 
+@frozen
+class Term:
+    """A name in a hint that the Python API and the ``lipbridge`` command spell differently.
+
+    ``name`` says what it is (``drop_unsupported``, ``Client.staging``, ``JobRequest``);
+    ``python`` is how the API spells it. The CLI words every term in one table
+    (:mod:`lipbridge.cli.report`), so a hint never tells a shell user to pass a keyword.
+    """
+
+    name: str
+    python: str
+
+
+# What to do about an error: text, and terms each reader spells in their own words.
+Hint: TypeAlias = tuple["str | Term", ...]
+
+DROP_UNSUPPORTED = Term("drop_unsupported", "pass drop_unsupported=True")
+REQUEST_FIELDS = Term("JobRequest", "the JobRequest fields")
+# Alternatives to an environment variable that only Python has: the CLI leaves them out.
+STAGING_ARG = Term("Client.staging", " or pass Client(staging=...)")
+PRIVATE_HOSTS_ARG = Term("Client.allow_private_hosts", " or Client(allow_private_hosts=True)")
+TERMS = (DROP_UNSUPPORTED, REQUEST_FIELDS, STAGING_ARG, PRIVATE_HOSTS_ARG)
+# A request or a download reached a private address, which only an opt-in allows.
+PRIVATE_HOSTS_HINT: Hint = (
+    "set LIPBRIDGE_ALLOW_PRIVATE_HOSTS=1",
+    PRIVATE_HOSTS_ARG,
+    " if this address is meant",
+)
+
+
+def spell(hint: Hint, word: Callable[[Term], str] | None = None) -> str:
+    """The hint as text, each term in ``word``'s spelling (default: the Python API's)."""
+    return "".join(
+        part if isinstance(part, str) else (word(part) if word else part.python) for part in hint
+    )
+
+
 class LipbridgeError(Exception):
-    """Base class of every error lipbridge raises."""
+    """Base class of every error lipbridge raises.
+
+    ``summary`` is what went wrong; ``hint`` (optional) what to do about it, kept apart so
+    the CLI can word it in its own options. ``message`` (and ``str``) is both, as Python
+    callers read them.
+    """
 
     retryable: bool = False
 
-    def __init__(self, message: str) -> None:
-        message = redact_message(message)
+    def __init__(self, message: str, *, hint: Hint = ()) -> None:
+        self.summary = redact_message(message)
+        self.hint = hint
+        message = f"{self.summary}; {spell(hint)}" if hint else self.summary
         super().__init__(message)
         self.message = message
 
@@ -88,8 +134,8 @@ class PluginContractError(LipbridgeError):
 class InvalidRequest(LipbridgeError):
     """The request is malformed; nothing was sent. ``field`` names the culprit."""
 
-    def __init__(self, message: str, *, field: str | None = None) -> None:
-        super().__init__(message)
+    def __init__(self, message: str, *, field: str | None = None, hint: Hint = ()) -> None:
+        super().__init__(message, hint=hint)
         self.field = field
 
 
@@ -97,9 +143,14 @@ class UnsupportedOption(InvalidRequest):
     """The request is well formed but this provider or model does not support an option."""
 
     def __init__(
-        self, message: str, *, field: str | None = None, allowed: Sequence[str] = ()
+        self,
+        message: str,
+        *,
+        field: str | None = None,
+        allowed: Sequence[str] = (),
+        hint: Hint = (),
     ) -> None:
-        super().__init__(message, field=field)
+        super().__init__(message, field=field, hint=hint)
         self.allowed = tuple(allowed)
 
 
@@ -121,9 +172,10 @@ class ProviderError(LipbridgeError):
         http_status: int | None = None,
         code: str | None = None,
         job_id: str | None = None,
+        hint: Hint = (),
     ) -> None:
         prefix = f"{provider}: " if provider else ""
-        super().__init__(prefix + message)
+        super().__init__(prefix + message, hint=hint)
         self.provider = provider
         self.http_status = http_status
         self.code = code
@@ -219,8 +271,9 @@ class DownloadFailed(LipbridgeError):
         http_status: int | None = None,
         retryable: bool = False,
         retry_after: float | None = None,
+        hint: Hint = (),
     ):
-        super().__init__(message)
+        super().__init__(message, hint=hint)
         self.http_status = http_status
         self.retryable = retryable
         self.retry_after = retry_after

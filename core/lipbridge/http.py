@@ -34,6 +34,7 @@ from attrs import frozen
 from lipbridge.calls import CallKind as CallKind  # its home; re-exported here
 from lipbridge.context import Clock, Credentials
 from lipbridge.errors import (
+    PRIVATE_HOSTS_HINT,
     AuthenticationError,
     ConfigurationError,
     InsufficientCredits,
@@ -502,16 +503,12 @@ class ProviderHTTP:
     ) -> LipbridgeError:
         """A hop reached a private address: the base URL's own host, or a redirect's."""
         where = f"{method} {url}: {failure.cause}"
-        hint = (
-            "; set LIPBRIDGE_ALLOW_PRIVATE_HOSTS=1 or Client(allow_private_hosts=True) if "
-            "this address is meant"
-        )
         if not failure.sent:
-            return ConfigurationError(f"{self.provider}: {where}{hint}")
+            return ConfigurationError(f"{self.provider}: {where}", hint=PRIVATE_HOSTS_HINT)
         if kind is CallKind.SUBMIT:
             return self._outcome_unknown(method, url, body, f"redirected: {failure.cause}", None)
         return ProviderProtocolError(
-            f"{where}, reached by a redirect{hint}", provider=self.provider
+            f"{where}, reached by a redirect", provider=self.provider, hint=PRIVATE_HOSTS_HINT
         )
 
     def _record(

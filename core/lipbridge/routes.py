@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, TypeVar
 import attrs
 from attrs import frozen
 
-from lipbridge.errors import UnsupportedOption
+from lipbridge.errors import STAGING_ARG, UnsupportedOption
 from lipbridge.ledger.records import MediaRoute, Route
 from lipbridge.media import Probe, digest, probe_file, probe_seconds
 from lipbridge.models import JobRequest, ModelCapabilities, ProviderInfo, shown
@@ -182,11 +182,15 @@ class MediaRouter:
         raise UnsupportedOption(
             f"{field}={shown(ref)} is a local file, and {provider}/{caps.name} cannot take it: "
             f"{provider} has no upload API lipbridge knows of, takes no inline data URIs, and "
-            f"no staging storage is configured. Set {ENV_TARGET}=s3://bucket/prefix (pip "
-            "install 'lipbridge[s3]'; gs:// and az:// work too) or pass "
-            "Client(staging=...), or give an http(s) URL",
+            "no staging storage is configured",
             field=field,
             allowed=["http", "https"],
+            hint=(
+                f"set {ENV_TARGET}=s3://bucket/prefix (pip install 'lipbridge[s3]'; gs:// and "
+                "az:// work too)",
+                STAGING_ARG,
+                ", or give an http(s) URL",
+            ),
         )
 
     # -- uploading ----------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from urllib.parse import unquote, unquote_to_bytes, urlsplit
 
 import attrs
 
-from lipbridge.errors import InvalidRequest, OptionDropped, UnsupportedOption
+from lipbridge.errors import DROP_UNSUPPORTED, InvalidRequest, OptionDropped, UnsupportedOption
 from lipbridge.models import JobRequest, ModelCapabilities, ProviderInfo, shown
 from lipbridge.urls import HTTP, parse_url, try_split
 
@@ -132,12 +132,13 @@ def validate(
             )
             changes[field] = None
         else:
-            options = ", ".join(allowed) or "leave it unset (or pass drop_unsupported=True)"
+            options = ", ".join(allowed) or "leave it unset"
             raise UnsupportedOption(
                 f"{field}={shown(value)} is not supported by {where}; allowed: {options}"
                 + (f"; {hint}" if hint else ""),
                 field=field,
                 allowed=allowed,
+                hint=("to leave it out with a warning instead, ", DROP_UNSUPPORTED),
             )
 
     if request.sync_mode is not None and request.sync_mode not in caps.sync_modes:

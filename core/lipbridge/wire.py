@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from attrs import field, frozen
 
-from lipbridge.errors import InvalidRequest, ProviderError, ProviderProtocolError
+from lipbridge.errors import REQUEST_FIELDS, InvalidRequest, ProviderError, ProviderProtocolError
 from lipbridge.models import JobState
 
 if TYPE_CHECKING:
@@ -176,9 +176,9 @@ def request_body(
     )
     if clash:
         raise InvalidRequest(
-            f"options may not set {', '.join(clash)}, which come from the JobRequest fields; "
-            "allowed: other provider fields",
+            f"options may not set {', '.join(clash)}; allowed: other provider fields",
             field="options",
+            hint=("those come from ", REQUEST_FIELDS),
         )
     return {**{k: v for k, v in fields.items() if v is not None}, **options}
 

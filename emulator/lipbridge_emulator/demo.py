@@ -18,7 +18,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from lipbridge import Client, JobRequest, LipbridgeError, Registry
-from lipbridge.cli.render import money
+from lipbridge.cli.render import amount, dollars
 from lipbridge.context import Clock
 from lipbridge.media import probe_seconds
 from lipbridge.models import CostEstimate, JobResult, JobState, JobStatus
@@ -43,16 +43,16 @@ def estimated(outcome: Outcome) -> str:
         return "-"
     if not est.known:
         return "unknown (see below)"
-    usd = f" (${money(est.usd)})" if est.usd is not None else ""
-    return f"{money(est.amount)} {est.unit}{usd}"
+    usd = f" ({dollars(est.usd)})" if est.usd is not None else ""
+    return f"{amount(est.amount, est.unit)}{usd}"
 
 
 def billed(outcome: Outcome) -> str:
     usage = outcome.result.billed if outcome.result else None
     if usage is None:
         return "not reported by the provider"
-    usd = f" (${money(usage.usd)})" if usage.usd is not None else ""
-    return f"{money(usage.amount)} {usage.unit}{usd}"
+    usd = f" ({dollars(usage.usd)})" if usage.usd is not None else ""
+    return f"{amount(usage.amount, usage.unit)}{usd}"
 
 
 def lip_sync(

@@ -86,7 +86,8 @@ def live(
     allow_ci: bool,
     allow_unpriced: bool,
 ) -> None:
-    """Re-record scenarios against the live API, with the real key: spends real money."""
+    """Re-record PROVIDER's scenarios against the live API, with the real key: spends real
+    money."""
     with Client() as client:
         written = record_scenarios(
             client, provider, root, names, allow_spend,
@@ -112,5 +113,6 @@ def live(
 def emulator(
     provider: str, names: tuple[str, ...], root: Path, out: Path, replace: bool, seed: int
 ) -> None:
-    """Record scenarios from an in-process emulator: provenance emulator, no key, no spend."""
+    """Record PROVIDER's scenarios from an in-process emulator: provenance emulator, no key,
+    no spend."""
     record_from_emulator(provider, root, out, names, replace=replace, seed=seed)

@@ -27,7 +27,16 @@ def __getattr__(name: str) -> Any:
 
 
 def main() -> None:
-    """The ``lipbridge`` console script: runs one command, then the process ends."""
+    """The ``lipbridge`` console script: runs one command, then the process ends.
+
+    Python warnings (an option dropped, a deprecated extension) show as one plain
+    ``warning: ...`` line: the script's choice, not the library's.
+    """
+    import warnings
+
+    from lipbridge.cli.report import show_warning
+
+    warnings.showwarning = show_warning
     try:
         cli(prog_name="lipbridge")
     finally:

@@ -6,13 +6,12 @@ not pay for the contract suite or the emulator. The client (and with it the HTTP
 urllib3 included) is imported when a command first asks for it; ``providers`` only needs
 the registry, and ``--help`` neither.
 
-Everything :func:`report` prints and every ``--debug`` log line goes through
+Errors are reported by :mod:`.report` (redacted); every ``--debug`` log line goes through
 :mod:`lipbridge.redact`, so no key and no signed URL's credentials reach the terminal.
 """
 
 from __future__ import annotations
 
-import enum
 import functools
 import importlib
 import logging
@@ -24,96 +23,61 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from lipbridge.errors import (
-    ConfigurationError,
-    DownloadFailed,
-    InvalidRequest,
-    JobBusy,
-    JobFailed,
-    LedgerError,
-    LipbridgeError,
-    OutputError,
-    PluginContractError,
-    PluginLoadError,
-    ProviderConflict,
-    ProviderError,
-    SubmitOutcomeUnknown,
-    UnknownProvider,
-    UnsupportedCapability,
-    WaitTimeout,
+from lipbridge.cli.report import (
+    ExitCode,
+    exit_code_for,
+    exit_code_table,
+    report,
+    show,
+    usage_problem,
 )
+from lipbridge.errors import LipbridgeError
 from lipbridge.markers import COMMAND_GROUP, EXTENSION_GROUP
-from lipbridge.redact import RedactingFilter, redact_message, scrub, scrub_data
+from lipbridge.redact import RedactingFilter
 
 if TYPE_CHECKING:
     from lipbridge.client import Client
     from lipbridge.registry import PluginRecord
 
+__all__ = ["ExitCode", "cli", "exit_code_for", "report"]
 
-class ExitCode(enum.IntEnum):
-    """Process exit codes; documented in docs/cli.md."""
-
-    OK = 0
-    ERROR = 1  # a bug or an unexpected failure, a plugin's bug (PluginContractError) included
-    USAGE = 2  # bad arguments, invalid request, unknown provider, unsupported operation
-    CONFIGURATION = 3  # missing key, bad base URL, broken or conflicting plugin
-    PROVIDER = 4  # the provider refused, failed or was unreachable; submit outcome unknown
-    JOB_FAILED = 5  # the job itself failed or was cancelled
-    TIMEOUT = 6  # --wait deadline passed; the job may still finish
-    OUTPUT = 7  # the finished video could not be saved locally; fetch it again
-    BUSY = 8  # another process is driving this job (its lease in the job ledger)
-    INTERRUPTED = 130  # Ctrl-C (the shell's code for it): resumable, not finished
+# ctx.meta keys (meta is shared by every context of one invocation): the arguments the
+# command line gave, and whether a --json flag was given, so errors are JSON too.
+ARGS = "lipbridge.args"
+JSON_ERRORS = "lipbridge.json"
 
 
-def exit_code_for(error: LipbridgeError) -> ExitCode:
-    if isinstance(error, PluginContractError):
-        return ExitCode.ERROR
-    if isinstance(error, JobFailed):
-        return ExitCode.JOB_FAILED
-    if isinstance(error, WaitTimeout):
-        return ExitCode.TIMEOUT
-    if isinstance(error, OutputError):
-        return ExitCode.OUTPUT
-    if isinstance(error, JobBusy):
-        return ExitCode.BUSY
-    if isinstance(error, LedgerError):
-        return ExitCode.CONFIGURATION
-    if isinstance(error, (ProviderError, DownloadFailed)):
-        return ExitCode.PROVIDER
-    if isinstance(error, (ConfigurationError, PluginLoadError, ProviderConflict)):
-        return ExitCode.CONFIGURATION
-    if isinstance(error, (InvalidRequest, UnknownProvider, UnsupportedCapability)):
-        return ExitCode.USAGE
-    return ExitCode.PROVIDER
+def wants_json(ctx: click.Context, *, parsed: bool = True) -> bool:
+    """Whether this invocation asked for JSON: a ``--json`` flag seen by its command, or,
+    for an error raised while the arguments were still being read, one among them."""
+    if ctx.meta.get(JSON_ERRORS):
+        return True
+    if parsed:
+        return False
+    args = list(ctx.meta.get(ARGS, ()))
+    return "--json" in args[: args.index("--")] if "--" in args else "--json" in args
 
 
-def report(error: LipbridgeError) -> None:
-    """The one line (plus what is needed to recover a job) a user sees for an error.
+def watch_json(command: click.Command) -> None:
+    """Make every ``--json`` flag of ``command`` (and of its subcommands) note, when given,
+    that errors are to be JSON as well: one place for every command, extensions' included."""
+    for param in command.params:
+        noted = getattr(param.callback, "notes_json", False)
+        if isinstance(param, click.Option) and "--json" in param.opts and not noted:
+            param.callback = _noting(param.callback)
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            watch_json(sub)
 
-    Redacted here once more, whatever the error holds; the handle only has keys scrubbed,
-    as masking a URL in it would make it useless for resuming.
-    """
-    click.echo(redact_message(f"error: {error}"), err=True)
-    if isinstance(error, WaitTimeout):
-        click.echo(scrub(f"resume with this handle: {error.handle.to_json()}"), err=True)
-    if isinstance(error, SubmitOutcomeUnknown):
-        import json
 
-        details = json.dumps(scrub_data(error.details), sort_keys=True)
-        click.echo(redact_message(f"details: {details}"), err=True)
-        local_id = error.details.get("local_id")
-        if local_id:
-            click.echo(
-                f"the job ledger has it as {local_id}: `lipbridge jobs resume {local_id}` "
-                "settles it without paying twice",
-                err=True,
-            )
-    if isinstance(error, OutputError):
-        click.echo(
-            "the job's result is untouched; fetch it again with: "
-            "lipbridge download PROVIDER JOB_ID PATH",
-            err=True,
-        )
+def _noting(callback: Callable[..., Any] | None) -> Callable[..., Any]:
+    def noted(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+        if value:
+            ctx.meta[JSON_ERRORS] = True
+        return callback(ctx, param, value) if callback is not None else value
+
+    noted.notes_json = True  # type: ignore[attr-defined]
+    return noted
 
 
 # The modules defining lipbridge's own commands, by command name: a command's module is
@@ -149,14 +113,26 @@ class LipbridgeGroup(click.Group):
         self._entry_points: metadata.EntryPoints | None = None
         self._hooks_called = False
 
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        ctx.meta.setdefault(ARGS, tuple(args))
+        return super().parse_args(ctx, args)
+
     def invoke(self, ctx: click.Context) -> Any:
+        """Every error of every command ends here: one line (or one JSON object under
+        ``--json``) on stderr, and its exit code."""
         try:
             return super().invoke(ctx)
         except LipbridgeError as error:
             if ctx.find_root().params.get("debug"):
                 raise
-            report(error)
+            report(error, as_json=wants_json(ctx))
             ctx.exit(exit_code_for(error))
+        except click.ClickException as error:
+            if not wants_json(ctx, parsed=False):
+                raise
+            found = usage_problem(error)
+            show(found, as_json=True)
+            ctx.exit(found.code)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         module = self._modules.get(cmd_name)
@@ -171,6 +147,8 @@ class LipbridgeGroup(click.Group):
         if command is None:
             self._call_add_commands()
             command = super().get_command(ctx, cmd_name)
+        if command is not None:
+            watch_json(command)
         return command
 
     def list_commands(self, ctx: click.Context) -> list[str]:
@@ -221,7 +199,19 @@ def warn(problem: str) -> None:
     click.echo(f"warning: {problem}", err=True)
 
 
-@click.group(cls=LipbridgeGroup, modules=BUILTIN_COMMANDS)
+EPILOG = f"""Keys: each provider's API key is read from LIPBRIDGE_<PROVIDER>_API_KEY
+(the provider name upper-cased, anything but letters and digits as _:
+LIPBRIDGE_SYNCSO_API_KEY), else from the variable the provider documents (its plugin
+names it), else from your keys file: lipbridge keys set PROVIDER. The environment wins;
+lipbridge keys list shows where each key comes from.
+
+\b
+Exit codes:
+{exit_code_table()}
+"""
+
+
+@click.group(cls=LipbridgeGroup, modules=BUILTIN_COMMANDS, epilog=EPILOG)
 @click.version_option(package_name="lipbridge")
 @click.option("--debug", is_flag=True, help="Log HTTP traffic and show tracebacks.")
 @click.option(

@@ -15,7 +15,7 @@ from click.core import ParameterSource
 
 from lipbridge.cli.app import ExitCode, cli, client_from
 from lipbridge.cli.jobs import positive_seconds
-from lipbridge.cli.render import emit_json, money, print_table, table
+from lipbridge.cli.render import amount, emit_json, print_table, table
 
 if TYPE_CHECKING:
     from lipbridge.batch.manifest import Row
@@ -277,7 +277,7 @@ def _report(outcomes: list[RowOutcome], *, as_json: bool) -> None:
     t = table("provider", "rows", "outcome", "billed")
     for provider in sorted(per):
         states = ", ".join(f"{n} {s}" for s, n in sorted(per[provider].items()))
-        bills = " ".join(f"{money(Decimal(v))} {u}" for u, v in billed.get(provider, {}).items())
+        bills = " ".join(amount(Decimal(v), u) for u, v in billed.get(provider, {}).items())
         t.add_row(provider, str(sum(per[provider].values())), states, bills or "-")
     print_table(t)
     sys.stdout.flush()

@@ -33,7 +33,7 @@ from rich.text import Text
 
 from lipbridge.batch.plan import ProviderTotal, RowPlan, totals
 from lipbridge.batch.runner import Phase, RowOutcome, RowState, Tally
-from lipbridge.cli.render import money
+from lipbridge.cli.render import amount, dollars
 from lipbridge.models import JobStatus
 
 # The bar is redrawn this often, whatever the pace of rows: 10,000 rows ending within a
@@ -57,7 +57,7 @@ def describe(outcome: RowOutcome) -> str:
 
 def estimated(total: ProviderTotal) -> str:
     """A total's amounts per unit, with how many rows have no price ("2 unknown")."""
-    parts = [f"{money(v)} {unit}" for unit, v in sorted(total.amounts.items())]
+    parts = [amount(v, unit) for unit, v in sorted(total.amounts.items())]
     if total.unknown:
         parts.append(f"+ {total.unknown} unknown" if parts else f"{total.unknown} unknown")
     return " ".join(parts) or "0"
@@ -65,7 +65,7 @@ def estimated(total: ProviderTotal) -> str:
 
 def in_usd(total: ProviderTotal) -> str:
     """A total's known part in USD; "unknown" when no row's price is known in USD."""
-    return f"${money(total.usd)}" if total.unknown < total.rows else "unknown"
+    return dollars(total.usd) if total.unknown < total.rows else "unknown"
 
 
 def _priced(total: ProviderTotal) -> str:
@@ -80,8 +80,8 @@ def _add(into: ProviderTotal, more: Iterable[ProviderTotal]) -> None:
         into.rows += total.rows
         into.usd += total.usd
         into.unknown += total.unknown
-        for unit, amount in total.amounts.items():
-            into.amounts[unit] = into.amounts.get(unit, Decimal(0)) + amount
+        for unit, value in total.amounts.items():
+            into.amounts[unit] = into.amounts.get(unit, Decimal(0)) + value
 
 
 def _bill(billed: dict[str, Decimal], outcome: RowOutcome) -> None:
@@ -91,7 +91,7 @@ def _bill(billed: dict[str, Decimal], outcome: RowOutcome) -> None:
 
 
 def _billed(billed: dict[str, Decimal]) -> str:
-    return ", ".join(f"{money(v)} {u}" for u, v in sorted(billed.items()))
+    return ", ".join(amount(v, u) for u, v in sorted(billed.items()))
 
 
 class PlainLines:

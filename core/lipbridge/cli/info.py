@@ -107,6 +107,11 @@ def _key_origins(ctx: click.Context, records: list[PluginRecord]) -> dict[str, K
 def _estimate_one(
     client: Client, provider: str, request: JobRequest, video: float | None, audio: float | None
 ) -> CostEstimate:
+    """The estimate; a model with exactly one sync mode is priced in it (there is no choice
+    to make, and without a mode some providers cannot say the output's length)."""
+    modes = client.info(provider).model(request.model).sync_modes
+    if request.sync_mode is None and len(modes) == 1:
+        request = attrs.evolve(request, sync_mode=next(iter(modes)))
     return client.estimate_cost(provider, request, video_seconds=video, audio_seconds=audio)
 
 
@@ -118,7 +123,11 @@ def _estimate_one(
 @click.option("--video-duration", type=float, help="Video length in seconds.")
 @click.option("--audio-duration", type=float, help="Audio length in seconds.")
 @click.option("--model", help="Model name (default: each provider's default).")
-@click.option("--sync-mode", type=click.Choice([m.value for m in SyncMode]))
+@click.option(
+    "--sync-mode",
+    type=click.Choice([m.value for m in SyncMode]),
+    help="Sync mode to price (default: the model's only one, else the provider's default).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
 def estimate(
@@ -156,9 +165,11 @@ def estimate(
         if as_json:
             emit_json(result)
         elif result.known:
-            usd = f" (${spread(result.low_usd, result.usd)})" if result.usd is not None else ""
+            usd = ""
+            if result.usd is not None:
+                usd = f" (${spread(result.low_usd, result.usd, 'USD')})"
             click.echo(
-                f"{provider}/{result.model}: {spread(result.low, result.amount)} "
+                f"{provider}/{result.model}: {spread(result.low, result.amount, result.unit)} "
                 f"{result.unit}{usd}, {result.basis} x {money(result.quantity)}"
             )
             if result.source and result.source.table_version == YOUR_PRICE:
@@ -178,10 +189,10 @@ def estimate(
         if est is None:
             out.add_row(row.provider, "-", "-", "-", "-", f"cannot run: {row.reason}")
             continue
-        amount = f"{spread(est.low, est.amount)} {est.unit}" if est.known else "unknown"
+        amount = f"{spread(est.low, est.amount, est.unit)} {est.unit}" if est.known else "unknown"
         note = "cheapest" if row.cheapest else (est.unknown_reason or "")
         out.add_row(
-            row.provider, est.model, amount, spread(est.low_usd, est.usd), est.basis, note
+            row.provider, est.model, amount, spread(est.low_usd, est.usd, "USD"), est.basis, note
         )
     print_table(out)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import shlex
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -12,7 +13,7 @@ import attrs
 import click
 
 from lipbridge.cli.app import cli, client_from
-from lipbridge.cli.render import emit_json, progress, queue_text
+from lipbridge.cli.render import amount, dollars, emit_json, progress, queue_text
 from lipbridge.errors import InvalidRequest
 from lipbridge.models import (
     JobHandle,
@@ -187,8 +188,8 @@ def describe(result: JobResult) -> str:
     if result.expires_at is not None:
         lines.append(f"url expires: {result.expires_at.isoformat()}")
     if result.billed is not None:
-        usd = f" (${result.billed.usd})" if result.billed.usd is not None else ""
-        lines.append(f"billed: {result.billed.amount} {result.billed.unit}{usd}")
+        usd = f" ({dollars(result.billed.usd)})" if result.billed.usd is not None else ""
+        lines.append(f"billed: {amount(result.billed.amount, result.billed.unit)}{usd}")
     return "\n".join(lines)
 
 
@@ -221,6 +222,9 @@ def wait_and_fetch(
         click.echo(notice, err=True)
 
 
+force_option = click.option(
+    "--force", is_flag=True, help="Overwrite the output file if it exists, without asking."
+)
 wait_options = [
     click.option(
         "--timeout",
@@ -236,8 +240,32 @@ wait_options = [
         help="Cancel the job at the deadline, where the provider can.",
     ),
     click.option("--output", type=click.Path(dir_okay=False), help="Download the video here."),
+    force_option,
     click.option("--json", "as_json", is_flag=True, help="Print JSON."),
 ]
+
+
+def interactive() -> bool:
+    """Whether a person can be asked: stdin and stderr are a terminal."""
+    return sys.stdin.isatty() and sys.stderr.isatty()
+
+
+def output_target(path: str, *, force: bool) -> Path:
+    """Where the video will be saved, checked before anything is paid for: a writable
+    place (:func:`check_output_path`), and an existing file only with ``--force`` or the
+    user's yes at a terminal; without a terminal, an existing file is a usage error."""
+    target = check_output_path(path)
+    if force or not (target.exists() or target.is_symlink()):
+        return target
+    if interactive():
+        if click.confirm(f"{target} exists; overwrite it?", default=False, err=True):
+            return target
+        raise InvalidRequest(f"output={shown(path)} exists and was kept", field="output")
+    raise InvalidRequest(
+        f"output={shown(path)} exists",
+        field="output",
+        hint=("pass --force to overwrite it, or choose another path",),
+    )
 
 
 def with_wait_options(f: Any) -> Any:
@@ -252,10 +280,20 @@ request_options = [
     click.option("--text", help="Script to speak with the provider's TTS (instead of --audio)."),
     click.option("--voice", help="TTS voice, with --text."),
     click.option("--model", help="Model name (default: the provider's default)."),
-    click.option("--sync-mode", type=click.Choice([m.value for m in SyncMode])),
-    click.option("--temperature", type=float),
-    click.option("--active-speaker/--no-active-speaker", default=None),
-    click.option("--callback-url"),
+    click.option(
+        "--sync-mode",
+        type=click.Choice([m.value for m in SyncMode]),
+        help="What to do when video and audio lengths differ (default: the provider's).",
+    ),
+    click.option("--temperature", type=float, help="Expressiveness, where the model has it."),
+    click.option(
+        "--active-speaker/--no-active-speaker",
+        default=None,
+        help="Lip-sync only the speaking face, where the model can.",
+    ),
+    click.option(
+        "--callback-url", help="URL the provider calls when the job ends, where it can."
+    ),
     click.option(
         "--option",
         "options",
@@ -321,17 +359,18 @@ def submit(
     timeout: float,
     cancel_on_timeout: bool,
     output: str | None,
+    force: bool,
     as_json: bool,
     **request_args: Any,
 ) -> None:
-    """Submit a lip-sync job (and with --wait or --output, wait for it).
+    """Submit a lip-sync job to PROVIDER (and with --wait or --output, wait for it).
 
     The job is recorded in the job ledger first; `lipbridge run` is the same with the
     download recorded too, and resumable as one job.
     """
     request = request_from(**request_args)
     if output:
-        check_output_path(output)  # before the submit: the job is paid for from then on
+        output_target(output, force=force)  # before the submit: paid for from then on
     client = client_from(ctx)
     handle = client.submit(
         provider, request, drop_unsupported=drop_unsupported, on_route=show_route
@@ -387,7 +426,10 @@ def status(
     model: str | None,
     as_json: bool,
 ) -> None:
-    """Show a job's current status."""
+    """Show a job's current status.
+
+    The job is LOCAL_ID (its id in the job ledger), PROVIDER JOB_ID, or --handle FILE.
+    """
     client = client_from(ctx)
     current = client.poll(handle_from(client, refs, handle_file, model))
     if as_json:
@@ -418,13 +460,17 @@ def wait(
     timeout: float,
     cancel_on_timeout: bool,
     output: str | None,
+    force: bool,
     as_json: bool,
 ) -> None:
-    """Wait for a job to finish, showing progress; optionally download the video."""
+    """Wait for a job to finish, showing progress; optionally download the video.
+
+    The job is LOCAL_ID (its id in the job ledger), PROVIDER JOB_ID, or --handle FILE.
+    """
     from lipbridge.cli.ledger import resumable
 
     if output:
-        check_output_path(output)
+        output_target(output, force=force)
     client = client_from(ctx)
     handle = handle_from(client, refs, handle_file, model)
     with resumable(handle.local_id):
@@ -449,7 +495,10 @@ def cancel(
     model: str | None,
     as_json: bool,
 ) -> None:
-    """Cancel a job, where the provider supports it."""
+    """Cancel a job, where the provider supports it.
+
+    The job is LOCAL_ID (its id in the job ledger), PROVIDER JOB_ID, or --handle FILE.
+    """
     client = client_from(ctx)
     handle = handle_from(client, refs, handle_file, model)
     after = client.cancel(handle)
@@ -467,6 +516,7 @@ def cancel(
 
 @cli.command()
 @with_job_arguments_and_path
+@force_option
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
 def download(
@@ -474,19 +524,35 @@ def download(
     refs: tuple[str, ...],
     handle_file: str | None,
     model: str | None,
+    force: bool,
     as_json: bool,
 ) -> None:
-    """Download a finished job's video to PATH, the last argument (atomically)."""
+    """Download a finished job's video to PATH, the last argument (atomically).
+
+    The job is LOCAL_ID (its id in the job ledger), PROVIDER JOB_ID, or --handle FILE.
+    A job still running has no video yet: `lipbridge wait JOB --output PATH` waits for it.
+    """
     from lipbridge.client import result_of  # the client's module, imported by client_from
 
     if not refs:
         raise click.UsageError("give PATH, the file to save the video to")
     *refs_, path = refs
-    check_output_path(path)
+    output_target(path, force=force)
     client = client_from(ctx)
     handle = handle_from(client, tuple(refs_), handle_file, model)
-    result = result_of(handle, client.poll(handle))  # not finished yet: use `wait --output`
-    saved = client.download(result, path)
+    current = client.poll(handle)
+    if not current.state.terminal:
+        raise InvalidRequest(
+            f"job {handle.job_id} is {current.state.value} ({current.raw_status}); it has no "
+            "video yet",
+            field="job_id",
+            hint=(f"wait for it and save it with: {wait_command(handle)} --output "
+                  f"{shlex.quote(path)}",),
+        )
+    result = result_of(handle, current)
+    with progress(enabled=not as_json) as show:
+        saved = client.download(result, path)
+        show.done()
     if as_json:
         emit_json({"output": str(Path(saved)), "result": result})
     else:

@@ -17,14 +17,17 @@ from lipbridge.cli.app import ExitCode, cli, client_from, default_client, exit_c
 from lipbridge.cli.jobs import (
     describe,
     expiry_notice,
+    force_option,
+    output_target,
     positive_seconds,
     request_from,
     show_route,
     with_request_options,
 )
 from lipbridge.cli.render import (
+    amount,
+    dollars,
     emit_json,
-    money,
     print_table,
     progress,
     queue_text,
@@ -32,7 +35,6 @@ from lipbridge.cli.render import (
 )
 from lipbridge.errors import ConfigurationError, InvalidRequest
 from lipbridge.ledger.records import LocalState
-from lipbridge.urls import check_output_path
 
 if TYPE_CHECKING:
     from lipbridge.client import Client
@@ -92,6 +94,7 @@ def announce_local(handle: JobHandle) -> None:
 @click.argument("provider")
 @with_request_options
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Save the video here.")
+@force_option
 @click.option(
     "--timeout", type=float, callback=positive_seconds, default=1800.0, show_default=True,
     help="Seconds to wait before giving up (the job stays in the ledger to resume).",
@@ -103,11 +106,13 @@ def run(
     /,
     provider: str,
     output: str | None,
+    force: bool,
     timeout: float,
     as_json: bool,
     **request_args: Any,
 ) -> None:
-    """Submit, wait for and download one job, recorded in the job ledger at every step.
+    """Submit one job to PROVIDER, wait for it and download it, recorded in the job ledger
+    at every step.
 
     The local job id is printed before waiting: if the command is stopped (Ctrl-C, a
     crash, a lost connection), `lipbridge jobs resume ID` finishes the job without
@@ -116,7 +121,7 @@ def run(
     drop_unsupported = request_args.pop("drop_unsupported")
     request = request_from(**request_args)
     if output:
-        check_output_path(output)
+        output_target(output, force=force)
     client = client_from(ctx)
     local_id: list[str] = []
 
@@ -204,7 +209,7 @@ def list_jobs(
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
 def show(ctx: click.Context, job: str, as_json: bool) -> None:
-    """Show one job in full, with its events."""
+    """Show one JOB (a local id from the job ledger) in full, with its events."""
     ledger = ledger_of(ctx)
     record = ledger.get(job)
     events = ledger.events(record.local_id)
@@ -228,7 +233,8 @@ def show(ctx: click.Context, job: str, as_json: bool) -> None:
         fields.append(("result", record.result.video_url))
         if record.result.billed is not None:
             billed = record.result.billed
-            fields.append(("billed", f"{money(billed.amount)} {billed.unit}"))
+            usd = f" ({dollars(billed.usd)})" if billed.usd is not None else ""
+            fields.append(("billed", f"{amount(billed.amount, billed.unit)}{usd}"))
     if record.output_sha256:
         fields.append(("file", f"{record.output_size} bytes, sha256 {record.output_sha256}"))
     if record.error_message:
@@ -253,7 +259,8 @@ def _estimate_text(estimate: Any) -> str:
         return "unknown"
     if estimate.amount is None:
         return f"unknown ({estimate.unknown_reason})"
-    return f"{money(estimate.amount)} {estimate.unit}"
+    usd = f" ({dollars(estimate.usd)})" if estimate.usd is not None else ""
+    return f"{amount(estimate.amount, estimate.unit)}{usd}"
 
 
 @jobs.command("wait")
@@ -263,7 +270,7 @@ def _estimate_text(estimate: Any) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
 def wait_job(ctx: click.Context, job: str, timeout: float, as_json: bool) -> None:
-    """Wait for a ledger job to finish (without downloading; see `jobs resume`)."""
+    """Wait for a ledger JOB to finish (without downloading; see `jobs resume`)."""
     jobs_ = jobs_of(client_from(ctx))
     record = jobs_.get(job)
     if record.handle is None:
@@ -284,15 +291,19 @@ def wait_job(ctx: click.Context, job: str, timeout: float, as_json: bool) -> Non
 @jobs.command("download")
 @click.argument("job")
 @click.argument("path", required=False, type=click.Path(dir_okay=False))
+@force_option
 @click.pass_context
-def download_job(ctx: click.Context, job: str, path: str | None) -> None:
-    """Download a finished job's video, to PATH or where `run -o` asked.
+def download_job(ctx: click.Context, job: str, path: str | None, force: bool) -> None:
+    """Download a finished ledger JOB's video, to PATH or where `run -o` asked.
 
     An expired result URL is refreshed by polling the job first, where the provider
     gives a new one.
     """
-    with resumable(None):
+    if path:
+        output_target(path, force=force)
+    with resumable(None), progress() as show:
         saved = jobs_of(client_from(ctx)).download(job, path)
+        show.done()
     click.echo(f"saved: {saved}")
 
 
@@ -307,7 +318,8 @@ def download_job(ctx: click.Context, job: str, path: str | None) -> None:
 def resume(
     ctx: click.Context, job_ids: tuple[str, ...], all_: bool, timeout: float, concurrency: int
 ) -> None:
-    """Take unfinished jobs to the end: reconcile, submit, wait, download.
+    """Take unfinished jobs (each ID a local id, or --all) to the end: reconcile, submit,
+    wait, download.
 
     Nothing is paid for twice: a job whose submit outcome is unknown is found again
     (idempotency key or lookup) or left for `jobs reconcile`. Jobs another process is
@@ -348,7 +360,7 @@ def resume(
               help="The submit never reached the provider: `jobs resume` submits it.")
 @click.pass_context
 def reconcile(ctx: click.Context, job: str, provider_job: str | None, not_submitted: bool) -> None:
-    """Settle a job whose submit outcome is unknown.
+    """Settle a ledger JOB whose submit outcome is unknown.
 
     Without options, lipbridge tries what it can do safely: the provider's idempotency
     key, then its job lookup. Otherwise say what happened: --provider-job (checked with
@@ -364,7 +376,7 @@ def reconcile(ctx: click.Context, job: str, provider_job: str | None, not_submit
 
 @jobs.command()
 @click.option("--by", type=click.Choice(["provider", "model", "day"]), default="provider",
-              show_default=True)
+              show_default=True, help="Group the jobs by this.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
 def costs(ctx: click.Context, by: str, as_json: bool) -> None:
@@ -389,9 +401,9 @@ def costs(ctx: click.Context, by: str, as_json: bool) -> None:
 
 
 def _sums(per_unit: dict[str, Decimal], usd: Decimal, unknown: int, word: str) -> str:
-    parts = [f"{money(amount)} {unit}" for unit, amount in sorted(per_unit.items())]
+    parts = [amount(value, unit) for unit, value in sorted(per_unit.items())]
     if usd and "USD" not in per_unit:
-        parts.append(f"(${money(usd)})")
+        parts.append(f"({dollars(usd)})")
     if unknown:
         parts.append(f"+ {unknown} {word}" if parts else f"{unknown} {word}")
     return " ".join(parts) or "-"
