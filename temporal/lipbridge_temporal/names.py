@@ -29,3 +29,9 @@ def submit_queue(provider: str) -> str:
 def provider_queue(provider: str) -> str:
     """Polls, reconciles and downloads at ``provider`` (not rate limited)."""
     return f"lipbridge-{provider}"
+
+
+def callback_workflow_id(provider: str, provider_job_id: str) -> str:
+    """The workflow a callback receiver signals: named from what a callback carries (the
+    provider's job id), it relays the signal to the job's own workflow."""
+    return f"lipbridge-callback-{provider}-{provider_job_id}"

@@ -39,6 +39,8 @@ def job_spec(
     """
     info = client.info(provider)
     request = validate(info, request)
+    callbacks = request.callback_url is not None
+    policy = client.poll_policy.for_callbacks() if callbacks else client.poll_policy
     return JobSpec(
         local_id=local_id or new_local_id(client.clock.now()),
         provider=provider,
@@ -47,10 +49,10 @@ def job_spec(
         cap=cap if cap is not None else info.max_concurrent_jobs,
         timeout=timeout,
         line=line,
-        callbacks=request.callback_url is not None,
+        callbacks=callbacks,
         keyed=info.idempotency_header is not None,
         liveness=liveness,
-        first_poll=client.poll_policy.first,
+        first_poll=policy.first,
     )
 
 

@@ -13,7 +13,7 @@ from temporalio.worker import Worker
 
 from lipbridge_temporal.activities import JobActivities
 from lipbridge_temporal.names import WORKFLOW_QUEUE, provider_queue, submit_queue
-from lipbridge_temporal.workflows import BatchWorkflow, CapWorkflow, JobWorkflow
+from lipbridge_temporal.workflows import BatchWorkflow, CallbackRelay, CapWorkflow, JobWorkflow
 
 if TYPE_CHECKING:
     from temporalio.client import Client as TemporalClient
@@ -42,28 +42,24 @@ async def serve(
         Worker(
             temporal,
             task_queue=WORKFLOW_QUEUE,
-            workflows=[JobWorkflow, CapWorkflow, BatchWorkflow],
+            workflows=[JobWorkflow, CapWorkflow, BatchWorkflow, CallbackRelay],
             sticky_queue_schedule_to_start_timeout=sticky,
         )
     ]
-    for provider in providers:
-        workers.append(
-            Worker(
-                temporal,
-                task_queue=submit_queue(provider),
-                activities=activities.all(),
-                max_concurrent_activities=max_activities,
-                max_task_queue_activities_per_second=submits_per_second,
+    for provider in providers:  # submits rate limited on the server; the rest not
+        for queue, rate in (
+            (submit_queue(provider), submits_per_second),
+            (provider_queue(provider), None),
+        ):
+            workers.append(
+                Worker(
+                    temporal,
+                    task_queue=queue,
+                    activities=activities.all(),
+                    max_concurrent_activities=max_activities,
+                    max_task_queue_activities_per_second=rate,
+                )
             )
-        )
-        workers.append(
-            Worker(
-                temporal,
-                task_queue=provider_queue(provider),
-                activities=activities.all(),
-                max_concurrent_activities=max_activities,
-            )
-        )
     try:
         async with contextlib.AsyncExitStack() as stack:
             for worker in workers:

@@ -13,10 +13,12 @@ from typing import TypeVar
 from temporalio import workflow
 from temporalio.common import RetryPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
     from lipbridge_temporal.names import (
         WORKFLOW_QUEUE,
+        callback_workflow_id,
         cap_workflow_id,
         job_workflow_id,
         provider_queue,
@@ -175,6 +177,8 @@ class JobWorkflow:
                 state = "rejected" if refused is not None else "unknown"
                 return replace(ended, state=state, error=refused or _message(again))
         ended = replace(ended, provider_job_id=_job_id(submitted.handle_json))
+        if spec.callbacks and ended.provider_job_id:
+            await self._listen(spec.provider, ended.provider_job_id)
         self.phase = "running"
         polled = await self._wait(spec, submitted)
         if polled is None:
@@ -199,6 +203,20 @@ class JobWorkflow:
                 ended, state="failed", error=f"the video could not be saved: {_message(err)}"
             )
         return replace(ended, state="done", output=saved.path, size=saved.size, sha256=saved.sha256)
+
+    async def _listen(self, provider: str, provider_job_id: str) -> None:
+        """Start the relay a callback receiver signals by the provider's job id (all a
+        callback carries); it ends with this workflow."""
+        try:
+            await workflow.start_child_workflow(
+                CallbackRelay.run,
+                workflow.info().workflow_id,
+                id=callback_workflow_id(provider, provider_job_id),
+                task_queue=WORKFLOW_QUEUE,
+                parent_close_policy=ParentClosePolicy.TERMINATE,
+            )
+        except Exception as exc:  # no relay: the polls, at a fallback's pace, still end it
+            workflow.logger.warning("no callback relay: %s", _message(exc))
 
     async def _wait(self, spec: JobSpec, submitted: Submitted) -> Polled | None:
         """Poll until the job ends; sleep on durable timers in between, cut short by a
@@ -228,6 +246,27 @@ class JobWorkflow:
             if last.terminal:
                 return last
             delay = last.delay
+
+
+@workflow.defn(name="LipbridgeCallbackRelay")
+class CallbackRelay:
+    """Passes each ``callback`` signal on to the job workflow it was started for."""
+
+    def __init__(self) -> None:
+        self._news: list[Callback] = []
+
+    @workflow.signal(name="callback")
+    def callback(self, news: Callback) -> None:
+        self._news.append(news)
+
+    @workflow.run
+    async def run(self, job_workflow_id: str) -> None:
+        job = workflow.get_external_workflow_handle(job_workflow_id)
+        while True:
+            await workflow.wait_condition(lambda: bool(self._news))
+            news = self._news.pop(0)
+            with contextlib.suppress(Exception):  # the job ended meanwhile
+                await job.signal("callback", news)
 
 
 def _job_id(handle_json: str) -> str | None:

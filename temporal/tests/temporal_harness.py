@@ -34,32 +34,42 @@ class WorkerCli(BatchCli):
         return {**super().env(), **self.extra}
 
 
-def start_worker(
+def start_workers(
     emu: Emulator,
     root: Path,
-    name: str,
+    names: Sequence[str],
     address: str,
     namespace: str,
     *args: str,
     extra: Mapping[str, str] | None = None,
-) -> Watched:
-    """A worker with a ledger of its own (as on a host of its own), once it is ready."""
-    cli = WorkerCli(
-        emu, (PROVIDER,), root / f"{name}.sqlite", root / "logs" / name, extra=dict(extra or {})
-    )
-    running = cli.start_watched(
-        "worker",
-        "--temporal",
-        address,
-        "--namespace",
-        namespace,
-        "--providers",
-        PROVIDER,
-        *args,
-    )
-    running.wait_for_lines(
-        lambda lines: any("worker ready" in ln for ln in lines), f"worker {name} ready"
-    )
+) -> list[Watched]:
+    """Workers, each with a ledger of its own (as on a host of its own), started at once
+    and returned when all are ready."""
+    running = []
+    for name in names:
+        cli = WorkerCli(
+            emu,
+            (PROVIDER,),
+            root / f"{name}.sqlite",
+            root / "logs" / name,
+            extra=dict(extra or {}),
+        )
+        running.append(
+            cli.start_watched(
+                "worker",
+                "--temporal",
+                address,
+                "--namespace",
+                namespace,
+                "--providers",
+                PROVIDER,
+                *args,
+            )
+        )
+    for name, worker in zip(names, running, strict=True):
+        worker.wait_for_lines(
+            lambda lines: any("worker ready" in ln for ln in lines), f"worker {name} ready"
+        )
     return running
 
 
@@ -82,7 +92,14 @@ def local_client(emu: Emulator) -> Client:
     return Client(environ=env, ledger=False)
 
 
-def specs(emu: Emulator, out: Path | None, count: int, **options: Any) -> list[JobSpec]:
+def specs(
+    emu: Emulator,
+    out: Path | None,
+    count: int,
+    fields: Mapping[str, Any] | None = None,
+    **options: Any,
+) -> list[JobSpec]:
+    """``count`` jobs' specs (``fields``: more of each request), saved to ``out``."""
     client = local_client(emu)
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
@@ -95,7 +112,7 @@ def specs(emu: Emulator, out: Path | None, count: int, **options: Any) -> list[J
             line=n + 1,
             **options,
         )
-        for n, request in enumerate(requests(emu, count))
+        for n, request in enumerate(requests(emu, count, **(fields or {})))
     ]
 
 

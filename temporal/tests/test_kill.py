@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from temporal_harness import PATIENCE, PROVIDER, connect, specs, start_worker
+from temporal_harness import PATIENCE, PROVIDER, connect, specs, start_workers
 
 from lipbridge.ledger import Ledger, LocalState
 from lipbridge_emulator import Emulator, Timing
@@ -27,8 +27,7 @@ def test_a_worker_killed_mid_submit_leaves_every_job_done_exactly_once(
     address = temporal_server.address
     # Every job's first submit is held after the provider made the job, its answer unsent.
     with Emulator(timing=Timing(job_seconds=0, results_lag=0), faults="submit:hold-after=1") as emu:
-        a = start_worker(emu, tmp_path, "a", address, namespace, *SLOTS)
-        b = start_worker(emu, tmp_path, "b", address, namespace, *SLOTS)
+        a, b = start_workers(emu, tmp_path, ["a", "b"], address, namespace, *SLOTS)
         jobs = specs(emu, tmp_path / "out", ROWS, cap=ROWS, liveness=3.0)
 
         async def main() -> list[Outcome]:

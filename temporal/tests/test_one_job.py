@@ -1,5 +1,6 @@
 """One job end to end: started on the cluster, run by a ``lipbridge worker`` process
-against the emulator, recorded in the worker's ledger."""
+against the emulator, recorded in the worker's ledger; starting it again is refused by
+the server, even once it has ended."""
 
 from __future__ import annotations
 
@@ -7,11 +8,15 @@ import asyncio
 import hashlib
 from pathlib import Path
 
-from temporal_harness import PROVIDER, connect, run_jobs, specs, start_worker
+import pytest
+from temporal_harness import PROVIDER, connect, run_jobs, specs, start_workers
+from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from lipbridge.ledger import Ledger, LocalState
 from lipbridge_emulator import Emulator, Timing
 from lipbridge_temporal.devserver import DevServer
+from lipbridge_temporal.specs import Outcome
+from lipbridge_temporal.starter import start_job
 
 INSTANT = Timing(job_seconds=0, results_lag=0)
 
@@ -20,12 +25,16 @@ def test_a_job_runs_through_a_worker_and_lands_in_its_ledger(
     temporal_server: DevServer, namespace: str, tmp_path: Path
 ) -> None:
     with Emulator(timing=INSTANT) as emu:
-        worker = start_worker(emu, tmp_path, "w1", temporal_server.address, namespace)
+        [worker] = start_workers(emu, tmp_path, ["w1"], temporal_server.address, namespace)
         try:
             [spec] = specs(emu, tmp_path, 1)
 
-            async def main() -> list:  # type: ignore[type-arg]
-                return await run_jobs(await connect(temporal_server.address, namespace), [spec])
+            async def main() -> list[Outcome]:
+                temporal = await connect(temporal_server.address, namespace)
+                done = await run_jobs(temporal, [spec])
+                with pytest.raises(WorkflowAlreadyStartedError):  # the same job, started again
+                    await start_job(temporal, spec)
+                return done
 
             [outcome] = asyncio.run(main())
         finally:
