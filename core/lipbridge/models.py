@@ -412,6 +412,10 @@ class ProviderInfo:
     # (fal.ai's ED25519 keys). The core fetches and caches the set, since a callback hook
     # may do no I/O, and passes its keys as ``ctx.webhook_keys`` (contract 1.4, optional).
     webhook_jwks_url: str | None = None
+    # Base URLs of the provider's other APIs that take the same key (fal.ai's platform API
+    # https://api.fal.ai, its storage API https://rest.fal.ai); reached only through
+    # lipbridge.hosts.api_http, never by an absolute URL in ctx.http (contract 1.4, optional).
+    api_base_urls: tuple[str, ...] = ()
 
     def reports(self, state: JobState) -> bool:
         """Whether the plugin can report ``state``: a status word means it, or (failed)

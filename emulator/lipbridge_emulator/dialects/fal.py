@@ -84,6 +84,7 @@ from lipbridge_emulator.dialect import (
     Route,
     State,
 )
+from lipbridge_emulator.dialects.fal_listing import LISTING_PATH, Listing
 
 FIVE = {m.value: m for m in SyncMode}
 # Endpoint id -> (the mode field, its words, the mode without one, USD per output second).
@@ -165,6 +166,7 @@ class FalDialect(Dialect):
         self._waiting: list[str] = []  # accepted and not yet seen out of the queue
         self._local = threading.local()  # what the request being answered asked for
         self._key = signing_key()
+        self._listing = Listing()
 
     def job_id(self, created: dt.datetime, token: str) -> str:
         """A UUID, the form of the docs' request ids (80e732af-660e-...)."""
@@ -175,6 +177,12 @@ class FalDialect(Dialect):
         return key.strip() or None if scheme == "Key" else None
 
     def route(self, request: Request) -> Route | None:
+        self._local.listing = None
+        if request.path == LISTING_PATH:  # before the queue's paths: it would match them
+            if request.method != "GET":
+                return None
+            self._local.listing = request.query
+            return Route(Endpoint.POLL, self._listing.route_id(request.query))
         found = REQUEST_PATH.fullmatch(request.path)
         if found is None:
             if request.method == "POST" and request.path.strip("/") in MODELS:
@@ -219,7 +227,12 @@ class FalDialect(Dialect):
             audio=body["audio_url"],
             sync_mode=mode,
             callback_url=request.query.get("fal_webhook"),
-            echo={"base": request.base_url, "app": app, "variant": body.get("model")},
+            echo={
+                "base": request.base_url,
+                "app": app,
+                "variant": body.get("model"),
+                "input": body,
+            },
         )
 
     def charge(self, spec: JobSpec, output_seconds: float) -> Decimal:
@@ -233,6 +246,7 @@ class FalDialect(Dialect):
         return max(amount, LATENTSYNC_MINIMUM) if spec.model == "fal-ai/latentsync" else amount
 
     def accepted(self, job: JobView) -> Reply:
+        self._listing.remember(job)
         with self._lock:
             self._waiting.append(job.id)
             position = len(self._waiting) - 1
@@ -240,6 +254,8 @@ class FalDialect(Dialect):
         return Reply.json(200, body)
 
     def status(self, job: JobView) -> Reply:
+        if getattr(self._local, "listing", None) is not None:
+            return self._listing.page(self._local.listing, job)
         with self._lock:
             cancelled = job.id in self._cancelled
             if job.state is not State.QUEUED and job.id in self._waiting:
@@ -297,6 +313,9 @@ class FalDialect(Dialect):
         }
 
     def problem(self, problem: Problem, message: str, status: int | None = None) -> Reply:
+        listing = getattr(self._local, "listing", None)
+        if problem is Problem.NOT_FOUND and listing is not None:  # nothing listed
+            return self._listing.page(listing, None)
         if problem is Problem.UNAUTHORIZED:
             return Reply.json(401, {"detail": UNAUTHORIZED})
         if problem is Problem.INSUFFICIENT_CREDITS:

@@ -21,8 +21,9 @@ Webhooks: ``?fal_webhook=<url>`` on the submit; fal POSTs the result there, sign
 ED25519 under keys published as a JWKS (``ProviderInfo.webhook_jwks_url``: the core
 fetches and caches the set, the hook checks the signature, :mod:`.webhooks`).
 
-No idempotency header and no lookup of lost submits: the platform's listing is on
-another host (``api.fal.ai``). Uploads (fal's CDN token, then a POST to
+No idempotency header: a submit whose answer was lost is found again in the platform
+API's request listing (``api.fal.ai``, declared in ``ProviderInfo.api_base_urls``,
+:mod:`.find`). Uploads (fal's CDN token, then a POST to
 ``v3.fal.media``) are on two more hosts and not implemented; the notes name the flow
 from fal's client source only.
 """
@@ -50,7 +51,7 @@ from lipbridge.plugin import (
     log_lines,
     malformed,
 )
-from lipbridge_fal import webhooks
+from lipbridge_fal import find, webhooks
 from lipbridge_fal.wire import (
     ALREADY_COMPLETED,
     BACKUP,
@@ -183,6 +184,8 @@ INFO = ProviderInfo(
             limits=InputLimits(
                 max_video_seconds=10,
                 max_audio_seconds=60,
+                min_video_seconds=2,  # "2-10s"; audio "Minimum duration is 2s"
+                min_audio_seconds=2,
                 max_video_bytes=100 * 1024**2,
                 max_audio_bytes=5 * 1024**2,
             ),
@@ -194,6 +197,7 @@ INFO = ProviderInfo(
     status_words=STATUSES,
     fails_through_result=True,
     webhook_jwks_url=webhooks.JWKS_URL,
+    api_base_urls=(find.PLATFORM,),
 )
 
 
@@ -264,6 +268,16 @@ class FalQueue:
                 job_id=handle.job_id,
             )
         return JobStatus(state=JobState.CANCELLING, raw_status=raw)
+
+    @hookimpl
+    def lipbridge_find_jobs(
+        self, request: JobRequest, since: dt.datetime, ctx: CallContext
+    ) -> list[JobHandle]:
+        """The endpoint's requests since ``since`` whose input is what this submit sends,
+        from the platform API's listing (:mod:`.find`)."""
+        caps = INFO.model(request.model)
+        body = submit_body(request, *WIRE[caps.name][1:])
+        return find.find(request, since, ctx, INFO, body)
 
     @hookimpl
     def lipbridge_parse_callback(
