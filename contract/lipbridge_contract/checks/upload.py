@@ -51,17 +51,18 @@ def answered(interactions: Iterable[Interaction]) -> set[str]:
 
 
 def key_problems(run: SuiteRun, obs: Observation, handed_out: set[str]) -> list[str]:
-    """Requests to a URL the provider answered, or to another host than its API's, that
-    carried the auth header or the key."""
+    """Requests to a URL the provider answered, or to another host than its APIs' (the
+    default base URL's and those in ``api_base_urls``), that carried the auth header or
+    the key."""
     assert run.info is not None
-    base = urlsplit(run.info.default_base_url)
+    apis = [urlsplit(url) for url in (run.info.default_base_url, *run.info.api_base_urls)]
     auth = run.info.auth.header.lower()
     problems = []
     for n, sent in enumerate(obs.sent):
         url = urlsplit(sent.url)
         if sent.url in handed_out:
             where = "a URL the provider answered"
-        elif (url.scheme, url.netloc) != (base.scheme, base.netloc):
+        elif all((url.scheme, url.netloc) != (api.scheme, api.netloc) for api in apis):
             where = f"{url.netloc}, not the API's host"
         else:
             continue

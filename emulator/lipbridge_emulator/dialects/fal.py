@@ -48,6 +48,9 @@ The emulator's choices where the docs are silent:
   ``/.well-known/jwks.json`` under the mount, where a base URL pointed at the emulator
   makes lipbridge fetch it. "It will retry 10 times in the span of 2 hours": ten retries
   spaced to about two hours (the spacing is assumed), 10 s per attempt (assumed).
+* Also under the mount: the platform API's request listing (``fal_listing``) and the
+  storage API's signed upload (``fal_storage``), which a base URL pointed at the emulator
+  reaches as lipbridge sends every declared fal API there.
 * The result route and the status route name the same job, and a dialect's ``status``
   sees only the job: ``route`` notes, per handler thread, which of the two (and whether
   logs were asked for) the request it routed is.
@@ -83,7 +86,10 @@ from lipbridge_emulator.dialect import (
     Request,
     Route,
     State,
+    UploadSpec,
+    UploadView,
 )
+from lipbridge_emulator.dialects import fal_storage
 from lipbridge_emulator.dialects.fal_listing import LISTING_PATH, Listing
 
 FIVE = {m.value: m for m in SyncMode}
@@ -178,6 +184,8 @@ class FalDialect(Dialect):
 
     def route(self, request: Request) -> Route | None:
         self._local.listing = None
+        if request.path == fal_storage.INITIATE_PATH:
+            return Route(Endpoint.UPLOAD) if request.method == "POST" else None
         if request.path == LISTING_PATH:  # before the queue's paths: it would match them
             if request.method != "GET":
                 return None
@@ -280,6 +288,12 @@ class FalDialect(Dialect):
         with self._lock:
             self._cancelled.add(job.id)
         return Reply.json(202, {"status": "CANCELLATION_REQUESTED"})
+
+    def parse_upload(self, request: Request) -> UploadSpec | Reply:
+        return fal_storage.parse_upload(request)
+
+    def uploaded(self, upload: UploadView) -> Reply:
+        return fal_storage.uploaded(upload)
 
     def public(self, request: Request) -> Reply | None:
         """The webhook key set, for anyone (fal serves its own at rest.alpha.fal.ai)."""

@@ -23,9 +23,9 @@ fetches and caches the set, the hook checks the signature, :mod:`.webhooks`).
 
 No idempotency header: a submit whose answer was lost is found again in the platform
 API's request listing (``api.fal.ai``, declared in ``ProviderInfo.api_base_urls``,
-:mod:`.find`). Uploads (fal's CDN token, then a POST to
-``v3.fal.media``) are on two more hosts and not implemented; the notes name the flow
-from fal's client source only.
+:mod:`.find`). Uploads of local files go to fal's storage API (``rest.fal.ai``,
+declared likewise): a signed upload URL, the bytes PUT there without the key
+(:mod:`.upload`).
 """
 
 from __future__ import annotations
@@ -41,17 +41,19 @@ from lipbridge.plugin import (
     CallContext,
     CallKind,
     InputLimits,
+    LocalMedia,
     MediaDurations,
     ModelCapabilities,
     Multiplier,
     PriceTable,
     ProviderInfo,
     Rate,
+    UploadedMedia,
     hookimpl,
     log_lines,
     malformed,
 )
-from lipbridge_fal import find, webhooks
+from lipbridge_fal import find, upload, webhooks
 from lipbridge_fal.wire import (
     ALREADY_COMPLETED,
     BACKUP,
@@ -197,7 +199,7 @@ INFO = ProviderInfo(
     status_words=STATUSES,
     fails_through_result=True,
     webhook_jwks_url=webhooks.JWKS_URL,
-    api_base_urls=(find.PLATFORM,),
+    api_base_urls=(find.PLATFORM, upload.STORAGE),
 )
 
 
@@ -278,6 +280,12 @@ class FalQueue:
         caps = INFO.model(request.model)
         body = submit_body(request, *WIRE[caps.name][1:])
         return find.find(request, since, ctx, INFO, body)
+
+    @hookimpl
+    def lipbridge_upload(self, media: LocalMedia, ctx: CallContext) -> UploadedMedia:
+        """A local file into fal's storage: a signed upload URL from the storage API, the
+        bytes PUT there without the key, and its ``file_url`` (:mod:`.upload`)."""
+        return upload.upload(media, ctx, INFO)
 
     @hookimpl
     def lipbridge_parse_callback(
