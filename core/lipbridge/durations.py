@@ -7,6 +7,7 @@ import math
 from typing import TYPE_CHECKING
 
 from lipbridge.errors import InvalidRequest
+from lipbridge.media import length_problem
 from lipbridge.models import JobRequest, MediaDurations, ProviderInfo
 from lipbridge.pricing import needed_inputs, output_seconds
 from lipbridge.validation import local_path
@@ -29,8 +30,10 @@ def media_durations(
     video_seconds: float | None = None,
     audio_seconds: float | None = None,
 ) -> MediaDurations:
-    """Input lengths as given, else probed from local files; output from the sync mode."""
-    mode = request.sync_mode or info.model(request.model).default_sync_mode
+    """Input lengths as given, else probed from local files; output from the sync mode.
+    A length given outside the model's limits is refused, as a local file's would be."""
+    caps = info.model(request.model)
+    mode = request.sync_mode or caps.default_sync_mode
     # Without a sync mode the output length is unknown whatever is given; the plugin
     # then prices from the inputs it got, or says why it cannot.
     needed = needed_inputs(mode) if mode is not None else ()
@@ -45,7 +48,12 @@ def media_durations(
                 field=f"{name}_seconds",
             )
         if value is not None:
-            known[name] = float(value) + 0.0  # -0.0 becomes 0.0
+            known[name] = seconds = float(value) + 0.0  # -0.0 becomes 0.0
+            problem = length_problem(seconds, name, caps.limits, f"{info.name}/{caps.name}")
+            if problem:
+                raise InvalidRequest(
+                    f"{name}_seconds={seconds:g}; {problem}", field=f"{name}_seconds"
+                )
         ref = refs[name]
         if value is None and ref and local_path(ref) and name in needed:
             known[name] = media.seconds(info, request, name)

@@ -67,12 +67,28 @@ def probe_file(ref: str, path: Path, *, field: str, limits: InputLimits, where: 
     if max_bytes is not None and info.st_size > max_bytes:
         raise refused(f"is {info.st_size} bytes; allowed: at most {max_bytes} bytes for {where}")
     duration = _streams_and_duration(path, field, kind, refused)
-    max_seconds = limits.max_video_seconds if field == "video" else limits.max_audio_seconds
-    if duration is not None and max_seconds is not None and duration > max_seconds:
-        raise refused(f"lasts {duration:.2f} s; allowed: at most {max_seconds:g} s for {where}")
+    problem = None if duration is None else length_problem(duration, field, limits, where)
+    if problem:
+        raise refused(f"lasts {duration:.2f} s; {problem}")
     return Probe(
         path=path, field=field, size=info.st_size, media_type=media_type(path), duration=duration
     )
+
+
+def length_problem(seconds: float, field: str, limits: InputLimits, where: str) -> str | None:
+    """What is allowed, when ``seconds`` of the ``field`` input is outside the model's
+    lengths (``where`` names the model); None when it is within them."""
+    least = limits.min_video_seconds if field == "video" else limits.min_audio_seconds
+    most = limits.max_video_seconds if field == "video" else limits.max_audio_seconds
+    if (least is None or seconds >= least) and (most is None or seconds <= most):
+        return None
+    if least is None:
+        allowed = f"at most {most:g} s"
+    elif most is None:
+        allowed = f"at least {least:g} s"
+    else:
+        allowed = f"{least:g} to {most:g} s"
+    return f"allowed: {allowed} for {where}"
 
 
 def _streams_and_duration(

@@ -313,12 +313,33 @@ class MediaDurations:
     output_seconds: float | None = None
 
 
+def _check_least(
+    limits: InputLimits, attribute: attrs.Attribute[float | None], value: float | None
+) -> None:
+    """A least length is a number of seconds >= 0, not above the model's most."""
+    if value is None:
+        return
+    field_ = attribute.name.removeprefix("min_").removesuffix("_seconds")
+    most = getattr(limits, f"max_{field_}_seconds")
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < math.inf:
+        raise ValueError(f"{attribute.name}={value!r}: a number of seconds >= 0")
+    if most is not None and value > most:
+        raise ValueError(f"{attribute.name}={value!r} is above max_{field_}_seconds={most!r}")
+
+
 @frozen(kw_only=True)
 class InputLimits:
+    """What a model's inputs may be: lengths in seconds and sizes in bytes, None for no
+    limit. A local file, or a length given for an estimate, outside them is refused
+    before anything is sent. The minimums came last: None, their default, is no least
+    length, so a model that declares none is checked as before."""
+
     max_video_seconds: float | None = None
     max_audio_seconds: float | None = None
     max_video_bytes: int | None = None
     max_audio_bytes: int | None = None
+    min_video_seconds: float | None = field(default=None, validator=_check_least)
+    min_audio_seconds: float | None = field(default=None, validator=_check_least)
 
 
 def _check_version(_: object, __: object, value: str | None) -> None:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import functools
+import math
 from typing import TYPE_CHECKING
 
 from hypothesis import strategies as st
 
 from lipbridge import CostEstimate, JobRequest, LipbridgeError, TextToSpeech
 from lipbridge.estimates import billed_problem
-from lipbridge.plugin import ModelCapabilities
+from lipbridge.plugin import ModelCapabilities, ProviderInfo
 from lipbridge_contract.checks.base import Check, Verdict, skip
 from lipbridge_contract.checks.explore import explore
 from lipbridge_contract.harness import network_blocked
@@ -32,11 +33,30 @@ def plain_request(caps: ModelCapabilities) -> JobRequest:
     )
 
 
+def fitted(info: ProviderInfo, request: JobRequest, seconds: float) -> tuple[float, float]:
+    """``seconds`` for the video and the audio, each moved into the lengths the request's
+    model takes (``InputLimits``), since a length outside them is refused by estimate as
+    by submit; as given when the model is unknown (that refusal is the point)."""
+    try:
+        limits = info.model(request.model).limits
+    except LipbridgeError:
+        return seconds, seconds
+    video = (limits.min_video_seconds, limits.max_video_seconds)
+    audio = (limits.min_audio_seconds, limits.max_audio_seconds)
+    video_seconds, audio_seconds = (
+        min(max(seconds, least or 0.0), math.inf if most is None else most)
+        for least, most in (video, audio)
+    )
+    return video_seconds, audio_seconds
+
+
 def _estimate(run: SuiteRun, request: JobRequest, seconds: float) -> tuple[CostEstimate, int]:
+    assert run.info is not None
     client, transport, _ = run.scripted()
     with network_blocked():
+        video, audio = fitted(run.info, request, seconds)
         estimate = client.estimate_cost(
-            run.provider, request, video_seconds=seconds, audio_seconds=seconds
+            run.provider, request, video_seconds=video, audio_seconds=audio
         )
     return estimate, len(transport.sent)
 
@@ -68,11 +88,7 @@ def _billed_problems(run: SuiteRun) -> tuple[list[str], int, list[str]]:
             continue
         compared += 1
         # A reasoned compute-time unknown is borne out by a compute-time bill: no bypass.
-        if (
-            estimate.amount is None
-            and estimate.compute_unit != billed.unit
-            and run.bypass("price")
-        ):
+        if estimate.amount is None and estimate.compute_unit != billed.unit and run.bypass("price"):
             notes.append(name)
         elif (problem := billed_problem(estimate, billed, tolerance)) is not None:
             problems.append(f"{name}: {problem}")

@@ -17,7 +17,7 @@ from lipbridge import InvalidRequest, JobRequest, SyncMode, TextToSpeech
 from lipbridge.plugin import ProviderInfo, Response
 from lipbridge_contract.catalogue import SUCCESS
 from lipbridge_contract.checks.base import Check, Verdict, examples
-from lipbridge_contract.checks.cost import AUDIO, VIDEO
+from lipbridge_contract.checks.cost import AUDIO, VIDEO, fitted
 from lipbridge_contract.checks.explore import explore
 from lipbridge_contract.harness import LogCapture, network_blocked
 
@@ -94,7 +94,9 @@ def _refused(
     estimate_refused = False
     try:
         with network_blocked():
-            client.estimate_cost(run.provider, request, video_seconds=10, audio_seconds=10)
+            assert run.info is not None
+            video, audio = fitted(run.info, request, 10)
+            client.estimate_cost(run.provider, request, video_seconds=video, audio_seconds=audio)
     except InvalidRequest:
         estimate_refused = True
     return submit_error, sent, estimate_refused
