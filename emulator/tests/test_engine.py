@@ -309,12 +309,14 @@ def test_emulator_command_prints_base_urls_and_serves() -> None:
     )
     try:
         assert proc.stdout is not None
-        lines = [proc.stdout.readline() for _ in range(10)]  # header, providers, samples
+        lines = [proc.stdout.readline()]  # the header, the exports, then the samples
+        while "sample video" not in lines[-1] and lines[-1] and len(lines) < 100:
+            lines.append(proc.stdout.readline())
         text = "".join(lines)
         url = lines[0].split(" on ", 1)[1].split()[0]
         assert url.startswith("http://127.0.0.1:") and not url.endswith(":0")
         assert f"{url}/foxapi" in text
-        assert "LIPBRIDGE_JOGG_BASE_URL" in text
+        assert "LIPBRIDGE_JOGG_BASE_URL" in text and "export LIPBRIDGE_JOGG_API_KEY=" in text
         sample = next(line.split(": ", 1)[1].strip() for line in lines if "sample video" in line)
         assert HTTP.request("GET", sample).status == 200
     finally:
