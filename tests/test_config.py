@@ -280,3 +280,11 @@ def test_config_show_refuses_what_a_command_would_refuse(standard_site: Path) ->
     listed = CliRunner().invoke(cli, ["config", "show"])
     assert listed.exit_code == ExitCode.CONFIGURATION
     assert "providers.nobody is not an installed provider" in listed.output
+
+
+def test_a_disabled_provider_in_the_file_is_not_a_mistake(standard_site: Path) -> None:
+    write_config("[providers.globex]\nbase_url = 'https://file.invalid'\n")
+    env = {"LIPBRIDGE_USER_DIR": str(user_dir()), "LIPBRIDGE_PLUGINS": "acme"}
+    c = Client(registry=make_registry(standard_site, **env), environ=env)
+    assert c.user_files is not None
+    assert c.file_config("globex").base_url == "https://file.invalid"

@@ -281,7 +281,10 @@ class Client:
         if self._files is None and self._user_dir is not False:
             folder = None if self._user_dir is True else Path(self._user_dir)
             files = UserFiles.at(self._environ, folder)
-            files.config.check_providers(self.registry.names())
+            known = self.registry.names()
+            if not files.config.named() <= set(known):  # a disabled plugin is no mistake
+                known = [record.name for record in self.registry.records()]
+            files.config.check_providers(known)
             for problem in files.keys.warnings:
                 log.warning("%s", problem)
             self._files = files

@@ -76,6 +76,11 @@ class UserConfig:
     def provider(self, name: str) -> ProviderConfig:
         return self.providers.get(name) or ProviderConfig()
 
+    def named(self) -> set[str]:
+        """Every provider the file names."""
+        default = {self.default_provider} if self.default_provider else set()
+        return set(self.providers) | default
+
     def check_providers(self, installed: list[str]) -> None:
         """Refuse a provider name no installed plugin has (a typo would be silently unused)."""
         allowed = ", ".join(installed) or "none installed"
