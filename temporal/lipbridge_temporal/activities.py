@@ -26,10 +26,10 @@ from lipbridge.errors import InvalidRequest, JobBusy, LipbridgeError, SubmitOutc
 from lipbridge.jobs import Jobs
 from lipbridge.ledger import LedgerJob, LocalState
 from lipbridge.models import JobHandle, JobRequest, JobState, JobStatus
-from lipbridge.redact import scrub
+from lipbridge.redact import mask_url, scrub
 from lipbridge.urls import check_output_path
 from lipbridge_temporal.names import cap_workflow_id
-from lipbridge_temporal.specs import JobSpec, Polled, Saved, Submitted
+from lipbridge_temporal.specs import Billed, JobSpec, Polled, Saved, Submitted
 
 if TYPE_CHECKING:
     from temporalio.client import Client as TemporalClient
@@ -165,14 +165,22 @@ class JobActivities:
         else:
             waited = (self.client.clock.now() - handle.created_at).total_seconds()
             delay = policy.interval(waited, self._rng)
-        billed = status.result.billed if status.result is not None else None
+        result = status.result
+        billed = result.billed if result is not None else None
         return Polled(
             state=status.state.value,
             raw_status=status.raw_status,
             terminal=status.state.terminal,
             delay=delay,
             error=scrub(status.error.message) if status.error else None,
-            billed=f"{billed.amount} {billed.unit}" if billed is not None else None,
+            billed=Billed(
+                amount=str(billed.amount),
+                unit=billed.unit,
+                usd=str(billed.usd) if billed.usd is not None else None,
+            )
+            if billed is not None
+            else None,
+            result_url=mask_url(result.video_url) if result is not None else None,
         )
 
     @activity.defn(name="lipbridge.download")

@@ -34,6 +34,15 @@ class Submitted:
 
 
 @dataclass(frozen=True)
+class Billed:
+    """What the provider says it charged (decimals as strings), in its unit and in USD."""
+
+    amount: str
+    unit: str
+    usd: str | None = None
+
+
+@dataclass(frozen=True)
 class Polled:
     """One poll: where the job stands and when to look again. The result URL stays in
     the worker's ledger (a signed URL is a credential of its own)."""
@@ -43,7 +52,8 @@ class Polled:
     terminal: bool
     delay: float  # seconds until the next poll
     error: str | None = None
-    billed: str | None = None  # "amount unit" as the provider reported it
+    billed: Billed | None = None
+    result_url: str | None = None  # masked: scheme, host and path, never the query
 
 
 @dataclass(frozen=True)
@@ -74,7 +84,8 @@ class Outcome:
     output: str | None = None
     size: int | None = None
     sha256: str | None = None
-    billed: str | None = None
+    billed: Billed | None = None
+    result_url: str | None = None  # masked (its query, a signature, is left out)
     error: str | None = None
     line: int | None = None
 

@@ -183,7 +183,7 @@ class JobWorkflow:
         polled = await self._wait(spec, submitted)
         if polled is None:
             return replace(ended, state="waiting", error="not finished by the deadline")
-        ended = replace(ended, billed=polled.billed)
+        ended = replace(ended, billed=polled.billed, result_url=polled.result_url)
         if polled.state != "succeeded":
             return replace(ended, state="failed", error=polled.error or polled.raw_status)
         if spec.output is None:

@@ -6,6 +6,7 @@ workflow results, each with a deadline that only stops a broken test from hangin
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from emulated import sample_speech, sample_video
 from temporalio.client import Client as TemporalClient
 
 from lipbridge import Client, JobRequest
+from lipbridge.polling import PollPolicy
 from lipbridge_emulator import Emulator
 from lipbridge_temporal.specs import JobSpec, Outcome
 from lipbridge_temporal.starter import job_spec, start_job
@@ -87,9 +89,10 @@ def requests(emu: Emulator, count: int, **fields: Any) -> list[JobRequest]:
 
 
 def local_client(emu: Emulator) -> Client:
-    """A client that checks requests as the CLI would (no ledger: jobs are started)."""
+    """A client that checks requests as the CLI would (no ledger: jobs are started); its
+    jobs are first polled soon (the emulator's are done at once)."""
     env = {"LIPBRIDGE_SYNCSO_API_KEY": emu.key, "LIPBRIDGE_SYNCSO_BASE_URL": emu.base_url(PROVIDER)}
-    return Client(environ=env, ledger=False)
+    return Client(environ=env, ledger=False, poll_policy=PollPolicy(first=0.25))
 
 
 def specs(
@@ -123,3 +126,22 @@ async def connect(address: str, namespace: str) -> TemporalClient:
 async def run_jobs(temporal: TemporalClient, jobs: Sequence[JobSpec]) -> list[Outcome]:
     handles = [await start_job(temporal, spec) for spec in jobs]
     return list(await asyncio.wait_for(asyncio.gather(*(h.result() for h in handles)), PATIENCE))
+
+
+def manifest(emu: Emulator, path: Path, rows: int, out: Path) -> Path:
+    """A JSON Lines manifest of ``rows`` sync.so rows, each with its own speech file."""
+    out.mkdir(parents=True, exist_ok=True)
+    lines = [
+        json.dumps(
+            {
+                "video": r.video,
+                "audio": r.audio,
+                "provider": PROVIDER,
+                "sync_mode": "loop",
+                "output": str(out / f"row{n}.mp4"),
+            }
+        )
+        for n, r in enumerate(requests(emu, rows), start=1)
+    ]
+    path.write_text("\n".join(lines) + "\n")
+    return path

@@ -1,6 +1,6 @@
-"""A provider's cap holds across workers: two worker processes, six jobs, a cap of two.
+"""A provider's cap holds across workers: two worker processes, four jobs, a cap of two.
 While the first two jobs' first polls are held at the emulator, exactly two submits
-have arrived and the cap workflow holds two slots with four jobs waiting; in the end no
+have arrived and the cap workflow holds two slots with two jobs waiting; in the end no
 more than two jobs were ever in flight at once (the emulator's own record)."""
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from lipbridge_temporal.specs import Outcome
 from lipbridge_temporal.starter import start_batch
 from lipbridge_temporal.workflows import CapWorkflow
 
-ROWS, CAP = 6, 2
+ROWS, CAP = 4, 2
 
 
 def test_the_cap_on_jobs_in_flight_holds_across_workers(

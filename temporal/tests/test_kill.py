@@ -1,48 +1,66 @@
-"""Two worker processes run one batch; one is killed with SIGKILL while each of them is
-in the middle of four submits. The other finishes every job, and the emulator made one
-job per row: the dead worker's submits are taken up again under their idempotency key
-(the job's local id), which the provider answers with the job it already made."""
+"""``lipbridge batch --engine temporal`` on two worker processes; one is killed with
+SIGKILL while each of them is in the middle of four submits.
+
+The other finishes every row, and the emulator made one job per row: the dead worker's
+submits are taken up again under their idempotency key (the job's local id), which the
+provider answers with the job it already made. The command shows the local batch's
+progress lines and report, writes every job back to its own ledger (``jobs list``), and
+run again it watches the same batch and starts nothing."""
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
-from temporal_harness import PATIENCE, PROVIDER, connect, specs, start_workers
+from batch_e2e import DONE
+from temporal_harness import PATIENCE, PROVIDER, WorkerCli, manifest, start_workers
 
+from lipbridge.cli import ExitCode
 from lipbridge.ledger import Ledger, LocalState
 from lipbridge_emulator import Emulator, Timing
 from lipbridge_emulator.holds import HoldEnd, HoldPoint
 from lipbridge_temporal.devserver import DevServer
-from lipbridge_temporal.specs import Outcome
-from lipbridge_temporal.starter import start_batch
 
 ROWS = 8
 SLOTS = ("--max-activities", "4", "--handover", "1")  # 4 submits each: 8 held at once
 
 
-def test_a_worker_killed_mid_submit_leaves_every_job_done_exactly_once(
+def test_a_worker_killed_mid_submit_leaves_every_row_done_exactly_once(
     temporal_server: DevServer, namespace: str, tmp_path: Path
 ) -> None:
     address = temporal_server.address
     # Every job's first submit is held after the provider made the job, its answer unsent.
     with Emulator(timing=Timing(job_seconds=0, results_lag=0), faults="submit:hold-after=1") as emu:
         a, b = start_workers(emu, tmp_path, ["a", "b"], address, namespace, *SLOTS)
-        jobs = specs(emu, tmp_path / "out", ROWS, cap=ROWS, liveness=3.0)
-
-        async def main() -> list[Outcome]:
-            temporal = await connect(address, namespace)
-            batch = await start_batch(temporal, "kill9", jobs)
-            await asyncio.to_thread(
-                emu.holds.wait, ROWS, point=HoldPoint.SUBMIT_AFTER, timeout=PATIENCE
-            )
+        cli = WorkerCli(
+            emu,
+            (PROVIDER,),
+            tmp_path / "cli.sqlite",
+            tmp_path / "logs" / "cli",
+            extra={
+                "LIPBRIDGE_TEMPORAL_ADDRESS": address,
+                "LIPBRIDGE_TEMPORAL_NAMESPACE": namespace,
+                "LIPBRIDGE_TEMPORAL_LIVENESS": "3",
+            },
+        )
+        rows = manifest(emu, tmp_path / "rows.jsonl", ROWS, tmp_path / "out")
+        args = (
+            "batch",
+            str(rows),
+            "--allow-unknown-cost",
+            "--engine",
+            "temporal",
+            "--max-concurrent",
+            f"{PROVIDER}={ROWS}",
+        )
+        try:
+            batch = cli.start_watched(*args)
+            emu.holds.wait(ROWS, point=HoldPoint.SUBMIT_AFTER, timeout=PATIENCE)
             a.kill()  # four of its submits made jobs whose answers it never read
             emu.holds.disarm()
             emu.holds.release()  # b's four go on
-            return await asyncio.wait_for(batch.result(), PATIENCE)
-
-        try:
-            outcomes = asyncio.run(main())
+            first = batch.wait()
+            again = cli.run(*args)
+            listed = cli.jobs()
         finally:
             b.kill()
         held = emu.holds.reached()
@@ -50,23 +68,24 @@ def test_a_worker_killed_mid_submit_leaves_every_job_done_exactly_once(
 
     ends = sorted(h.end.value for h in held if h.end is not None)
     assert ends == [HoldEnd.GONE.value] * 4 + [HoldEnd.RELEASED.value] * 4, held
-    assert sorted(o.state for o in outcomes) == ["done"] * ROWS, outcomes
+    assert first.returncode == ExitCode.OK, first
+    printed = {int(m[1]): m[2] for m in DONE.finditer(first.stderr)}
+    assert printed == dict.fromkeys(range(1, ROWS + 1), "done"), first
+    assert f"{ROWS} done" in first.stdout, first
+    assert again.returncode == ExitCode.OK, again
+    assert "(continued)" in again.stderr
     # One job per row at the provider, though twelve submits arrived.
     made = [a.job_id for a in accepted]
     assert len(made) == len(set(made)) == ROWS
     assert len({a.fingerprint for a in accepted}) == ROWS
-    assert sorted(o.provider_job_id or "" for o in outcomes) == sorted(made)
-    submits = [x for x in arrivals if x.endpoint == "submit"]
-    assert len(submits) == ROWS + 4
-    # The survivor's ledger has every job, downloaded once, under the workflow's local id.
+    assert sum(x.endpoint == "submit" for x in arrivals) == ROWS + 4
+    # The command's ledger has every row's job, downloaded, with the provider's job id.
+    assert sorted(job["provider_job_id"] for job in listed) == sorted(made)
+    assert {job["state"] for job in listed} == {"downloaded"}
+    # So has the survivor's, under the same local ids, each job's steps recorded there.
     with Ledger(tmp_path / "b.sqlite") as ledger:
-        for spec, outcome in zip(
-            sorted(jobs, key=lambda s: s.local_id),
-            sorted(outcomes, key=lambda o: o.local_id),
-            strict=True,
-        ):
-            job = ledger.get(spec.local_id)
-            assert job.state is LocalState.DOWNLOADED, job
-            assert job.provider == PROVIDER
-            assert job.provider_job_id == outcome.provider_job_id
-            assert Path(spec.output or "").is_file()
+        for job in listed:
+            kept = ledger.get(job["local_id"])
+            assert kept.state is LocalState.DOWNLOADED, kept
+            assert kept.provider_job_id == job["provider_job_id"]
+            assert kept.output_path == job["output_path"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import signal
 import sys
 from collections import Counter
+from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,6 +30,11 @@ KEPT = (
     "max_concurrent", "max_total", "submits_per_second", "max_cost", "allow_unknown_cost",
     "retry_failed", "skip_invalid", "timeout",
 )
+# Engines other than this process: (client, rows, plans, source, caps, options) -> outcomes.
+ENGINES = "lipbridge.engines"
+Engine = Callable[
+    ["Client", "list[Row]", "list[RowPlan]", str, "Caps", "dict[str, Any]"], "list[RowOutcome]"
+]
 # The exit code a row's end gives the whole batch; the worst one wins.
 _EXIT = {
     "done": ExitCode.OK,
@@ -96,6 +102,8 @@ def _max_cost(value: str | None) -> Decimal | None:
 @click.option("--timeout", type=float, callback=positive_seconds, default=1800.0,
               show_default=True, help="Seconds to wait for each job.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON report.")
+@click.option("--engine", default="local", show_default=True, metavar="NAME",
+              help="Where the jobs run: here, or an installed engine (temporal).")
 @click.pass_context
 def batch(
     ctx: click.Context, /, source: str | None, batch_id: str | None, **opts: Any
@@ -109,6 +117,7 @@ def batch(
     submitting and keeps waiting; the second exits 130, everything resumable.
     """
     client = client_from(ctx)
+    run = _engine(opts["engine"])
     providers = tuple(opts["providers"]) + tuple(
         p.strip() for p in (opts["provider_list"] or "").split(",") if p.strip()
     )
@@ -132,10 +141,28 @@ def batch(
     check_budget(sums, max_usd=_max_cost(opts["max_cost"]),
                  allow_unknown=opts["allow_unknown_cost"])
     caps = _caps(opts["max_concurrent"], opts["max_total"], opts["submits_per_second"])
-    outcomes = _run(client, rows, plans, where, caps, opts)
+    outcomes = run(client, rows, plans, where, caps, opts)
     _report(outcomes, as_json=opts["as_json"])
     worst = max((_EXIT[o.state.value] for o in outcomes), default=ExitCode.OK)
     ctx.exit(int(worst))
+
+
+def _engine(name: str) -> Engine:
+    """How the batch runs: :func:`_run` here, or an engine from the ``lipbridge.engines``
+    entry points (``lipbridge-temporal`` adds ``temporal``), called the same way."""
+    if name == "local":
+        return _run
+    from importlib import metadata
+
+    found = {ep.name: ep for ep in metadata.entry_points(group=ENGINES)}
+    if name not in found:
+        raise click.BadParameter(
+            f"{name!r} is not an installed engine; installed: local"
+            + "".join(f", {other}" for other in sorted(found)),
+            param_hint="--engine",
+        )
+    engine: Engine = found[name].load()
+    return engine
 
 
 def _rows(
