@@ -227,3 +227,14 @@ def test_a_broken_keys_file_names_the_file_and_never_quotes_it(standard_site: Pa
     assert str(path) in result.output and "not valid JSON" in result.output
     assert FILE_KEY not in result.output
     assert "KeyStore(" in repr(KeyStore(path)) and FILE_KEY not in repr(KeyStore(path))
+
+
+def test_on_a_terminal_the_key_is_typed_at_a_prompt_that_does_not_echo_it(
+    standard_site: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("lipbridge.cli.keys.interactive", lambda: True)
+    result = lipbridge(standard_site, "keys", "set", "acme", stdin=FILE_KEY + "\n")
+    assert result.exit_code == 0, result.output
+    assert "API key for acme: " in result.output
+    assert FILE_KEY not in result.output
+    assert KeyStore(user_dir() / "keys.json").get("acme") == FILE_KEY

@@ -27,6 +27,11 @@ def _store() -> KeyStore:
     return store
 
 
+def interactive() -> bool:
+    """Whether stdin is a terminal: then the key is typed at a hidden prompt."""
+    return sys.stdin.isatty()
+
+
 def _installed(ctx: click.Context) -> list[str]:
     return [rec.name for rec in provider_records(ctx) if rec.info is not None]
 
@@ -48,7 +53,7 @@ def set_key(ctx: click.Context, provider: str) -> None:
             param_hint="PROVIDER",
         )
     value: str
-    if sys.stdin.isatty():
+    if interactive():
         value = click.prompt(f"API key for {provider}", hide_input=True, show_default=False)
     else:
         value = sys.stdin.readline()
