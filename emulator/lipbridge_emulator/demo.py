@@ -116,6 +116,7 @@ def run_demo(
             api_keys={n: emu.key for n in names},
             base_urls={n: emu.base_url(n) for n in names},
             ledger=out / "jobs.sqlite",  # its own: the emulator's jobs end with the demo
+            user_dir=False,  # the user's own prices and settings are not the emulator's
         )
         with client, _Display(names) as display:
             outcomes: dict[str, Outcome] = {}
@@ -135,6 +136,7 @@ def run_demo(
             for thread in threads:
                 thread.join()
     _summary([outcomes[n] for n in names])
+    click.echo(f"samples, videos and the job ledger are in {out.resolve()} (--out moves them)")
     click.echo(f"every job is in the job ledger {out / 'jobs.sqlite'}: "
                f"lipbridge --ledger {out / 'jobs.sqlite'} jobs list")
     return [outcomes[n] for n in names]

@@ -275,8 +275,15 @@ def test_callbacks_go_only_to_loopback(media: tuple[bytes, bytes]) -> None:
 # -- the command line -------------------------------------------------------------------------
 
 
-def test_demo_runs_every_provider_and_measures_outputs(tmp_path: Path) -> None:
+def test_demo_runs_every_provider_and_measures_outputs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    prices = tmp_path / "user" / "config.toml"  # a user's own price must not reach the demo
+    prices.parent.mkdir()
+    prices.write_text('[providers.jogg]\nprices = { "lipsync" = 9 }\n')
+    monkeypatch.setenv("LIPBRIDGE_CONFIG_PATH", str(prices))
     outcomes = run_demo([], tmp_path, speed=1.0, clock=CooperativeClock())
+    assert f"samples, videos and the job ledger are in {tmp_path}" in capsys.readouterr().out
     assert {o.provider for o in outcomes} == {
         "aihubmax", "aimlapi", "fal", "foxapi", "jogg", "replicate", "syncso"
     }
@@ -285,6 +292,7 @@ def test_demo_runs_every_provider_and_measures_outputs(tmp_path: Path) -> None:
         assert outcome.seconds is not None and outcome.seconds > 0
     jogg = next(o for o in outcomes if o.provider == "jogg")
     assert jogg.estimate is not None and jogg.estimate.known
+    assert jogg.estimate.source is not None and jogg.estimate.source.table_version != "your price"
 
 
 @pytest.mark.parametrize(
