@@ -293,7 +293,7 @@ def test_at_a_terminal_overwriting_is_asked(
     code: int,
     content: bytes,
 ) -> None:
-    monkeypatch.setattr("lipbridge.cli.jobs.interactive", lambda: True)
+    monkeypatch.setattr("lipbridge.cli.options.interactive", lambda: True)
     script_finished(server)
     out = tmp_path / "out.mp4"
     out.write_bytes(b"mine")

@@ -15,7 +15,7 @@ import click
 from click.core import ParameterSource
 
 from lipbridge.cli.app import ExitCode, cli, client_from
-from lipbridge.cli.jobs import positive_seconds
+from lipbridge.cli.options import positive_seconds
 from lipbridge.cli.render import amount, emit_json, print_table, table
 
 if TYPE_CHECKING:

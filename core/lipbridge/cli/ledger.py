@@ -14,14 +14,12 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from lipbridge.cli.app import ExitCode, cli, client_from, default_client, exit_code_for, report
-from lipbridge.cli.jobs import (
-    describe,
-    expiry_notice,
+from lipbridge.cli.jobs import describe, expiry_notice, show_route
+from lipbridge.cli.options import (
     force_option,
     output_target,
     positive_seconds,
     request_from,
-    show_route,
     with_request_options,
 )
 from lipbridge.cli.render import (
