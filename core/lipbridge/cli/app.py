@@ -199,9 +199,9 @@ def warn(problem: str) -> None:
     click.echo(f"warning: {problem}", err=True)
 
 
-EPILOG = f"""Keys: each provider's API key is read from LIPBRIDGE_<PROVIDER>_API_KEY
-(the provider name upper-cased, anything but letters and digits as _:
-LIPBRIDGE_SYNCSO_API_KEY), else from the variable the provider documents (its plugin
+EPILOG = f"""Keys: a provider's API key comes from LIPBRIDGE_<PROVIDER>_API_KEY (the name
+upper-cased, anything but letters and digits as _: LIPBRIDGE_SYNCSO_API_KEY), else from
+the variable the provider documents (SYNC_API_KEY for sync.so; lipbridge providers NAME
 names it), else from your keys file: lipbridge keys set PROVIDER. The environment wins;
 lipbridge keys list shows where each key comes from.
 
