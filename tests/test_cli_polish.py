@@ -175,6 +175,16 @@ def test_request_options_named_in_hints_exist() -> None:
     assert named and set(named) <= options
 
 
+def test_a_provider_error_under_json_says_who_answered_what(
+    client: Client, server: ScriptedServer
+) -> None:
+    refusal = {"error": {"message": "bad key", "code": "auth"}}
+    server.script("POST", "/v1/jobs", Reply.json(refusal, 401))
+    found = error_object(run(client, "submit", "acme", *MEDIA, "--json"))
+    assert found["error"] == "AuthenticationError" and found["exit_code"] == 4
+    assert (found["provider"], found["http_status"], found["code"]) == ("acme", 401, "auth")
+
+
 def test_a_timeout_under_json_carries_the_handle(client: Client, server: ScriptedServer) -> None:
     server.script("GET", "/v1/jobs/j9", Reply.json({"id": "j9", "status": "processing"}))
     result = run(client, "wait", "acme", "j9", "--timeout", "30", "--json")

@@ -177,6 +177,14 @@ def problem(error: LipbridgeError) -> Problem:
     details: dict[str, Any] = {}
     if isinstance(error, InvalidRequest) and error.field:
         details["field"] = error.field
+    if isinstance(error, ProviderError):
+        found = {
+            "provider": error.provider,
+            "http_status": error.http_status,
+            "code": error.code,
+            "job_id": error.job_id,
+        }
+        details.update({name: value for name, value in found.items() if value})
     if isinstance(error, WaitTimeout):
         handle = scrub(error.handle.to_json())
         steps.append(f"resume with this handle: {handle}")
