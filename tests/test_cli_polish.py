@@ -155,6 +155,16 @@ def test_a_hint_is_said_in_the_command_s_words(client: Client, server: ScriptedS
     assert server.requests() == []
 
 
+def test_a_hint_names_only_options_the_command_has(client: Client) -> None:
+    args = ["--model", "acme-lite", "--sync-mode", "bounce", "--audio-duration", "4"]
+    estimate = run(client, "estimate", "acme", *args)  # estimate has no --drop-unsupported
+    assert estimate.exit_code == ExitCode.USAGE
+    assert estimate.stderr.startswith("error: sync_mode='bounce' is not supported")
+    assert "drop" not in estimate.stderr
+    compared = run(client, "estimate", "--all", *args, "--json")
+    assert all("drop" not in row["reason"] for row in json.loads(compared.stdout))
+
+
 def test_python_callers_keep_the_python_spelling() -> None:
     error = UnsupportedOption("x", hint=("to drop it, ", TERMS[0]))
     assert str(error) == "x; to drop it, pass drop_unsupported=True"

@@ -42,9 +42,11 @@ if TYPE_CHECKING:
 __all__ = ["ExitCode", "cli", "exit_code_for", "report"]
 
 # ctx.meta keys (meta is shared by every context of one invocation): the arguments the
-# command line gave, and whether a --json flag was given, so errors are JSON too.
+# command line gave, whether a --json flag was given (so errors are JSON too), and the
+# command that ran (a hint names only options it has).
 ARGS = "lipbridge.args"
 JSON_ERRORS = "lipbridge.json"
+RUNNING = "lipbridge.command"
 
 
 def wants_json(ctx: click.Context, *, parsed: bool = True) -> bool:
@@ -58,26 +60,47 @@ def wants_json(ctx: click.Context, *, parsed: bool = True) -> bool:
     return "--json" in args[: args.index("--")] if "--" in args else "--json" in args
 
 
-def watch_json(command: click.Command) -> None:
-    """Make every ``--json`` flag of ``command`` (and of its subcommands) note, when given,
-    that errors are to be JSON as well: one place for every command, extensions' included."""
+def watch(command: click.Command) -> None:
+    """Make ``command`` (and its subcommands) tell the error report what it needs: each
+    ``--json`` flag, when given, that errors are JSON too; each command, when it runs, that
+    it is the one. One place for every command, extensions' included."""
     for param in command.params:
-        noted = getattr(param.callback, "notes_json", False)
+        noted = getattr(param.callback, "watched", False)
         if isinstance(param, click.Option) and "--json" in param.opts and not noted:
-            param.callback = _noting(param.callback)
+            param.callback = _noting_json(param.callback)
     if isinstance(command, click.Group):
         for sub in command.commands.values():
-            watch_json(sub)
+            watch(sub)
+    elif command.callback is not None and not getattr(command.callback, "watched", False):
+        command.callback = _noting_command(command, command.callback)
 
 
-def _noting(callback: Callable[..., Any] | None) -> Callable[..., Any]:
+def _noting_json(callback: Callable[..., Any] | None) -> Callable[..., Any]:
     def noted(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
         if value:
             ctx.meta[JSON_ERRORS] = True
         return callback(ctx, param, value) if callback is not None else value
 
-    noted.notes_json = True  # type: ignore[attr-defined]
+    noted.watched = True  # type: ignore[attr-defined]
     return noted
+
+
+def _noting_command(command: click.Command, callback: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(callback)
+    def noted(*args: Any, **kwargs: Any) -> Any:
+        click.get_current_context().meta[RUNNING] = command
+        return callback(*args, **kwargs)
+
+    noted.watched = True  # type: ignore[attr-defined]
+    return noted
+
+
+def options_of(ctx: click.Context) -> frozenset[str] | None:
+    """The options of the command that ran (None: not known, as for an error before it ran)."""
+    command: click.Command | None = ctx.meta.get(RUNNING)
+    if command is None:
+        return None
+    return frozenset(opt for param in command.params for opt in getattr(param, "opts", ()))
 
 
 # The modules defining lipbridge's own commands, by command name: a command's module is
@@ -125,7 +148,7 @@ class LipbridgeGroup(click.Group):
         except LipbridgeError as error:
             if ctx.find_root().params.get("debug"):
                 raise
-            report(error, as_json=wants_json(ctx))
+            report(error, as_json=wants_json(ctx), options=options_of(ctx))
             ctx.exit(exit_code_for(error))
         except click.ClickException as error:
             if not wants_json(ctx, parsed=False):
@@ -148,7 +171,7 @@ class LipbridgeGroup(click.Group):
             self._call_add_commands()
             command = super().get_command(ctx, cmd_name)
         if command is not None:
-            watch_json(command)
+            watch(command)
         return command
 
     def list_commands(self, ctx: click.Context) -> list[str]:

@@ -218,7 +218,7 @@ def compare(
         try:
             est = _estimate_one(client, rec.name, request, video, audio)
         except LipbridgeError as exc:
-            rows.append(Comparison(provider=rec.name, reason=exc.message))
+            rows.append(Comparison(provider=rec.name, reason=exc.summary))  # no Python hint
         else:
             rows.append(Comparison(provider=rec.name, estimate=est))
     priced = [

@@ -9,6 +9,7 @@ when an error is reported as JSON.
 from __future__ import annotations
 
 import enum
+import re
 from typing import TYPE_CHECKING, Any, TextIO
 
 import click
@@ -137,8 +138,13 @@ def cli_word(term: Term) -> str:
     return CLI_WORDS.get(term.name, term.python)
 
 
-def cli_hint(hint: Hint) -> str:
-    return spell(hint, cli_word)
+def cli_hint(hint: Hint, options: frozenset[str] | None = None) -> str:
+    """The hint in the command's words; none when one of its terms is an option that
+    ``options`` (the running command's, where known) lacks: ``estimate`` has no
+    ``--drop-unsupported``."""
+    terms = " ".join(cli_word(part) for part in hint if isinstance(part, Term))
+    named = set(re.findall(r"--[a-z][a-z-]*", terms))
+    return "" if options is not None and not named <= options else spell(hint, cli_word)
 
 
 # --- reporting ---------------------------------------------------------------------------------
@@ -167,8 +173,9 @@ class Problem:
         }
 
 
-def problem(error: LipbridgeError) -> Problem:
-    """What the user is told about ``error``: the message, then how to recover the job.
+def problem(error: LipbridgeError, options: frozenset[str] | None = None) -> Problem:
+    """What the user is told about ``error``: the message, then how to recover the job;
+    ``options`` are those of the command that ran, which a hint may name.
 
     Redacted here once more, whatever the error holds; a handle only has keys scrubbed,
     as masking a URL in it would make it useless for resuming.
@@ -206,7 +213,7 @@ def problem(error: LipbridgeError) -> Problem:
     return Problem(
         kind=type(error).__name__,
         message=error.summary,
-        hint=redact_message(cli_hint(error.hint)),
+        hint=redact_message(cli_hint(error.hint, options)),
         steps=tuple(steps),
         code=exit_code_for(error),
         details=details,
@@ -219,9 +226,11 @@ def _json_loads(text: str) -> Any:
     return json.loads(text)
 
 
-def report(error: LipbridgeError, *, as_json: bool = False) -> None:
+def report(
+    error: LipbridgeError, *, as_json: bool = False, options: frozenset[str] | None = None
+) -> None:
     """The error on stderr: a line (plus what is needed to recover a job), or one JSON object."""
-    show(problem(error), as_json=as_json)
+    show(problem(error, options), as_json=as_json)
 
 
 def show(found: Problem, *, as_json: bool = False) -> None:
