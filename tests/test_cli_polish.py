@@ -290,6 +290,7 @@ def test_an_existing_output_needs_force_without_a_terminal(
         ["submit", "acme", *MEDIA, "--output", str(out)],
         ["run", "acme", *MEDIA, "-o", str(out)],
         ["wait", "acme", "j9", "--output", str(out)],
+        ["jobs", "download", "01JF2Q8W3V6Z5X4Y3A2B1C0D9E", str(out)],
     ):
         result = run(client, *args)
         assert result.exit_code == ExitCode.USAGE, result.output
