@@ -213,7 +213,7 @@ def test_foxapi_and_syncso_are_the_providers_with_callbacks(env: Emulated) -> No
     """If another plugin gains callbacks, tests like these should cover it too."""
     dialects = {p for p in PROVIDERS if env.emu.dialects[p].callbacks is not None}
     plugins = {p for p in PROVIDERS if REGISTRY.info(p).model(None).callback}
-    assert dialects == plugins == {"foxapi", "replicate", "syncso"}
+    assert dialects == plugins == {"fal", "foxapi", "replicate", "syncso"}  # fal's: its own e2e
 
 
 def callbacks_for(env: Emulated, mark: LedgerMark, job_id: str) -> list[CallbackAttempt]:
