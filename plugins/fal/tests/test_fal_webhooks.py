@@ -23,6 +23,7 @@ from lipbridge import (
     JobRequest,
     JobState,
     ProviderProtocolError,
+    ProviderUnavailable,
 )
 from lipbridge.context import EPOCH
 from lipbridge.jwks import MAX_AGE, REFETCH_EVERY
@@ -234,3 +235,11 @@ def test_the_submit_asks_for_the_webhook() -> None:
 def _urls() -> dict[str, str]:
     base = f"https://queue.fal.run/fal-ai/sync-lipsync/requests/{RID}"
     return {"response_url": base, "status_url": f"{base}/status", "cancel_url": f"{base}/cancel"}
+
+
+def test_an_unreachable_key_set_is_retryable_so_fal_sends_again(key: Ed25519PrivateKey) -> None:
+    client, transport = scripted_client("fal", answer({"detail": "down"}, status=503))
+    with pytest.raises(ProviderUnavailable) as raised:
+        client.parse_callback("fal", *webhook(key, VIDEO))
+    assert raised.value.retryable
+    assert all(sent.url == JWKS_URL for sent in transport.sent)  # retried as a poll, no more
