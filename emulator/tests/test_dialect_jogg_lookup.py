@@ -15,12 +15,12 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from emulated import client_for
+from emulated import answer_lost_once, client_for, lookup_request, lose_submit
 
-from lipbridge import Client, JobRequest, JobState, SubmitOutcomeUnknown
+from lipbridge import Client, JobRequest, JobState
 from lipbridge.models import SyncMode
 from lipbridge_contract.replay import find_jobs
-from lipbridge_emulator import CooperativeClock, Emulator, Timing, samples
+from lipbridge_emulator import Emulator
 from lipbridge_emulator.dialect import Endpoint, JobSpec, JobView, Request, Route, State
 from lipbridge_emulator.dialects.jogg import NO_MATCH, JoggDialect
 
@@ -105,20 +105,16 @@ def test_each_dialect_remembers_only_its_own_tasks() -> None:
 @pytest.fixture
 def emu() -> Iterator[Emulator]:
     # Mid-second: JoggAI reports whole seconds, so a task made now reads as made before now.
-    clock = CooperativeClock(start=CREATED + dt.timedelta(milliseconds=400))
-    with Emulator(clock=clock, faults="submit:reset-after=1", timing=Timing(job_seconds=20)) as emu:
+    with answer_lost_once(CREATED + dt.timedelta(milliseconds=400)) as emu:
         yield emu
 
 
 def inputs(emu: Emulator) -> JobRequest:
-    video = emu.upload(samples.sample_video(1.0), "face.mp4")
-    audio = emu.upload(samples.sample_speech(1.5), "speech.wav")
-    return JobRequest(video=video, audio=audio, sync_mode=SyncMode.BOUNCE)
+    return lookup_request(emu, SyncMode.BOUNCE)
 
 
 def lost_submit(client: Client, request: JobRequest) -> None:
-    with pytest.raises(SubmitOutcomeUnknown):
-        client.submit("jogg", request)
+    lose_submit(client, "jogg", request)
 
 
 def test_hook_lipbridge_find_jobs_finds_a_job_whose_submit_answer_was_lost(

@@ -12,12 +12,12 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from emulated import client_for
+from emulated import answer_lost_once, client_for, lookup_request, lose_submit
 
-from lipbridge import Client, JobRequest, JobState, SubmitOutcomeUnknown
+from lipbridge import JobRequest, JobState
 from lipbridge.models import SyncMode
 from lipbridge_contract.replay import find_jobs
-from lipbridge_emulator import CooperativeClock, Emulator, Timing, samples
+from lipbridge_emulator import Emulator
 from lipbridge_emulator.dialect import Endpoint, JobSpec, JobView, Request, Route, State
 from lipbridge_emulator.dialects.replicate import ReplicateDialect
 
@@ -41,29 +41,17 @@ def test_a_time_that_is_not_iso_8601_is_refused() -> None:
 
 @pytest.fixture
 def emu() -> Iterator[Emulator]:
-    clock = CooperativeClock(start=START)
-    with Emulator(clock=clock, faults="submit:reset-after=1", timing=Timing(job_seconds=20)) as emu:
+    with answer_lost_once(START) as emu:
         yield emu
-
-
-def inputs(emu: Emulator) -> JobRequest:
-    video = emu.upload(samples.sample_video(1.0), "face.mp4")
-    audio = emu.upload(samples.sample_speech(1.5), "speech.wav")
-    return JobRequest(video=video, audio=audio, sync_mode=SyncMode.LOOP)
-
-
-def lost_submit(client: Client, request: JobRequest) -> None:
-    with pytest.raises(SubmitOutcomeUnknown):
-        client.submit("replicate", request)
 
 
 def test_hook_lipbridge_find_jobs_finds_a_prediction_whose_create_answer_was_lost(
     emu: Emulator,
 ) -> None:
     client = client_for(emu, "replicate", emu.clock)
-    request = inputs(emu)
+    request = lookup_request(emu, SyncMode.LOOP)
     since = emu.clock.now() - dt.timedelta(minutes=10)  # the core's clock-skew margin
-    lost_submit(client, request)
+    lose_submit(client, "replicate", request)
     [accepted] = emu.ledger.accepted
     assert not accepted.answered
 
@@ -82,9 +70,9 @@ def test_hook_lipbridge_find_jobs_finds_a_prediction_whose_create_answer_was_los
 
 def test_other_inputs_another_model_or_a_later_window_find_nothing(emu: Emulator) -> None:
     client = client_for(emu, "replicate", emu.clock)
-    request = inputs(emu)
+    request = lookup_request(emu, SyncMode.LOOP)
     since = emu.clock.now()
-    lost_submit(client, request)
+    lose_submit(client, "replicate", request)
     other = JobRequest(video=request.video, audio=request.audio, sync_mode=SyncMode.BOUNCE)
     assert find_jobs(client, "replicate", other, since) == []
     pro = JobRequest(

@@ -9,6 +9,7 @@ test ever sleeps for real.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import functools
 import json
 import random
@@ -18,9 +19,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import pytest
 from attrs import define, field, frozen
 
-from lipbridge import Client, Registry
+from lipbridge import Client, JobRequest, Registry, SubmitOutcomeUnknown, SyncMode
 from lipbridge.context import env_name
 from lipbridge.media import probe_seconds
 from lipbridge_emulator import CooperativeClock as VirtualClock
@@ -222,3 +224,25 @@ class CallbackTarget:
         assert self._server is not None
         self._server.shutdown()
         self._server.server_close()
+
+
+@contextlib.contextmanager
+def answer_lost_once(start: dt.datetime) -> Iterator[Emulator]:
+    """An emulator whose first submit makes its job and then loses the answer (reset
+    after the work), on a clock from ``start``: what a provider's job lookup is for."""
+    clock = VirtualClock(start=start)
+    with Emulator(clock=clock, faults="submit:reset-after=1", timing=Timing(job_seconds=20)) as emu:
+        yield emu
+
+
+def lookup_request(emu: Emulator, sync_mode: SyncMode) -> JobRequest:
+    """A request on a 1 s sample video and 1.5 s of speech uploaded to ``emu``."""
+    video = emu.upload(samples.sample_video(1.0), "face.mp4")
+    audio = emu.upload(samples.sample_speech(1.5), "speech.wav")
+    return JobRequest(video=video, audio=audio, sync_mode=sync_mode)
+
+
+def lose_submit(client: Client, provider: str, request: JobRequest) -> None:
+    """Submit ``request``, whose answer the emulator loses: the outcome is unknown."""
+    with pytest.raises(SubmitOutcomeUnknown):
+        client.submit(provider, request)
