@@ -91,6 +91,16 @@ def length_problem(seconds: float, field: str, limits: InputLimits, where: str) 
     return f"allowed: {allowed} for {where}"
 
 
+def nearest_length(seconds: float, field: str, limits: InputLimits) -> float:
+    """``seconds`` moved into the ``field`` input's declared lengths: what a sample price
+    is computed for when the sample length itself would be refused."""
+    least = limits.min_video_seconds if field == "video" else limits.min_audio_seconds
+    most = limits.max_video_seconds if field == "video" else limits.max_audio_seconds
+    if least is not None and seconds < least:
+        return float(least)
+    return float(most) if most is not None and seconds > most else seconds
+
+
 def _streams_and_duration(
     path: Path, field: str, kind: str, refused: Callable[[str], InvalidRequest]
 ) -> float | None:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import functools
-import math
 from typing import TYPE_CHECKING
 
 from hypothesis import strategies as st
 
 from lipbridge import CostEstimate, JobRequest, LipbridgeError, TextToSpeech
 from lipbridge.estimates import billed_problem
+from lipbridge.media import nearest_length
 from lipbridge.plugin import ModelCapabilities, ProviderInfo
 from lipbridge_contract.checks.base import Check, Verdict, skip
 from lipbridge_contract.checks.explore import explore
@@ -41,13 +41,7 @@ def fitted(info: ProviderInfo, request: JobRequest, seconds: float) -> tuple[flo
         limits = info.model(request.model).limits
     except LipbridgeError:
         return seconds, seconds
-    video = (limits.min_video_seconds, limits.max_video_seconds)
-    audio = (limits.min_audio_seconds, limits.max_audio_seconds)
-    video_seconds, audio_seconds = (
-        min(max(seconds, least or 0.0), math.inf if most is None else most)
-        for least, most in (video, audio)
-    )
-    return video_seconds, audio_seconds
+    return nearest_length(seconds, "video", limits), nearest_length(seconds, "audio", limits)
 
 
 def _estimate(run: SuiteRun, request: JobRequest, seconds: float) -> tuple[CostEstimate, int]:

@@ -16,6 +16,7 @@ from lipbridge.cli.app import client_from, provider_records
 from lipbridge.cli.render import emit_json, money, print_table, spread, table
 from lipbridge.cli.sources import Origins, prices_text, settings_text
 from lipbridge.errors import LipbridgeError, PluginLoadError, UnknownProvider
+from lipbridge.media import nearest_length
 from lipbridge.models import (
     CostEstimate,
     JobRequest,
@@ -53,17 +54,19 @@ def sample_request(caps: ModelCapabilities) -> JobRequest:
 
 
 def sample_price(client: Client, provider: str, caps: ModelCapabilities) -> str:
-    """``caps``'s price for :data:`SAMPLE_SECONDS` of video and audio, in words."""
+    """``caps``'s price for :data:`SAMPLE_SECONDS` of video and audio, in words; for the
+    nearest lengths the model takes where it declares limits that refuse them."""
+    video = nearest_length(SAMPLE_SECONDS, "video", caps.limits)
+    audio = nearest_length(SAMPLE_SECONDS, "audio", caps.limits)
     try:
         est = client.estimate_cost(
-            provider,
-            sample_request(caps),
-            video_seconds=SAMPLE_SECONDS,
-            audio_seconds=SAMPLE_SECONDS,
+            provider, sample_request(caps), video_seconds=video, audio_seconds=audio
         )
     except LipbridgeError as exc:
         return f"cannot price: {exc.message}"
-    return price_words(est)
+    if (video, audio) == (SAMPLE_SECONDS, SAMPLE_SECONDS):
+        return price_words(est)
+    return f"{price_words(est)} (for {video:g} s of video, {audio:g} s of audio: its limits)"
 
 
 def price_words(est: CostEstimate) -> str:
@@ -97,18 +100,25 @@ def fold(out: Table) -> Table:
 def limits_text(caps: ModelCapabilities) -> str:
     limits = caps.limits
     parts = {
-        "video": limits.max_video_seconds and f"{limits.max_video_seconds:g} s",
-        "audio": limits.max_audio_seconds and f"{limits.max_audio_seconds:g} s",
-        "video file": _size(limits.max_video_bytes),
-        "audio file": _size(limits.max_audio_bytes),
+        "video": _length(limits.min_video_seconds, limits.max_video_seconds),
+        "audio": _length(limits.min_audio_seconds, limits.max_audio_seconds),
+        "video file": _size(limits.max_video_bytes) and f"at most {_size(limits.max_video_bytes)}",
+        "audio file": _size(limits.max_audio_bytes) and f"at most {_size(limits.max_audio_bytes)}",
         "result URL lasts": caps.output_url_ttl_seconds and f"{caps.output_url_ttl_seconds:g} s",
     }
     return (
-        "\n".join(
-            f"{k}: at most {v}" if "URL" not in k else f"{k} {v}" for k, v in parts.items() if v
-        )
+        "\n".join(f"{k}: {v}" if "URL" not in k else f"{k} {v}" for k, v in parts.items() if v)
         or "-"
     )
+
+
+def _length(least: float | None, most: float | None) -> str | None:
+    """A declared length range: "2 to 10 s", "at most 10 s", "at least 2 s" or None."""
+    if least is not None and most is not None:
+        return f"{least:g} to {most:g} s"
+    if most is not None:
+        return f"at most {most:g} s"
+    return None if least is None else f"at least {least:g} s"
 
 
 def options_text(caps: ModelCapabilities) -> str:
