@@ -18,10 +18,15 @@ The API (``Authorization: Bearer <token>``):
 
 No idempotency header is documented, so a submit whose answer is lost is not re-sent: it
 is looked up in the prediction list instead.
+
 Outputs are served by ``replicate.delivery`` and removed an hour after the prediction
-completes: every result carries that ``expires_at``, and ``lipbridge wait``/``run``
-download within it. This module is the declarations and the hooks; the JSON mapping is in
-:mod:`lipbridge_replicate.wire`, the webhook signature in :mod:`lipbridge_replicate.webhooks`.
+completes: every result carries that ``expires_at``; ``lipbridge wait``/``run`` download at
+once given an output file, and otherwise say until when the video is kept. They are
+downloaded without the token, as every output is (see the plugin's README).
+
+This module is the declarations and the hooks; the JSON mapping is in
+:mod:`lipbridge_replicate.wire`, the lookup in :mod:`lipbridge_replicate.find`, the webhook
+signature in :mod:`lipbridge_replicate.webhooks`.
 """
 
 from __future__ import annotations
