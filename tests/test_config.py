@@ -236,6 +236,18 @@ def test_estimate_without_a_provider_or_default_says_how_to_set_one(standard_sit
     assert "default_provider" in result.output
 
 
+@pytest.mark.parametrize("command", ["submit", "run"])
+def test_submit_and_run_take_the_default_provider(standard_site: Path, command: str) -> None:
+    media = ["--video", "https://cdn.invalid/v.mp4", "--audio", "https://cdn.invalid/a.wav"]
+    unnamed = lipbridge(standard_site, command, *media)
+    assert unnamed.exit_code == ExitCode.USAGE
+    assert "give a PROVIDER (or set default_provider" in unnamed.output
+    write_config("default_provider = 'acme'\n")
+    chosen = lipbridge(standard_site, command, *media, "--model", "nope")
+    assert chosen.exit_code == ExitCode.USAGE  # refused by acme's models, before any request
+    assert "acme" in chosen.output and "nope" in chosen.output
+
+
 def test_providers_name_shows_everything_wrapped_not_cut(standard_site: Path) -> None:
     write_config("[providers.acme]\nsettings = { region = 'eu' }\nprices = { acme-1 = 0.05 }\n")
 

@@ -9,6 +9,7 @@ import click
 from attrs import frozen
 
 from lipbridge.cli.app import cli, client_from, provider_records
+from lipbridge.cli.options import provider_or_default
 from lipbridge.cli.render import emit_json, money, print_table, spread, table
 from lipbridge.config.prices import YOUR_PRICE
 from lipbridge.errors import LipbridgeError
@@ -136,13 +137,8 @@ def estimate(
     client = client_from(ctx)
     if provider and all_providers:
         raise click.UsageError("give one PROVIDER or --all")
-    if not provider and not all_providers:
-        provider = client.default_provider
-        if provider is None:
-            raise click.UsageError(
-                "give one PROVIDER or --all (or set default_provider in the config file: "
-                "lipbridge config edit)"
-            )
+    if not all_providers:
+        provider = provider_or_default(provider, client.default_provider, also=" or --all")
     request = JobRequest(
         video=video or PLACEHOLDER_VIDEO,
         audio=audio or PLACEHOLDER_AUDIO,

@@ -13,6 +13,8 @@ from lipbridge.cli.app import cli, client_from
 from lipbridge.cli.options import (
     force_option,
     output_target,
+    provider_argument,
+    provider_or_default,
     request_from,
     with_request_options,
     with_wait_options,
@@ -185,7 +187,7 @@ def wait_and_fetch(
 
 
 @cli.command()
-@click.argument("provider")
+@provider_argument
 @with_request_options
 @click.option("--wait", "wait_", is_flag=True, help="Wait for the result.")
 @with_wait_options
@@ -193,7 +195,7 @@ def wait_and_fetch(
 def submit(
     ctx: click.Context,
     /,
-    provider: str,
+    provider: str | None,
     drop_unsupported: bool,
     wait_: bool,
     timeout: float,
@@ -203,7 +205,8 @@ def submit(
     as_json: bool,
     **request_args: Any,
 ) -> None:
-    """Submit a lip-sync job to PROVIDER (and with --wait or --output, wait for it).
+    """Submit a lip-sync job to PROVIDER (default: the config file's default_provider), and
+    with --wait or --output, wait for it.
 
     The job is recorded in the job ledger first; `lipbridge run` is the same with the
     download recorded too, and resumable as one job.
@@ -212,6 +215,7 @@ def submit(
     if output:
         output_target(output, force=force)  # before the submit: paid for from then on
     client = client_from(ctx)
+    provider = provider_or_default(provider, client.default_provider)
     handle = client.submit(
         provider, request, drop_unsupported=drop_unsupported, on_route=show_route
     )

@@ -19,6 +19,8 @@ from lipbridge.cli.options import (
     force_option,
     output_target,
     positive_seconds,
+    provider_argument,
+    provider_or_default,
     request_from,
     with_request_options,
 )
@@ -89,7 +91,7 @@ def announce_local(handle: JobHandle) -> None:
 
 
 @cli.command()
-@click.argument("provider")
+@provider_argument
 @with_request_options
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Save the video here.")
 @force_option
@@ -102,15 +104,15 @@ def announce_local(handle: JobHandle) -> None:
 def run(
     ctx: click.Context,
     /,
-    provider: str,
+    provider: str | None,
     output: str | None,
     force: bool,
     timeout: float,
     as_json: bool,
     **request_args: Any,
 ) -> None:
-    """Submit one job to PROVIDER, wait for it and download it, recorded in the job ledger
-    at every step.
+    """Submit one job to PROVIDER (default: the config file's default_provider), wait for
+    it and download it, recorded in the job ledger at every step.
 
     The local job id is printed before waiting: if the command is stopped (Ctrl-C, a
     crash, a lost connection), `lipbridge jobs resume ID` finishes the job without
@@ -121,6 +123,7 @@ def run(
     if output:
         output_target(output, force=force)
     client = client_from(ctx)
+    provider = provider_or_default(provider, client.default_provider)
     local_id: list[str] = []
 
     def submitted(handle: JobHandle) -> None:

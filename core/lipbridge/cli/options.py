@@ -15,6 +15,21 @@ from lipbridge.errors import InvalidRequest
 from lipbridge.models import JobRequest, SyncMode, TextToSpeech, shown
 from lipbridge.urls import check_output_path, check_timeout
 
+provider_argument = click.argument("provider", required=False)
+
+
+def provider_or_default(provider: str | None, default: str | None, *, also: str = "") -> str:
+    """PROVIDER as given, else the config file's ``default_provider``; a usage error
+    saying both ways when there is neither."""
+    if provider:
+        return provider
+    if default is None:
+        raise click.UsageError(
+            f"give a PROVIDER{also} (or set default_provider in the config file: "
+            "lipbridge config edit)"
+        )
+    return default
+
 
 def positive_seconds(_: click.Context, __: click.Parameter, value: float) -> float:
     """``--timeout``: -1 would give up on a paid job at once, and nan would never give up.
