@@ -330,12 +330,16 @@ class CapWorkflow:
                     or self._signals >= CAP_CONTINUE_AFTER
                 )
             )
+            granted = []
             while self._state.waiting and len(self._state.holders) < self._state.limit:
-                who = self._state.waiting.pop(0)
-                self._state.holders.append(who)
-                try:
-                    await workflow.get_external_workflow_handle(who).signal("granted")
-                except Exception:  # it ended meanwhile: its slot is free again
+                granted.append(self._state.waiting.pop(0))
+                self._state.holders.append(granted[-1])
+            told = await asyncio.gather(
+                *(workflow.get_external_workflow_handle(w).signal("granted") for w in granted),
+                return_exceptions=True,
+            )
+            for who, answer in zip(granted, told, strict=True):
+                if isinstance(answer, BaseException):  # it ended meanwhile: the slot is free
                     self._state.holders.remove(who)
             if self._signals >= CAP_CONTINUE_AFTER:
                 await workflow.wait_condition(workflow.all_handlers_finished)

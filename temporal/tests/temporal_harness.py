@@ -17,6 +17,7 @@ from emulated import sample_speech, sample_video
 from temporalio.client import Client as TemporalClient
 
 from lipbridge import Client, JobRequest
+from lipbridge.context import env_name
 from lipbridge.polling import PollPolicy
 from lipbridge_emulator import Emulator
 from lipbridge_temporal.specs import JobSpec, Outcome
@@ -44,14 +45,15 @@ def start_workers(
     namespace: str,
     *args: str,
     extra: Mapping[str, str] | None = None,
+    providers: Sequence[str] = (PROVIDER,),
 ) -> list[Watched]:
-    """Workers, each with a ledger of its own (as on a host of its own), started at once
-    and returned when all are ready."""
+    """Workers for ``providers``, each with a ledger of its own (as on a host of its own),
+    started at once and returned when all are ready."""
     running = []
     for name in names:
         cli = WorkerCli(
             emu,
-            (PROVIDER,),
+            tuple(providers),
             root / f"{name}.sqlite",
             root / "logs" / name,
             extra=dict(extra or {}),
@@ -64,7 +66,7 @@ def start_workers(
                 "--namespace",
                 namespace,
                 "--providers",
-                PROVIDER,
+                ",".join(providers),
                 *args,
             )
         )
@@ -82,16 +84,22 @@ def requests(emu: Emulator, count: int, **fields: Any) -> list[JobRequest]:
     speech = sample_speech(1.5)
     return [
         JobRequest(
-            video=video, audio=emu.upload(speech, f"speech{n}.wav"), sync_mode="loop", **fields
+            video=video,
+            audio=emu.upload(speech, f"speech{n}.wav"),
+            **{"sync_mode": "loop", **fields},
         )
         for n in range(count)
     ]
 
 
-def local_client(emu: Emulator) -> Client:
+def local_client(emu: Emulator, provider: str = PROVIDER) -> Client:
     """A client that checks requests as the CLI would (no ledger: jobs are started); its
     jobs are first polled soon (the emulator's are done at once)."""
-    env = {"LIPBRIDGE_SYNCSO_API_KEY": emu.key, "LIPBRIDGE_SYNCSO_BASE_URL": emu.base_url(PROVIDER)}
+    name = env_name(provider)
+    env = {
+        f"LIPBRIDGE_{name}_API_KEY": emu.key,
+        f"LIPBRIDGE_{name}_BASE_URL": emu.base_url(provider),
+    }
     return Client(environ=env, ledger=False, poll_policy=PollPolicy(first=0.25))
 
 
