@@ -84,8 +84,9 @@ class EmulatorProcess:
 
     def env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("LIPBRIDGE_")}
-        env.update({"LIPBRIDGE_SYNCSO_API_KEY": self.key,
-                    "LIPBRIDGE_SYNCSO_BASE_URL": self.base_url})
+        env.update(
+            {"LIPBRIDGE_SYNCSO_API_KEY": self.key, "LIPBRIDGE_SYNCSO_BASE_URL": self.base_url}
+        )
         return env
 
 
@@ -94,8 +95,12 @@ def rows_for(emu: EmulatorProcess, count: int, out: Path) -> list[Any]:
     from lipbridge.batch.manifest import Row
 
     return [
-        Row(line=n + 1, providers=(PROVIDER,), output=str(out / f"{n + 1}.mp4"),
-            request=JobRequest(video=emu.video, audio=emu.audio[n], sync_mode="loop"))
+        Row(
+            line=n + 1,
+            providers=(PROVIDER,),
+            output=str(out / f"{n + 1}.mp4"),
+            request=JobRequest(video=emu.video, audio=emu.audio[n], sync_mode="loop"),
+        )
         for n in range(count)
     ]
 
@@ -109,8 +114,13 @@ def local_run(emu: EmulatorProcess, count: int, root: Path) -> float:
     rows = rows_for(emu, count, out)
     with Client(environ=emu.env(), ledger=root / "local.sqlite") as client:
         start = time.monotonic()
-        done = list(client.batch(rows, caps=Caps(per_provider={PROVIDER: count}, total=count),
-                                 allow_unknown_cost=True))
+        done = list(
+            client.batch(
+                rows,
+                caps=Caps(per_provider={PROVIDER: count}, total=count),
+                allow_unknown_cost=True,
+            )
+        )
         wall = time.monotonic() - start
     bad = [o for o in done if o.state.value != "done"]
     if bad:
@@ -126,9 +136,21 @@ class Workers:
         for n in range(count):
             env = {**emu.env(), "LIPBRIDGE_LEDGER": str(root / f"worker{n}.sqlite")}
             proc = subprocess.Popen(
-                [*COMMAND, "worker", "--temporal", address, "--providers", PROVIDER,
-                 "--max-activities", "256", "--handover", "1"],
-                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                [
+                    *COMMAND,
+                    "worker",
+                    "--temporal",
+                    address,
+                    "--providers",
+                    PROVIDER,
+                    "--max-activities",
+                    "256",
+                    "--handover",
+                    "1",
+                ],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
                 env=env,
             )
             self.procs.append(proc)
@@ -140,8 +162,9 @@ class Workers:
                 if b"worker ready" in line:
                     break
             else:
-                raise SystemExit(f"a worker exited {proc.wait()} before it was ready:\n"
-                                 + "".join(said[-20:]))
+                raise SystemExit(
+                    f"a worker exited {proc.wait()} before it was ready:\n" + "".join(said[-20:])
+                )
             threading.Thread(target=proc.stderr.read, daemon=True).start()  # drain it
 
     def kill(self, n: int) -> None:
@@ -156,8 +179,14 @@ class Workers:
 
 
 async def temporal_batch(
-    address: str, emu: EmulatorProcess, count: int, out: Path, name: str, liveness: float,
-    cap: int, on_progress: Any = None,
+    address: str,
+    emu: EmulatorProcess,
+    count: int,
+    out: Path,
+    name: str,
+    liveness: float,
+    cap: int,
+    on_progress: Any = None,
 ) -> tuple[float, list[Any]]:
     from temporalio.client import Client as TemporalClient
 
@@ -167,8 +196,15 @@ async def temporal_batch(
     out.mkdir()
     client = Client(environ=emu.env(), ledger=False)
     specs = [
-        job_spec(client, PROVIDER, row.request, output=row.output, cap=cap, line=row.line,
-                 liveness=liveness)
+        job_spec(
+            client,
+            PROVIDER,
+            row.request,
+            output=row.output,
+            cap=cap,
+            line=row.line,
+            liveness=liveness,
+        )
         for row in rows_for(emu, count, out)
     ]
     temporal = await TemporalClient.connect(address)
@@ -187,14 +223,20 @@ def main() -> None:
     parser.add_argument("--job-seconds", type=float, default=5.0)
     parser.add_argument("--drill-jobs", type=int, default=200)
     parser.add_argument("--liveness", type=float, default=10.0)
-    parser.add_argument("--cap", type=int, default=None,
-                        help="jobs in flight at once on Temporal (default: all, as locally)")
+    parser.add_argument(
+        "--cap",
+        type=int,
+        default=None,
+        help="jobs in flight at once on Temporal (default: all, as locally)",
+    )
     args = parser.parse_args()
     from lipbridge_temporal.devserver import dev_server
 
     shm = Path("/dev/shm")
-    with tempfile.TemporaryDirectory(dir=shm if shm.is_dir() else None) as tmp, \
-            dev_server(Path(tmp) / "server.log") as server:
+    with (
+        tempfile.TemporaryDirectory(dir=shm if shm.is_dir() else None) as tmp,
+        dev_server(Path(tmp) / "server.log") as server,
+    ):
         root = Path(tmp)
         with EmulatorProcess(args.job_seconds, args.jobs) as emu:
             local = local_run(emu, args.jobs, root)
@@ -202,23 +244,46 @@ def main() -> None:
         with EmulatorProcess(args.job_seconds, args.jobs) as emu:
             workers = Workers(emu, server.address, root, 2)
             try:
-                remote, outcomes = asyncio.run(temporal_batch(
-                    server.address, emu, args.jobs, root / "temporal", "bench", args.liveness,
-                    args.cap or args.jobs,
-                ))
+                remote, outcomes = asyncio.run(
+                    temporal_batch(
+                        server.address,
+                        emu,
+                        args.jobs,
+                        root / "temporal",
+                        "bench",
+                        args.liveness,
+                        args.cap or args.jobs,
+                    )
+                )
             finally:
                 workers.close()
             accepted, _, requests, duplicates = emu.ledger()
         done = sum(o.state == "done" for o in outcomes)
         table(
             ["run", "jobs", "done", "wall s", "requests/job", "ideal s"],
-            [["local (in-process batch)", args.jobs, args.jobs, f"{local:.1f}",
-              f"{local_requests:.1f}", f"{args.job_seconds:.1f}"],
-             ["temporal (2 workers)", args.jobs, done, f"{remote:.1f}",
-              f"{requests / args.jobs:.1f}", f"{args.job_seconds:.1f}"]],
+            [
+                [
+                    "local (in-process batch)",
+                    args.jobs,
+                    args.jobs,
+                    f"{local:.1f}",
+                    f"{local_requests:.1f}",
+                    f"{args.job_seconds:.1f}",
+                ],
+                [
+                    "temporal (2 workers)",
+                    args.jobs,
+                    done,
+                    f"{remote:.1f}",
+                    f"{requests / args.jobs:.1f}",
+                    f"{args.job_seconds:.1f}",
+                ],
+            ],
         )
-        print(f"ratio temporal/local: {remote / local:.2f}; jobs made {accepted}, "
-              f"bodies accepted twice {duplicates}")
+        print(
+            f"ratio temporal/local: {remote / local:.2f}; jobs made {accepted}, "
+            f"bodies accepted twice {duplicates}"
+        )
         drill(server.address, root, args)
 
 
@@ -236,10 +301,18 @@ def drill(address: str, root: Path, args: argparse.Namespace) -> None:
             killed_at.append(time.monotonic())
 
         try:
-            wall, outcomes = asyncio.run(temporal_batch(
-                address, emu, count, root / "drill-out", "drill", args.liveness,
-                args.cap or count, kill_half_way,
-            ))
+            wall, outcomes = asyncio.run(
+                temporal_batch(
+                    address,
+                    emu,
+                    count,
+                    root / "drill-out",
+                    "drill",
+                    args.liveness,
+                    args.cap or count,
+                    kill_half_way,
+                )
+            )
             end = time.monotonic()
         finally:
             workers.close()
@@ -247,13 +320,31 @@ def drill(address: str, root: Path, args: argparse.Namespace) -> None:
     states: dict[str, int] = {}
     for outcome in outcomes:
         states[outcome.state] = states.get(outcome.state, 0) + 1
-    print(f"drill: {count} rows on 2 workers, one SIGKILLed when {count // 2} jobs were "
-          f"accepted; liveness {args.liveness:g} s")
+    print(
+        f"drill: {count} rows on 2 workers, one SIGKILLed when {count // 2} jobs were "
+        f"accepted; liveness {args.liveness:g} s"
+    )
     table(
-        ["rows", "outcomes", "jobs made", "submits", "bodies accepted twice", "wall s",
-         "after the kill s"],
-        [[count, ", ".join(f"{n} {s}" for s, n in sorted(states.items())), accepted, submits,
-          duplicates, f"{wall:.1f}", f"{end - killed_at[0]:.1f}" if killed_at else "-"]],
+        [
+            "rows",
+            "outcomes",
+            "jobs made",
+            "submits",
+            "bodies accepted twice",
+            "wall s",
+            "after the kill s",
+        ],
+        [
+            [
+                count,
+                ", ".join(f"{n} {s}" for s, n in sorted(states.items())),
+                accepted,
+                submits,
+                duplicates,
+                f"{wall:.1f}",
+                f"{end - killed_at[0]:.1f}" if killed_at else "-",
+            ]
+        ],
     )
 
 

@@ -1,5 +1,5 @@
 """``lipbridge batch --engine temporal``: the planned rows started on the cluster as one
-batch workflow per thousand rows, shown with the local batch's own progress display,
+batch workflow per 800 rows, shown with the local batch's own progress display,
 and written back to this ledger as they end (docs/scale.md).
 
 The connection comes from ``LIPBRIDGE_TEMPORAL_*``. Running the same command again
@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
 LIVENESS_ENV = "LIPBRIDGE_TEMPORAL_LIVENESS"
 LIVENESS_ENV = "LIPBRIDGE_TEMPORAL_LIVENESS"
-PART_ROWS = 1000  # rows per batch workflow: its input stays far below Temporal's 2 MB
+PART_ROWS = 800  # rows per batch workflow: its input stays below the SDK's 512 KB warning
 WATCH_SECONDS = 0.5  # how often the batch workflows are asked how far they are
 
 

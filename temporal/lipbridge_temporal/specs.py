@@ -92,14 +92,15 @@ class Outcome:
 
 @dataclass
 class BatchInput:
-    """A batch workflow's rows still to start and what ended so far (carried across
-    continue-as-new, so its history stays small)."""
+    """A batch workflow's rows still to start, those in flight and what ended so far
+    (carried across continue-as-new, so its history stays small)."""
 
     batch_id: str
-    jobs: list[JobSpec]
+    jobs: list[JobSpec]  # not started yet
     ended: list[Outcome] = field(default_factory=list)
-    started: int = 0  # how many of ``jobs`` were started by earlier runs
+    in_flight: dict[int, str] = field(default_factory=dict)  # line -> provider, started
     window: int = 256  # children in flight at once
+    continue_after: int = 500  # children a run starts before it continues as new
 
 
 @dataclass

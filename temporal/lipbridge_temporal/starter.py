@@ -74,7 +74,12 @@ async def start_job(temporal: TemporalClient, spec: JobSpec) -> WorkflowHandle[A
 
 
 async def start_batch(
-    temporal: TemporalClient, batch_id: str, jobs: list[JobSpec], *, window: int = 256
+    temporal: TemporalClient,
+    batch_id: str,
+    jobs: list[JobSpec],
+    *,
+    window: int = 256,
+    continue_after: int = 500,
 ) -> WorkflowHandle[Any, list[Outcome]]:
     """Start a batch's workflow (``lipbridge-batch-<id>``), which starts each job's."""
     from temporalio.common import WorkflowIDReusePolicy
@@ -85,7 +90,7 @@ async def start_batch(
 
     return await temporal.start_workflow(
         BatchWorkflow.run,
-        BatchInput(batch_id=batch_id, jobs=jobs, window=window),
+        BatchInput(batch_id=batch_id, jobs=jobs, window=window, continue_after=continue_after),
         id=batch_workflow_id(batch_id),
         task_queue=WORKFLOW_QUEUE,
         id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,

@@ -63,7 +63,6 @@ SAFE = RetryPolicy(
 )
 T = TypeVar("T")
 CAP_CONTINUE_AFTER = 500  # signals a cap workflow takes before continuing as new
-BATCH_CONTINUE_AFTER = 500  # children a batch run starts before continuing as new
 
 
 def _refused(err: ActivityError) -> str | None:
@@ -116,11 +115,17 @@ class JobWorkflow:
             )
             await workflow.wait_condition(lambda: self._granted)
         try:
-            return await self._job(spec)
+            outcome = await self._job(spec)
         finally:
             if spec.cap:
                 cap = workflow.get_external_workflow_handle(cap_workflow_id(spec.provider))
                 await cap.signal("release", workflow.info().workflow_id)
+        parent = workflow.info().parent
+        if parent is not None:  # a batch's job: the batch learns its end by this signal
+            with contextlib.suppress(Exception):
+                batch = workflow.get_external_workflow_handle(parent.workflow_id)
+                await batch.signal("ended", outcome)
+        return outcome
 
     async def _step(
         self,
@@ -348,14 +353,26 @@ class CapWorkflow:
 
 @workflow.defn(name="LipbridgeBatch")
 class BatchWorkflow:
-    """A batch: its jobs as child workflows, ``window`` at a time (each provider's cap
-    workflow holds it to its own limit). After a few hundred children a run lets those in
-    flight end, then continues as new with the rest."""
+    """A batch: its jobs as child workflows, ``window`` in flight at a time (each
+    provider's cap workflow holds it to its own limit). Each job tells the batch its
+    outcome by a signal, so a run that has started a few hundred continues as new at
+    once, its jobs in flight carried over (they outlive it), and its history stays small
+    however large the batch."""
 
     def __init__(self) -> None:
         self._total = 0
         self._ended: list[Outcome] = []
         self._in_flight: dict[int, str] = {}
+        self._done: set[int] = set()  # lines ended
+
+    @workflow.signal(name="ended")
+    def ended(self, outcome: Outcome) -> None:
+        """A job's end, told by the job (it may come before this run has begun)."""
+        line = outcome.line or 0
+        self._in_flight.pop(line, None)
+        if line not in self._done:
+            self._done.add(line)
+            self._ended.append(outcome)
 
     @workflow.query(name="progress")
     def progress(self, since: int) -> BatchProgress:
@@ -365,41 +382,46 @@ class BatchWorkflow:
 
     @workflow.run
     async def run(self, batch: BatchInput) -> list[Outcome]:
-        self._ended = list(batch.ended)
-        self._total = len(batch.ended) + len(batch.jobs)
+        self._ended[:0] = batch.ended  # before the ends signalled before this run began
+        self._done.update(o.line or 0 for o in batch.ended)
+        for line, provider in batch.in_flight.items():
+            if line not in self._done:
+                self._in_flight.setdefault(line, provider)
+        self._total = len(batch.ended) + len(batch.in_flight) + len(batch.jobs)
         todo = list(batch.jobs)
-        running: set[asyncio.Task[None]] = set()
-        started = 0
-        while todo and started < BATCH_CONTINUE_AFTER:
-            await workflow.wait_condition(lambda: len(running) < batch.window)
+        starting: list[asyncio.Task[None]] = []
+        while todo and len(starting) < batch.continue_after:
+            await workflow.wait_condition(lambda: len(self._in_flight) < batch.window)
             spec = todo.pop(0)
-            started += 1
-            running.add(asyncio.ensure_future(self._child(spec, running)))
-        await workflow.wait_condition(lambda: not running)
+            self._in_flight[spec.line or 0] = spec.provider
+            starting.append(asyncio.ensure_future(self._start(spec)))
+        await asyncio.gather(*starting)
         if todo:
-            workflow.continue_as_new(replace(batch, jobs=todo, ended=self._ended))
+            await workflow.wait_condition(workflow.all_handlers_finished)
+            workflow.continue_as_new(
+                replace(batch, jobs=todo, ended=self._ended, in_flight=self._in_flight)
+            )
+        await workflow.wait_condition(lambda: not self._in_flight)
         return self._ended
 
-    async def _child(self, spec: JobSpec, running: set[asyncio.Task[None]]) -> None:
-        self._in_flight[spec.line or 0] = spec.provider
+    async def _start(self, spec: JobSpec) -> None:
+        """Start one job; it signals ``ended`` to this batch (whichever run is current)."""
         try:
-            outcome: Outcome = await workflow.execute_child_workflow(
+            await workflow.start_child_workflow(
                 JobWorkflow.run,
                 spec,
                 id=job_workflow_id(spec.local_id),
                 task_queue=WORKFLOW_QUEUE,
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                parent_close_policy=ParentClosePolicy.ABANDON,
             )
-        except Exception as exc:  # a child that failed or could not start
-            outcome = Outcome(
-                local_id=spec.local_id,
-                provider=spec.provider,
-                line=spec.line,
-                state="unknown",
-                error=_message(exc),
+        except Exception as exc:  # it could not start: the row ends here
+            self.ended(
+                Outcome(
+                    local_id=spec.local_id,
+                    provider=spec.provider,
+                    line=spec.line,
+                    state="unknown",
+                    error=_message(exc),
+                )
             )
-        self._in_flight.pop(spec.line or 0, None)
-        self._ended.append(outcome)
-        current = asyncio.current_task()
-        if current is not None:
-            running.discard(current)

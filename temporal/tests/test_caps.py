@@ -1,7 +1,8 @@
 """A provider's cap holds across workers: two worker processes, four jobs, a cap of two.
 While the first two jobs' first polls are held at the emulator, exactly two submits
 have arrived and the cap workflow holds two slots with two jobs waiting; in the end no
-more than two jobs were ever in flight at once (the emulator's own record)."""
+more than two jobs were ever in flight at once (the emulator's own record). The batch
+continues as new after starting two jobs; those two tell the next run their ends."""
 
 from __future__ import annotations
 
@@ -32,14 +33,18 @@ def test_the_cap_on_jobs_in_flight_holds_across_workers(
 
         async def main() -> tuple[int, list[str], list[Outcome]]:
             temporal = await connect(address, namespace)
-            batch = await start_batch(temporal, "caps", jobs)
+            batch = await start_batch(temporal, "caps", jobs, continue_after=CAP)
             await asyncio.to_thread(emu.holds.wait, CAP, point=HoldPoint.POLL, timeout=PATIENCE)
             submitted = sum(a.endpoint == "submit" for a in emu.ledger.snapshot()[0])
             cap = temporal.get_workflow_handle_for(CapWorkflow.run, cap_workflow_id(PROVIDER))
             holders = await cap.query(CapWorkflow.holders)
             emu.holds.disarm()
             emu.holds.release()
-            return submitted, holders, await asyncio.wait_for(batch.result(), PATIENCE)
+            outcomes = await asyncio.wait_for(batch.result(), PATIENCE)
+            first_run = temporal.get_workflow_handle(batch.id, run_id=batch.first_execution_run_id)
+            events = (await first_run.fetch_history()).events
+            assert events[-1].HasField("workflow_execution_continued_as_new_event_attributes")
+            return submitted, holders, outcomes
 
         try:
             submitted, holders, outcomes = asyncio.run(main())
