@@ -20,6 +20,8 @@ from __future__ import annotations
 import argparse
 import functools
 import statistics
+import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -30,6 +32,9 @@ from lipbridge_contract import CHECKS, Check, SuiteRun, Verdict, certify, run_ch
 from lipbridge_contract.replay import replay
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests" / "support"))
+from example_provider import example_path  # noqa: E402  (tests/support: not installed)
+
 EXAMPLE_CASSETTES = ROOT / "examples" / "example_plugin" / "cassettes"
 BASELINE = "hygiene"
 TIMES = "\N{MULTIPLICATION SIGN}"
@@ -100,6 +105,9 @@ def main() -> None:
     args = parser.parse_args()
     if args.repeat < 1 or not args.cassettes.is_dir():
         parser.error("--repeat must be at least 1 and --cassettes an existing directory")
+    # The example plugin is never installed; the tests' site directory makes it so here.
+    site = tempfile.TemporaryDirectory(prefix="lipbridge-example-site-")
+    sys.path[:0] = example_path(Path(site.name))
     registry = Registry(discover(), environ={})
     installed = registry.names()
     names = args.providers or [

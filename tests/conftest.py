@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from example_provider import write_dist
 from scripted_server import ScriptedServer
 
 from lipbridge import Client, Registry, Transport
@@ -38,16 +39,6 @@ class ForbiddenTransport(Transport):
 
     def stream(self, *args: object, **kwargs: object):  # type: ignore[no-untyped-def]
         pytest.fail(f"unexpected HTTP download: {args}")
-
-
-def write_dist(root: Path, name: str, entry_points: dict[str, str], version: str = "1.0") -> Path:
-    """A minimal installed distribution (dist-info) declaring provider entry points."""
-    info = root / f"{name.replace('-', '_')}-{version}.dist-info"
-    info.mkdir(parents=True)
-    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
-    lines = ["[lipbridge.providers]", *(f"{k} = {v}" for k, v in entry_points.items())]
-    (info / "entry_points.txt").write_text("\n".join(lines) + "\n")
-    return root
 
 
 @pytest.fixture
