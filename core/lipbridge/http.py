@@ -473,10 +473,10 @@ class ProviderHTTP:
                 # else too long to wait inside one call: the caller decides
             # A keyed submit too: its retries are spent, and the job may exist. Resending
             # under the key later is safe, which is what an unknown outcome leads to.
-            if ambiguous:
-                raise self._outcome_unknown(
-                    method, url, payload, f"HTTP {response.status}", response
-                )
+            if ambiguous:  # the provider's own words too: they may say what happened
+                said = response.excerpt()
+                what = f"HTTP {response.status}" + (f": {said}" if said else "")
+                raise self._outcome_unknown(method, url, payload, what, response)
             if uncertain and not response.ok:
                 # The plugin reads the answer (it may know more: a job id it names), but a
                 # refusal it raises cannot stand: see refused_submit.
