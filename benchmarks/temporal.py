@@ -90,6 +90,12 @@ class EmulatorProcess:
         return env
 
 
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU seconds of process ``pid`` so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def rows_for(emu: EmulatorProcess, count: int, out: Path) -> list[Any]:
     from lipbridge import JobRequest
     from lipbridge.batch.manifest import Row
@@ -167,6 +173,9 @@ class Workers:
                 )
             threading.Thread(target=proc.stderr.read, daemon=True).start()  # drain it
 
+    def cpu(self) -> list[float]:
+        return [cpu_seconds(proc.pid) for proc in self.procs]
+
     def kill(self, n: int) -> None:
         os.kill(self.procs[n].pid, signal.SIGKILL)
         self.procs[n].wait()
@@ -243,6 +252,7 @@ def main() -> None:
             local_requests = emu.ledger()[2] / args.jobs
         with EmulatorProcess(args.job_seconds, args.jobs) as emu:
             workers = Workers(emu, server.address, root, 2)
+            server_cpu = cpu_seconds(server.process.pid)
             try:
                 remote, outcomes = asyncio.run(
                     temporal_batch(
@@ -255,6 +265,8 @@ def main() -> None:
                         args.cap or args.jobs,
                     )
                 )
+                server_cpu = cpu_seconds(server.process.pid) - server_cpu
+                worker_cpu = workers.cpu()
             finally:
                 workers.close()
             accepted, _, requests, duplicates = emu.ledger()
@@ -283,6 +295,11 @@ def main() -> None:
         print(
             f"ratio temporal/local: {remote / local:.2f}; jobs made {accepted}, "
             f"bodies accepted twice {duplicates}"
+        )
+        print(
+            f"CPU during the temporal run: dev server {server_cpu:.1f} s, workers "
+            + ", ".join(f"{c:.1f} s" for c in worker_cpu)
+            + f" ({1000 * (server_cpu + sum(worker_cpu)) / args.jobs:.0f} ms a job)"
         )
         drill(server.address, root, args)
 
