@@ -24,6 +24,10 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 SIGNAL_SECONDS = 30.0  # a signal the cluster does not take by then fails the callback (500)
+# A callback may come before its job's relay is up (right after the submit was answered):
+# it is held this long, the relay looked for again every RELAY_RETRY_SECONDS.
+RELAY_PATIENCE = 5.0
+RELAY_RETRY_SECONDS = 0.2
 Forward = Callable[[str, "CallbackUpdate"], str]
 
 
@@ -48,14 +52,21 @@ def forwarder(client: Client) -> Forward:
     loop = _Loop()
     temporal: TemporalClient = loop.run(config.connect())
 
-    async def signal(workflow_id: str, news: Callback) -> bool:
-        try:
-            await temporal.get_workflow_handle(workflow_id).signal("callback", news)
-        except RPCError as exc:
-            if exc.status is RPCStatusCode.NOT_FOUND:
+    async def signal(workflow_id: str, news: Callback, patience: float = 0.0) -> bool:
+        """Signal ``workflow_id``; while it does not exist, try again for ``patience`` s."""
+        deadline = asyncio.get_running_loop().time() + patience
+        while True:
+            try:
+                await temporal.get_workflow_handle(workflow_id).signal("callback", news)
+                return True
+            except RPCError as exc:
+                if exc.status is not RPCStatusCode.NOT_FOUND:
+                    raise ConfigurationError(
+                        f"Temporal refused the signal: {exc.message}"
+                    ) from None
+            if asyncio.get_running_loop().time() >= deadline:
                 return False
-            raise ConfigurationError(f"Temporal refused the signal: {exc.message}") from None
-        return True
+            await asyncio.sleep(RELAY_RETRY_SECONDS)
 
     def forward(provider: str, update: CallbackUpdate) -> str:
         news = Callback(
@@ -64,7 +75,8 @@ def forwarder(client: Client) -> Forward:
             terminal=update.status.state.terminal,
         )
         said = f"{provider} job {update.job_id} ({news.raw_status})"
-        if loop.run(signal(callback_workflow_id(provider, update.job_id), news)):
+        relay = callback_workflow_id(provider, update.job_id)
+        if loop.run(signal(relay, news, RELAY_PATIENCE)):
             return f"{said}: signalled its workflow"
         jobs = client.jobs  # the relay is not up yet: this receiver's ledger may know it
         job = jobs.ledger.find(provider, update.job_id) if jobs is not None else None
