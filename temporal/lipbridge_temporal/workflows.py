@@ -89,6 +89,7 @@ class JobWorkflow:
     def __init__(self) -> None:
         self._granted = False
         self._callback: Callback | None = None
+        self._so_far: Outcome | None = None  # what is known of the job's end so far
         self.phase = "queued"
 
     @workflow.signal(name="granted")
@@ -105,19 +106,25 @@ class JobWorkflow:
 
     @workflow.run
     async def run(self, spec: JobSpec) -> Outcome:
-        if spec.cap:
-            await workflow.execute_activity(
-                "lipbridge.acquire",
-                args=[spec.provider, spec.cap, workflow.info().workflow_id],
-                task_queue=provider_queue(spec.provider),
-                start_to_close_timeout=timedelta(seconds=30),
-                retry_policy=SAFE,
-            )
-            await workflow.wait_condition(lambda: self._granted)
+        self._so_far = Outcome(
+            local_id=spec.local_id, provider=spec.provider, line=spec.line, state="unknown"
+        )
         try:
-            outcome = await self._job(spec)
-        finally:
             if spec.cap:
+                await workflow.execute_activity(
+                    "lipbridge.acquire",
+                    args=[spec.provider, spec.cap, workflow.info().workflow_id],
+                    task_queue=provider_queue(spec.provider),
+                    start_to_close_timeout=timedelta(seconds=30),
+                    retry_policy=SAFE,
+                )
+                await workflow.wait_condition(lambda: self._granted)
+            outcome = await self._job(spec)
+        except ActivityError as err:  # a step that kept failing; the job may still run
+            state = "waiting" if self._so_far.provider_job_id else "unknown"
+            outcome = replace(self._so_far, state=state, error=_message(err))
+        finally:
+            if self._granted:
                 cap = workflow.get_external_workflow_handle(cap_workflow_id(spec.provider))
                 await cap.signal("release", workflow.info().workflow_id)
         parent = workflow.info().parent
@@ -181,7 +188,7 @@ class JobWorkflow:
                 refused = _refused(again)
                 state = "rejected" if refused is not None else "unknown"
                 return replace(ended, state=state, error=refused or _message(again))
-        ended = replace(ended, provider_job_id=_job_id(submitted.handle_json))
+        ended = self._so_far = replace(ended, provider_job_id=_job_id(submitted.handle_json))
         if spec.callbacks and ended.provider_job_id:
             await self._listen(spec.provider, ended.provider_job_id)
         self.phase = "running"
