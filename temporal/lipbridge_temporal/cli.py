@@ -14,6 +14,8 @@ from typing import Any, TypeVar
 import click
 
 from lipbridge.cli.app import client_from
+from lipbridge.client import Client
+from lipbridge.errors import LipbridgeError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -68,6 +70,33 @@ def config_from(opts: dict[str, Any]) -> Any:
     )
 
 
+def providers_of(client: Client, given: str | None) -> list[str]:
+    """The providers this worker serves: those named (each must be installed and have a
+    key here), else every installed one with a key here. A worker without a provider's
+    key must not take its steps: they would fail on it instead of running elsewhere."""
+    names = client.registry.names()
+    named = [p.strip() for p in (given or "").split(",") if p.strip()]
+    unknown = sorted(set(named) - set(names))
+    if unknown:
+        raise click.BadParameter(
+            f"{', '.join(unknown)} not installed; installed: {', '.join(names)}",
+            param_hint="--providers",
+        )
+    served = []
+    for name in named or names:
+        try:
+            client.context(name, client.info(name)).credentials.require()
+        except LipbridgeError as exc:
+            if named:
+                raise
+            click.echo(f"not serving {name}: {exc.message}", err=True)
+            continue
+        served.append(name)
+    if not served:
+        raise click.UsageError("no provider has a key here: nothing to serve")
+    return served
+
+
 @click.command()
 @connection_options
 @click.option(
@@ -97,6 +126,7 @@ def config_from(opts: dict[str, Any]) -> Any:
 def worker(ctx: click.Context, /, **opts: Any) -> None:
     """Run lipbridge jobs from a Temporal cluster until Ctrl-C (or SIGTERM).
 
+    It serves the providers of --providers, else every installed one with a key here.
     Provider keys, base URLs, webhook secrets and the job ledger come from this worker's
     environment, as for any local command; they never enter a workflow's history.
     """
@@ -104,14 +134,7 @@ def worker(ctx: click.Context, /, **opts: Any) -> None:
 
     config = config_from(opts)
     client = client_from(ctx)
-    names = client.registry.names()
-    wanted = [p.strip() for p in (opts["providers"] or "").split(",") if p.strip()] or names
-    unknown = sorted(set(wanted) - set(names))
-    if unknown:
-        raise click.BadParameter(
-            f"{', '.join(unknown)} not installed; installed: {', '.join(names)}",
-            param_hint="--providers",
-        )
+    wanted = providers_of(client, opts["providers"])
 
     async def main() -> None:
         stop = asyncio.Event()

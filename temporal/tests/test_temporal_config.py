@@ -1,15 +1,19 @@
 """The Temporal connection's settings: options over LIPBRIDGE_TEMPORAL_* variables,
-checked before anything connects; the Cloud API key is a secret like a provider's."""
+checked before anything connects; the Cloud API key is a secret like a provider's. And
+the providers a worker serves: only those it has a key for."""
 
 from __future__ import annotations
 
 import logging
 from pathlib import Path
 
+import click
 import pytest
 
+from lipbridge import Client
 from lipbridge.errors import ConfigurationError
 from lipbridge.redact import scrub
+from lipbridge_temporal.cli import providers_of
 from lipbridge_temporal.config import TemporalConfig
 
 API_KEY = "tcld-ApiKeyThatMustNeverBeShown-0123456789"
@@ -65,3 +69,13 @@ def test_the_api_key_turns_tls_on_and_never_shows(caplog: pytest.LogCaptureFixtu
     with pytest.raises(ConfigurationError, match="printable ASCII") as refused:
         TemporalConfig.resolve(address="h:1", api_key="bad key\n" + API_KEY, environ={})
     assert API_KEY not in str(refused.value)
+
+
+def test_a_worker_serves_only_the_providers_it_has_a_key_for() -> None:
+    client = Client(environ={"LIPBRIDGE_FOXAPI_API_KEY": "fox-key-0123456789"}, ledger=False)
+    assert providers_of(client, None) == ["foxapi"]
+    assert providers_of(client, "foxapi") == ["foxapi"]
+    with pytest.raises(ConfigurationError, match="no API key for provider 'syncso'"):
+        providers_of(client, "foxapi,syncso")  # named without a key: refused, not skipped
+    with pytest.raises(click.BadParameter, match="nope not installed"):
+        providers_of(client, "nope")
