@@ -62,7 +62,6 @@ SAFE = RetryPolicy(
     non_retryable_error_types=FINAL_REFUSALS,
 )
 T = TypeVar("T")
-CAP_CONTINUE_AFTER = 500  # signals a cap workflow takes before continuing as new
 
 
 def _refused(err: ActivityError) -> str | None:
@@ -296,6 +295,7 @@ class CapState:
     limit: int
     holders: list[str] = field(default_factory=list)
     waiting: list[str] = field(default_factory=list)
+    continue_after: int = 500  # signals a run takes before it continues as new
 
 
 @workflow.defn(name="LipbridgeCap")
@@ -308,17 +308,22 @@ class CapWorkflow:
     def __init__(self) -> None:
         self._state = CapState(provider="", limit=1)
         self._signals = 0
+        self._limit_given = False  # by an acquire of this run
+        self._released: set[str] = set()  # by this run: also before it began
 
     @workflow.signal(name="acquire")
     def acquire(self, who: str, limit: int) -> None:
         self._signals += 1
         self._state.limit = max(1, limit)  # the latest start's cap wins
+        self._limit_given = True
+        self._released.discard(who)
         if who not in self._state.holders and who not in self._state.waiting:
             self._state.waiting.append(who)
 
     @workflow.signal(name="release")
     def release(self, who: str) -> None:
         self._signals += 1
+        self._released.add(who)
         for queue in (self._state.holders, self._state.waiting):
             if who in queue:
                 queue.remove(who)
@@ -329,17 +334,20 @@ class CapWorkflow:
 
     @workflow.run
     async def run(self, state: CapState) -> None:
-        if state.provider:  # continued as new: the previous run's holders and queue
-            self._state.holders[:0] = state.holders
-            self._state.waiting[:0] = [w for w in state.waiting if w not in self._state.waiting]
-            if not self._state.provider:
-                self._state.provider = state.provider
-        self._state.provider = self._state.provider or state.provider
+        # The previous run's holders and queue (when continued as new), less those that
+        # released their slot before this run began; signals that came first kept.
+        known = set(self._state.holders) | set(self._state.waiting) | self._released
+        self._state.holders[:0] = [h for h in state.holders if h not in known]
+        self._state.waiting[:0] = [w for w in state.waiting if w not in known]
+        if not self._limit_given:
+            self._state.limit = state.limit
+        self._state.provider = state.provider
+        self._state.continue_after = state.continue_after
         while True:
             await workflow.wait_condition(
                 lambda: (
                     (bool(self._state.waiting) and len(self._state.holders) < self._state.limit)
-                    or self._signals >= CAP_CONTINUE_AFTER
+                    or self._signals >= self._state.continue_after
                 )
             )
             granted = []
@@ -353,7 +361,7 @@ class CapWorkflow:
             for who, answer in zip(granted, told, strict=True):
                 if isinstance(answer, BaseException):  # it ended meanwhile: the slot is free
                     self._state.holders.remove(who)
-            if self._signals >= CAP_CONTINUE_AFTER:
+            if self._signals >= self._state.continue_after:
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 workflow.continue_as_new(self._state)
 
