@@ -3,7 +3,8 @@
     python benchmarks/contract_speed.py [PROVIDER ...] [--cassettes DIR]
                                         [--strictness low|high] [--repeat N]
 
-Without arguments it measures the example plugin against examples/example_plugin/cassettes.
+Without arguments it measures the example plugin against the cassettes it ships
+(examples/example_plugin/lipbridge_example/cassettes).
 Each figure is the median of ``--repeat`` runs, with its ratio to the ``hygiene`` check:
 a scan of the cassette files that needs neither the plugin nor a replay, so it is a
 fixed yardstick for one cassette directory.
@@ -35,7 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests" / "support"))
 from example_provider import example_path  # noqa: E402  (tests/support: not installed)
 
-EXAMPLE_CASSETTES = ROOT / "examples" / "example_plugin" / "cassettes"
+EXAMPLE_CASSETTES = ROOT / "examples" / "example_plugin" / "lipbridge_example" / "cassettes"
 BASELINE = "hygiene"
 TIMES = "\N{MULTIPLICATION SIGN}"
 

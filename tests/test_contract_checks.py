@@ -1,8 +1,8 @@
 """Each contract check, one at a time, against a doctored copy of the example cassettes.
 
-Every test copies ``examples/example_plugin/cassettes/example`` into ``tmp_path``, breaks
-one thing in the copy and runs only the check that owns it, so the whole file stays
-fast.
+Every test copies the example plugin's cassettes (``lipbridge_example/cassettes/example``,
+shipped in its package) into ``tmp_path``, breaks one thing in the copy and runs only the
+check that owns it, so the whole file stays fast.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from typing import Any
 import attrs
 import click
 import pytest
+import shipped
 import yaml
 from click.testing import CliRunner
 from conftest import make_registry, write_dist
@@ -66,7 +67,7 @@ from lipbridge_syncso import wire as syncso_wire
 
 pytest_plugins = ["pytester"]
 
-EXAMPLE = Path(__file__).parent.parent / "examples" / "example_plugin" / "cassettes" / "example"
+EXAMPLE = shipped.cassettes("example")
 BY_ID = {c.id: c for c in CHECKS}
 REDACTED_AUTH = "Authorization: ['[REDACTED]']"
 
@@ -1181,7 +1182,7 @@ def test_scrub_headers_redacts_credential_headers_case_insensitively() -> None:
 
 # ------------------------------------------------------------------------ 13. upload
 
-JOGG = Path(__file__).parent.parent / "cassettes" / "jogg"
+JOGG = shipped.cassettes("jogg")
 SIGN_URL = "https://storage.jogg.ai/upload/signed-url-here"
 
 
@@ -1402,8 +1403,8 @@ def test_upload_scenarios_are_not_recorded(jogg_cassettes: Path) -> None:
 
 # ---------------------------------------------------------------------- 14. callback
 
-SYNCSO = Path(__file__).parent.parent / "cassettes" / "syncso"
-FOXAPI = Path(__file__).parent.parent / "cassettes" / "foxapi"
+SYNCSO = shipped.cassettes("syncso")
+FOXAPI = shipped.cassettes("foxapi")
 WEBHOOK_SECRET = "whsec_test_lipbridge"  # the syncso callback sidecars' test secret
 
 

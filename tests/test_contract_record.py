@@ -17,6 +17,7 @@ import yaml
 from click.testing import CliRunner
 from conftest import FakeClock
 from scripted_server import Reply, ScriptedServer
+from shipped import cassettes
 
 from lipbridge import Client, Registry
 from lipbridge.registry import discover
@@ -27,7 +28,7 @@ from lipbridge_contract.report import run_check
 
 LIVE_KEY = "live-key-0123456789abcdefXYZ"
 SIGNED = "https://cdn.example-lipsync.invalid/out/ls_live.mp4?X-Amz-Signature=abc123def456"
-SOURCE = Path(__file__).parent.parent / "examples" / "example_plugin" / "cassettes" / "example"
+SOURCE = cassettes("example")
 
 
 @pytest.fixture

@@ -18,6 +18,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 from conftest import FakeClock
+from shipped import cassettes
 
 from lipbridge import Client, Registry
 from lipbridge.registry import discover
@@ -34,7 +35,7 @@ from lipbridge_contract.record import (
 from lipbridge_contract.scenarios import ScenarioError, parse_sidecar
 from lipbridge_emulator import DEFAULT_KEY
 
-DOCUMENTED = Path(__file__).parents[1] / "cassettes" / "foxapi"
+DOCUMENTED = cassettes("foxapi")
 FOXAPI_BASE = "https://api.foxapi.cc/v1"
 STAGED = ["success", "auth_invalid", "insufficient_credits", "rate_limited", "job_failed",
           "job_not_found"]
@@ -274,7 +275,7 @@ def test_the_old_emulator_spelling_still_records_and_says_what_to_type(tmp_path:
     )
 
 
-JOGG_DOCUMENTED = Path(__file__).parents[1] / "cassettes" / "jogg"
+JOGG_DOCUMENTED = cassettes("jogg")
 FIND_SCENARIOS = ["find_jobs", "find_jobs_no_match"]
 
 

@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 import threading
-from pathlib import Path
 
 import attrs
 import pytest
 from click.testing import CliRunner
 from conftest import FakeClock
+from shipped import cassette_root
 
 from lipbridge import Client, JobNotFound, JobRequest, JobState, Transport
 from lipbridge.cli.app import cli
 from lipbridge_contract.recorded import load_interactions
 from lipbridge_contract.serve import CassetteServer
 
-EXAMPLE = Path(__file__).parent.parent / "examples" / "example_plugin" / "cassettes"
+EXAMPLE = cassette_root("example")
 REQUEST = JobRequest(
     video="https://cdn.example-lipsync.invalid/in/face.mp4",
     audio="https://cdn.example-lipsync.invalid/in/speech.wav",

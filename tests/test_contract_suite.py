@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 from conftest import make_registry, write_dist
+from shipped import cassette_root
 
 from lipbridge_contract import CHECKS, SuiteRun, certify, run_check
 
-EXAMPLE = Path(__file__).parent.parent / "examples" / "example_plugin"
-CASSETTES = EXAMPLE / "cassettes"
+CASSETTES = cassette_root("example")
 
 
 def suite_for(site: Path, target: str) -> SuiteRun:

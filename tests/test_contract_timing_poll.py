@@ -7,14 +7,15 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from shipped import cassettes
+
 from lipbridge_contract.checks import PASS
 from lipbridge_contract.checks.timing import TIMING, _last_poll
 from lipbridge_contract.report import run_check
 from lipbridge_contract.run import SuiteRun
 
-ROOT = Path(__file__).parent.parent
-FAL = ROOT / "cassettes" / "fal"
-EXAMPLE = ROOT / "examples" / "example_plugin" / "cassettes" / "example"
+FAL = cassettes("fal")
+EXAMPLE = cassettes("example")
 FAL_STATUS = (
     "https://queue.fal.run/fal-ai/sync-lipsync/requests/80e732af-660e-45cd-bd63-580e4f2a94cc"
 )

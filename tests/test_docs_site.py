@@ -118,12 +118,12 @@ def test_a_plugin_readme_links_to_the_site_pages_and_nothing_else_moves() -> Non
     spec.loader.exec_module(hooks)
     text = (
         "[the gateway](../gateway#uploads), [its README](../gateway/README.md), "
-        "[callbacks](../../docs/callbacks.md), [cassettes](../../cassettes/foxapi), "
+        "[callbacks](../../docs/callbacks.md), [cassettes](lipbridge_foxapi/cassettes/foxapi), "
         '[titled](../gateway "the gateway"), [fal](https://fal.ai/models), [up](#install)'
     )
 
     assert hooks.rewrite_links(text, "foxapi", {"foxapi", "gateway"}) == (
         "[the gateway](gateway.md#uploads), [its README](gateway.md), "
-        "[callbacks](../callbacks.md), [cassettes](../../cassettes/foxapi), "
+        "[callbacks](../callbacks.md), [cassettes](lipbridge_foxapi/cassettes/foxapi), "
         '[titled](gateway.md "the gateway"), [fal](https://fal.ai/models), [up](#install)'
     )

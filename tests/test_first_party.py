@@ -1,8 +1,8 @@
 """The first-party plugins stay wired up: installed, certified at high, and described truly.
 
 Every ``plugins/<name>`` distribution with a provider entry point must be in the
-workspace install, have its cassettes and a contract test at strictness high, and
-have a row in the README's provider table whose capability cells match what the
+workspace install, ship its cassettes in its package and certify them at strictness high,
+and have a row in the README's provider table whose capability cells match what the
 plugin declares. The contract runs themselves are the plugins' own test files.
 """
 
@@ -17,6 +17,7 @@ import tomllib
 from lipbridge import Registry, SyncMode
 from lipbridge.plugin import ProviderInfo
 from lipbridge.registry import discover
+from lipbridge_contract.locate import packaged_cassettes
 
 ROOT = Path(__file__).resolve().parent.parent
 PYPROJECTS = sorted(ROOT.glob("plugins/*/pyproject.toml"))
@@ -82,18 +83,18 @@ def test_every_plugin_distribution_is_in_the_workspace_install() -> None:
 
 
 @pytest.mark.parametrize("provider", sorted(PROVIDERS))
-def test_each_provider_is_installed_and_certified_at_high_from_the_shared_cassettes(
+def test_each_provider_is_installed_and_certified_at_high_from_the_cassettes_it_ships(
     provider: str,
 ) -> None:
-    assert provider in Registry(discover(), environ={}).names()
-    assert (ROOT / "cassettes" / provider / "suite.yaml").is_file()
-    marker = re.compile(
-        rf'lipbridge_contract\(\s*"{provider}",\s*cassettes="\.\./\.\./\.\./cassettes",'
-        r'\s*strictness="high",?\s*\)'
-    )
+    registry = Registry(discover(), environ={})
+    assert provider in registry.names()
+    shipped = PROVIDERS[provider] / f"lipbridge_{provider}" / "cassettes"
+    assert (shipped / provider / "suite.yaml").is_file()
+    assert packaged_cassettes(registry, provider) == shipped  # what the suite reads by default
+    marker = re.compile(rf'lipbridge_contract\(\s*"{provider}",\s*strictness="high",?\s*\)')
     tests = PROVIDERS[provider] / "tests"
     assert any(marker.search(f.read_text(encoding="utf-8")) for f in tests.glob("test_*.py")), (
-        f"no test in {tests} certifies {provider} at high from ../../../cassettes"
+        f"no test in {tests} certifies {provider} at high from the cassettes it ships"
     )
 
 

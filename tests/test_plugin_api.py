@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from conftest import make_registry, write_dist
+from shipped import cassette_root
 
 import lipbridge
 import lipbridge.plugin
@@ -128,7 +129,7 @@ def test_a_contract_1_0_plugin_with_the_old_names_still_passes_the_contract_suit
     for module in ("lipbridge_legacy_example", "lipbridge_legacy_example.wire"):
         monkeypatch.delitem(sys.modules, module, raising=False)
     write_dist(site, "lipbridge-legacy-example", {"example": "lipbridge_legacy_example:plugin"})
-    cassettes = ROOT / "examples" / "example_plugin" / "cassettes"
+    cassettes = cassette_root("example")  # its cassettes, read by an explicit path
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         report = certify(SuiteRun("example", cassettes, "high", registry=make_registry(site)))

@@ -1,16 +1,19 @@
 """What a user installs: one plugin from the wheels brings the core and nothing else of
-ours, and the dev install shows no example provider (only the test run sees it)."""
+ours, its wheel carries its cassettes (certified from any directory), and the dev install
+shows no example provider (only the test run sees it)."""
 
 from __future__ import annotations
 
 import json
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
 import tomllib
 from example_provider import user_environ
+from shipped import cassettes
 
 from lipbridge import Registry
 from lipbridge.registry import discover
@@ -48,18 +51,25 @@ def wheels(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return dist
 
 
+def ours(bin_folder: Path) -> set[str]:
+    """The lipbridge distributions installed in the environment of ``bin_folder``."""
+    listed = json.loads(ok(bin_folder / "pip", "list", "--format", "json"))
+    return {d["name"].lower() for d in listed if d["name"].lower().startswith("lipbridge")}
+
+
 @pytest.fixture(scope="module")
-def jogg_alone(wheels: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def jogg_alone(wheels: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, set[str]]:
     """A fresh environment with ``pip install --no-index --find-links dist lipbridge-jogg``:
-    its bin folder. The third-party dependencies, which a user gets from the package
-    index, join the wheels first, so the install itself reads nothing but the folder."""
+    its bin folder, and our distributions it got. The third-party dependencies, which a
+    user gets from the package index, join the wheels first (the contract suite's too, for
+    a later test), so the install itself reads nothing but the folder."""
     ok(sys.executable, "-m", "pip", "download", "--quiet", "--only-binary", ":all:",
-       "--dest", wheels, "--find-links", wheels, "lipbridge-jogg")
+       "--dest", wheels, "--find-links", wheels, "lipbridge-jogg", "lipbridge-contract")
     venv = tmp_path_factory.mktemp("venv")
     ok(sys.executable, "-m", "venv", venv)
     ok(venv / "bin" / "pip", "install", "--quiet", "--no-index", "--find-links", wheels,
        "lipbridge-jogg")
-    return venv / "bin"
+    return venv / "bin", ours(venv / "bin")
 
 
 def test_build_wheels_builds_every_distribution_but_the_example(wheels: Path) -> None:
@@ -69,20 +79,46 @@ def test_build_wheels_builds_every_distribution_but_the_example(wheels: Path) ->
 
 
 def test_one_plugin_from_the_wheels_installs_the_core_and_nothing_else_of_ours(
-    jogg_alone: Path,
+    jogg_alone: tuple[Path, set[str]],
 ) -> None:
-    listed = json.loads(ok(jogg_alone / "pip", "list", "--format", "json"))
-    ours = {d["name"].lower() for d in listed if d["name"].lower().startswith("lipbridge")}
-    assert ours == {"lipbridge", "lipbridge-jogg"}
+    assert jogg_alone[1] == {"lipbridge", "lipbridge-jogg"}
 
 
-def test_the_one_plugin_is_listed_and_estimates(jogg_alone: Path) -> None:
-    providers = json.loads(ok(jogg_alone / "lipbridge", "providers", "--json"))
+def test_the_one_plugin_is_listed_and_estimates(jogg_alone: tuple[Path, set[str]]) -> None:
+    lipbridge = jogg_alone[0] / "lipbridge"
+    providers = json.loads(ok(lipbridge, "providers", "--json"))
     assert [p["name"] for p in providers] == ["jogg"]
-    estimate = json.loads(ok(jogg_alone / "lipbridge", "estimate", "jogg", *LENGTHS, "--json"))
+    estimate = json.loads(ok(lipbridge, "estimate", "jogg", *LENGTHS, "--json"))
     # JoggAI's documented rate: 1 credit per 125 s of output, rounded up to 0.01.
     assert (estimate["amount"], estimate["unit"], estimate["model"]) == ("0.08", "credits",
                                                                          "lipsync")
+
+
+@pytest.mark.parametrize("provider", ["aihubmax", "aimlapi", "fal", "foxapi", "jogg",
+                                      "replicate", "syncso"])
+def test_each_plugin_wheel_carries_every_cassette_it_ships(wheels: Path, provider: str) -> None:
+    [wheel] = wheels.glob(f"lipbridge_{provider}-*.whl")
+    folder = f"lipbridge_{provider}/cassettes/"
+    packed = {n for n in zipfile.ZipFile(wheel).namelist() if n.startswith(folder)}
+    assert packed == {f"{folder}{provider}/{f.name}" for f in cassettes(provider).iterdir()}
+
+
+def test_the_installed_wheel_certifies_from_any_directory(
+    jogg_alone: tuple[Path, set[str]], wheels: Path, tmp_path: Path
+) -> None:
+    """The contract suite from the wheels beside the plugin, run outside the repository:
+    it reads the cassettes installed with lipbridge-jogg."""
+    ok(jogg_alone[0] / "pip", "install", "--quiet", "--no-index", "--find-links", wheels,
+       "lipbridge-contract")
+    done = subprocess.run([str(jogg_alone[0] / "lipbridge"), "contract", "jogg", "--json"],
+                          cwd=tmp_path, env=user_environ(), capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    [report] = json.loads(done.stdout)["providers"]
+    assert report["ok"]
+    installed = Path(report["cassettes"])
+    assert installed.parts[-3:] == ("lipbridge_jogg", "cassettes", "jogg")
+    assert installed.is_relative_to(jogg_alone[0].parent)  # in the fresh environment
 
 
 # ------------------------------------------------------------ the example is test-only

@@ -3,8 +3,9 @@
 Programmatic use::
 
     from lipbridge_contract import SuiteRun, certify
-    report = certify(SuiteRun("myprovider", Path("cassettes"), "high"))
+    report = certify(SuiteRun("myprovider"))  # the cassettes the plugin ships, at high
     assert report.ok, report.as_dict()
+    certify(SuiteRun("myprovider", Path("cassettes"), "low"))  # cassettes/myprovider/
 
 From pytest, mark a test that takes ``contract_check`` (see :mod:`.pytest_plugin`); from
 the shell, ``lipbridge contract``. The checks are documented in docs/contract.md.

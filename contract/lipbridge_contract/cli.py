@@ -14,9 +14,9 @@ cassettes_option = click.option(
     "--cassettes",
     "root",
     type=click.Path(file_okay=False, path_type=Path),
-    default=Path("cassettes"),
-    show_default=True,
-    help="Directory holding <provider>/<scenario>.yaml.",
+    default=None,
+    help="Directory holding <provider>/<scenario>.yaml. Default: the cassettes the plugin "
+    "ships (<its package>/cassettes/), else ./cassettes.",
 )
 
 
@@ -60,6 +60,9 @@ def contract(ctx: click.Context) -> None:
     lipbridge contract record emulator PROVIDER --scenario NAME ... [--out DIR]
     lipbridge contract serve PROVIDER SCENARIO [--port N]
 
+    Each provider's cassettes are the ones its plugin ships (<package>/cassettes/PROVIDER/),
+    read from any directory; else ./cassettes/PROVIDER/; --cassettes DIR overrides both.
+
     Exit status: 0 every check passed, 1 a check failed, 2 bad arguments.
     """
     if ctx.invoked_subcommand is None:
@@ -77,7 +80,9 @@ def contract(ctx: click.Context) -> None:
     help="high: a missing scenario fails its check (certify at high); low skips it.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
-def run_command(providers: tuple[str, ...], root: Path, strictness: str, as_json: bool) -> None:
+def run_command(
+    providers: tuple[str, ...], root: Path | None, strictness: str, as_json: bool
+) -> None:
     """Run every check for each of PROVIDERS, or for every installed provider."""
     from rich.console import Console
 

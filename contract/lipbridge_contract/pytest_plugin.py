@@ -4,10 +4,13 @@ Inert until used: importing this module imports only pytest, and its hooks retur
 once unless a test asks for the ``contract_check`` argument. A plugin repository needs
 one short file::
 
-    pytestmark = pytest.mark.lipbridge_contract("myprovider", cassettes="cassettes")
+    pytestmark = pytest.mark.lipbridge_contract("myprovider")
 
     def test_contract(contract_check):
         contract_check.verify()
+
+Without ``cassettes=``, the cassettes the plugin ships are certified (``locate``), else the
+``cassettes`` folder beside the test file; ``cassettes=DIR`` is relative to the test file.
 """
 
 from __future__ import annotations
@@ -24,8 +27,9 @@ MARKER = "lipbridge_contract"
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
-        f"{MARKER}(provider, cassettes, strictness='high'): certify a provider plugin with the "
-        "lipbridge contract suite; the test takes a `contract_check` argument",
+        f"{MARKER}(provider, cassettes=None, strictness='high'): certify a provider plugin "
+        "with the lipbridge contract suite (cassettes: the plugin's own when omitted); the "
+        "test takes a `contract_check` argument",
     )
 
 
@@ -71,9 +75,15 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     from lipbridge_contract.checks import CHECKS
 
     provider = marker.args[0]
-    cassettes = Path(marker.kwargs.get("cassettes", "cassettes"))
-    if not cassettes.is_absolute():
-        cassettes = (metafunc.definition.path.parent / cassettes).resolve()
+    here = metafunc.definition.path.parent
+    if "cassettes" in marker.kwargs:
+        cassettes = (here / marker.kwargs["cassettes"]).resolve()
+    else:
+        from lipbridge import Registry
+        from lipbridge.registry import discover
+        from lipbridge_contract.locate import cassette_root
+
+        cassettes = cassette_root(Registry(discover(), environ={}), provider, here / "cassettes")
     strictness = marker.kwargs.get("strictness", "high")
     metafunc.parametrize(
         "contract_check",

@@ -25,6 +25,7 @@ from lipbridge_contract.harness import (
     network_blocked,
     plugin_modules,
 )
+from lipbridge_contract.locate import cassette_root
 from lipbridge_contract.recorded import CassetteFormatError, Interaction, load_interactions
 from lipbridge_contract.replay import Observation, new_client, replay
 from lipbridge_contract.scenarios import CassetteDir, Scenario, load_cassette_dir
@@ -41,14 +42,15 @@ class SuiteRun:
     def __init__(
         self,
         provider: str,
-        cassettes: Path,
+        cassettes: Path | None = None,
         strictness: Strictness | str = Strictness.HIGH,
         registry: Registry | None = None,
     ) -> None:
+        """``cassettes`` holds ``<provider>/``; None: the ones the plugin ships (locate.py)."""
         self.provider = provider
-        self.root = Path(cassettes)
         self.strictness = Strictness(strictness)
         self.registry = registry if registry is not None else Registry(discover(), environ={})
+        self.root = cassette_root(self.registry, provider) if cassettes is None else Path(cassettes)
         self.dir: CassetteDir = load_cassette_dir(self.root / provider)
         self.key = canary_key()
         self.load_error: BaseException | None = None

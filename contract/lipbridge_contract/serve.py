@@ -24,6 +24,7 @@ import click
 
 from lipbridge.context import env_var
 from lipbridge_contract.cli import cassettes_option
+from lipbridge_contract.locate import given_or_shipped
 from lipbridge_contract.recorded import CassetteFormatError, Interaction, load_interactions
 
 # Hop-by-hop and framing headers are the server's to set, not the recording's.
@@ -128,9 +129,9 @@ class CassetteServer:
 @click.argument("scenario")
 @cassettes_option
 @click.option("--port", type=int, default=0, show_default=True, help="0 picks a free port.")
-def serve(provider: str, scenario: str, root: Path, port: int) -> None:
+def serve(provider: str, scenario: str, root: Path | None, port: int) -> None:
     """Serve PROVIDER's SCENARIO's recorded answers on 127.0.0.1 until every one is played."""
-    path = root / provider / f"{scenario}.yaml"
+    path = given_or_shipped(root, provider) / provider / f"{scenario}.yaml"
     try:
         interactions = load_interactions(path)
     except CassetteFormatError as exc:

@@ -289,6 +289,12 @@ class Registry:
         candidate = self._candidates[name][0]
         return candidate.distribution, candidate.version
 
+    def entry_point(self, name: str) -> metadata.EntryPoint | None:
+        """The entry point ``name`` is loaded from (None when registered in-process), read
+        without importing it: the contract suite finds a plugin's cassettes beside its module.
+        """
+        return self._candidate(name).entry_point
+
     def _caller(self, name: str, hook: str) -> Any:
         caller = self._callers.get((name, hook))
         if caller is None:

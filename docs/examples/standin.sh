@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # The worked examples of docs/providers.md: each seed API's documented request, sent by the
 # lipbridge CLI to `lipbridge contract serve`, which answers on 127.0.0.1 with that
-# provider's documented responses (cassettes/<provider>/<scenario>.yaml). No key, no
-# network, no money; the waits are real (the CLI's normal polling schedule).
+# provider's documented responses (the cassettes its plugin ships,
+# lipbridge_<provider>/cassettes/<provider>/<scenario>.yaml). No key, no network, no money;
+# the waits are real (the CLI's normal polling schedule).
 #
-#   bash docs/examples/standin.sh            # from the repository root, venv active
+#   bash docs/examples/standin.sh            # from any directory, venv active
 set -euo pipefail
 
 run() {  # run PROVIDER SCENARIO PORT -- lipbridge submit arguments...

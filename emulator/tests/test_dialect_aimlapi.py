@@ -14,6 +14,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 import yaml
+from shipped import cassettes
 
 from lipbridge import (
     AuthenticationError,
@@ -46,7 +47,7 @@ from lipbridge_emulator.dialect import (
 )
 from lipbridge_emulator.dialects.aimlapi import VOICES, AimlapiDialect
 
-CASSETTES = Path(__file__).resolve().parents[2] / "cassettes" / "aimlapi"
+CASSETTES = cassettes("aimlapi")
 PATH = "/v2/video/generations"
 MOUNT = "http://127.0.0.1:8123/aimlapi"
 VIDEO = "https://raw.githubusercontent.com/aimlapi/api-docs/main/reference-files/news.mp4"
@@ -409,7 +410,7 @@ def test_a_refusal_is_the_documented_envelope() -> None:
 
 
 def test_the_documented_requests_are_judged_as_their_cassettes_say() -> None:
-    """Every request body in cassettes/aimlapi passes, except invalid_request's, which is
+    """Every request body in aimlapi's cassettes passes, except invalid_request's, which is
     refused with the cassette's own message (an http video_url)."""
     for path in sorted(CASSETTES.glob("*.yaml")):
         if path.name.endswith(".sidecar.yaml") or path.name == "suite.yaml":

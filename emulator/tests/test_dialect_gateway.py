@@ -5,11 +5,11 @@ from __future__ import annotations
 import datetime as dt
 import json
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from shipped import cassettes
 
 from lipbridge.models import SyncMode
 from lipbridge_emulator.dialect import (
@@ -30,7 +30,6 @@ from lipbridge_emulator.dialects.gateway import (
     GatewayDialect,
 )
 
-CASSETTES = Path(__file__).resolve().parents[2] / "cassettes"
 VIDEO = "http://127.0.0.1:8123/files/abc/face.mp4"
 AUDIO = "http://127.0.0.1:8123/files/def/speech.wav"
 CREATED = dt.datetime(2025, 9, 6, 13, 23, 51, tzinfo=dt.timezone.utc)  # the docs' 1757165031
@@ -492,7 +491,7 @@ def test_there_is_no_cancel(dialect: GatewayDialect) -> None:
 
 
 def interactions(provider: str, name: str) -> list[dict[str, Any]]:
-    data = yaml.safe_load((CASSETTES / provider / name).read_text())
+    data = yaml.safe_load((cassettes(provider) / name).read_text())
     found: list[dict[str, Any]] = data["interactions"]
     return found
 
@@ -554,7 +553,7 @@ def test_problems_match_the_cassettes(
 
 @BOTH
 def test_the_cassettes_success_requests_are_accepted(dialect: GatewayDialect) -> None:
-    files = sorted((CASSETTES / dialect.provider).glob("success*.yaml"))
+    files = sorted(cassettes(dialect.provider).glob("success*.yaml"))
     sent = [
         json.loads(interactions(dialect.provider, path.name)[0]["request"]["body"])
         for path in files

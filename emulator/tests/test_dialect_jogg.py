@@ -7,12 +7,12 @@ import datetime as dt
 import json
 import uuid
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 import yaml
+from shipped import cassettes
 
 from lipbridge import (
     AuthenticationError,
@@ -41,7 +41,7 @@ from lipbridge_emulator.dialect import (
 )
 from lipbridge_emulator.dialects.jogg import NO_MATCH, JoggDialect
 
-CASSETTES = Path(__file__).resolve().parents[2] / "cassettes" / "jogg"
+CASSETTES = cassettes("jogg")
 DOCS_TASK = "3d5c6930-d0da-4f7b-826e-cd1530f6734f"  # the task id of the docs' examples
 VIDEO = "https://res.jogg.ai/source-video.mp4"
 AUDIO = "https://res.jogg.ai/source-audio.wav"

@@ -11,13 +11,13 @@ import json
 import re
 import threading
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import attrs
 import pytest
 import yaml
+from shipped import cassettes
 
 from lipbridge import JobHandle, JobRequest, JobState, RateLimited, SubmitOutcomeUnknown
 from lipbridge.models import SyncMode
@@ -41,7 +41,7 @@ from lipbridge_emulator.dialects.syncso import (
     signature,
 )
 
-CASSETTES = Path(__file__).resolve().parents[2] / "cassettes" / "syncso"
+CASSETTES = cassettes("syncso")
 GEN = "a47b00ce-29c1-40e8-badf-4f5b22c1e67e"
 VIDEO = "https://assets.sync.so/docs/example-video.mp4"
 AUDIO = "https://assets.sync.so/docs/example-audio.wav"

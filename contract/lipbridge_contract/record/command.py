@@ -16,6 +16,7 @@ import click
 
 from lipbridge import Client
 from lipbridge_contract.cli import cassettes_option
+from lipbridge_contract.locate import given_or_shipped
 from lipbridge_contract.record.emulated import DEFAULT_OUT, record_from_emulator
 from lipbridge_contract.record.live import record_scenarios
 
@@ -82,7 +83,7 @@ def live(
     provider: str,
     names: tuple[str, ...],
     allow_spend: Decimal,
-    root: Path,
+    root: Path | None,
     allow_ci: bool,
     allow_unpriced: bool,
 ) -> None:
@@ -90,7 +91,7 @@ def live(
     money."""
     with Client() as client:
         written = record_scenarios(
-            client, provider, root, names, allow_spend,
+            client, provider, given_or_shipped(root, provider), names, allow_spend,
             allow_ci=allow_ci, allow_unpriced=allow_unpriced,
         )
     for path in written:
@@ -111,8 +112,9 @@ def live(
 @click.option("--replace", is_flag=True, help="Overwrite documentation or live cassettes in --out.")
 @click.option("--seed", type=int, default=0, show_default=True, help="The emulator's seed.")
 def emulator(
-    provider: str, names: tuple[str, ...], root: Path, out: Path, replace: bool, seed: int
+    provider: str, names: tuple[str, ...], root: Path | None, out: Path, replace: bool, seed: int
 ) -> None:
     """Record PROVIDER's scenarios from an in-process emulator: provenance emulator, no key,
     no spend."""
+    root = given_or_shipped(root, provider)
     record_from_emulator(provider, root, out, names, replace=replace, seed=seed)

@@ -5,7 +5,7 @@ creates, ``GET /v2/video/generations?generation_id=`` polls; the audio-or-TTS ru
 the 15 voices; the status words queued, generating, completed and error; the error
 envelope ``{message, path, requestId, statusCode, timestamp}`` with its documented
 messages (403 for no credits); and the ``x-inference-id`` / ``x-aimlapi-credits-used``
-/ ``x-aimlapi-usd-spent`` headers. The shapes are those of ``cassettes/aimlapi``.
+/ ``x-aimlapi-usd-spent`` headers. The shapes are those of ``lipbridge_aimlapi/cassettes/aimlapi``.
 
 Assumed, because the docs are silent:
 

@@ -2,7 +2,7 @@
 
 Written from fal's documentation (the queue, result and cancel references, the model
 and request error references, and the lip-sync model pages; each page is cited in
-``cassettes/fal``), not from the plugin:
+``lipbridge_fal/cassettes/fal``), not from the plugin:
 
 * ``Authorization: Key <key>``. ``POST /{owner}/{app}[/{path}]`` with the model's input
   as the body -> 200 ``{"status": "IN_QUEUE", "request_id", "response_url",

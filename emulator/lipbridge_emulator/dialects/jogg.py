@@ -1,11 +1,12 @@
 """JoggAI lip sync (seed 002) as an emulator dialect.
 
 Wire facts are from docs.jogg.ai (providers.md section 3) and match the cassettes in
-``cassettes/jogg``. Every answer is the envelope ``{"code", "msg", "data"}``; a non-zero
-``code`` is the error. The docs give no HTTP status for business errors, so they are
-sent under HTTP 200 like the documentation-derived cassettes (``auth_invalid`` included;
-its 401 twin is only an alternative the plugin also accepts). Only a rate limit is
-HTTP 429 (as ``rate_limited``) and a server fault its own 5xx.
+``lipbridge_jogg/cassettes/jogg``. Every answer is the envelope ``{"code", "msg",
+"data"}``; a non-zero ``code`` is the error. The docs give no HTTP status for business
+errors, so they are sent under HTTP 200 like the documentation-derived cassettes
+(``auth_invalid`` included; its 401 twin is only an alternative the plugin also
+accepts). Only a rate limit is HTTP 429 (as ``rate_limited``) and a server fault its own
+5xx.
 
 Where the docs are silent, the emulator assumes:
 

@@ -2,7 +2,7 @@
 
 Written from Replicate's documentation (the HTTP API reference and the clients generated
 from its OpenAPI spec, the webhooks, rate-limits and pricing pages, the changelog; each
-cited in ``cassettes/replicate``), not from the plugin:
+cited in ``lipbridge_replicate/cassettes/replicate``), not from the plugin:
 
 * ``POST /v1/models/{owner}/{name}/predictions`` ``{"input", "webhook"?,
   "webhook_events_filter"?}`` runs an official model; ``POST /v1/predictions``

@@ -2,7 +2,7 @@
 
 Written from sync.so's documentation (sync.so/docs: the API reference, the idempotency,
 webhooks, asset-uploads, error-handling and rate-limits guides; each page is cited in
-``cassettes/syncso``), not from the plugin:
+``lipbridge_syncso/cassettes/syncso``), not from the plugin:
 
 * ``POST /v2/generate`` (Create Generation), ``x-api-key``, JSON ``{"model", "input":
   [{"type": "video"|"audio", "url"|"assetId"}], "options"?, "webhookUrl"?,

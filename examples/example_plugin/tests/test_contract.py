@@ -2,7 +2,7 @@
 
 import pytest
 
-pytestmark = pytest.mark.lipbridge_contract("example", cassettes="../cassettes", strictness="high")
+pytestmark = pytest.mark.lipbridge_contract("example", strictness="high")
 
 
 def test_contract(contract_check):

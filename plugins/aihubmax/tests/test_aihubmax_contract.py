@@ -3,6 +3,6 @@
 import pytest
 
 
-@pytest.mark.lipbridge_contract("aihubmax", cassettes="../../../cassettes", strictness="high")
+@pytest.mark.lipbridge_contract("aihubmax", strictness="high")
 def test_contract(contract_check):
     contract_check.verify()

@@ -2,9 +2,7 @@
 
 import pytest
 
-pytestmark = pytest.mark.lipbridge_contract(
-    "aimlapi", cassettes="../../../cassettes", strictness="high"
-)
+pytestmark = pytest.mark.lipbridge_contract("aimlapi", strictness="high")
 
 
 def test_contract(contract_check):

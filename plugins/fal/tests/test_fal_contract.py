@@ -2,9 +2,7 @@
 
 import pytest
 
-pytestmark = pytest.mark.lipbridge_contract(
-    "fal", cassettes="../../../cassettes", strictness="high"
-)
+pytestmark = pytest.mark.lipbridge_contract("fal", strictness="high")
 
 
 def test_contract(contract_check):

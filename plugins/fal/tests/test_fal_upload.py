@@ -1,7 +1,7 @@
 """The fal.ai plugin's upload (``lipbridge_upload``): the storage API's initiate on its own
 host with the key (a declared API of fal's), the PUT of the bytes to the signed URL
 without it, the lifetime a user may choose, and how each step's refusal reads. The
-contract suite certifies the documented exchange from ``cassettes/fal/upload*``."""
+contract suite certifies the documented exchange from ``lipbridge_fal/cassettes/fal/upload*``."""
 
 from __future__ import annotations
 

@@ -3,6 +3,6 @@
 import pytest
 
 
-@pytest.mark.lipbridge_contract("foxapi", cassettes="../../../cassettes", strictness="high")
+@pytest.mark.lipbridge_contract("foxapi", strictness="high")
 def test_contract(contract_check):
     contract_check.verify()

@@ -1,6 +1,7 @@
 """The JoggAI plugin's lookup (``lipbridge_find_jobs``): what it asks, and how it reads the
 answer. The query and the answer's shape are assumptions (see the plugin's docstring);
-the contract suite certifies the documented cases from ``cassettes/jogg/find_jobs*``."""
+the contract suite certifies the documented cases from
+``lipbridge_jogg/cassettes/jogg/find_jobs*``."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """The JoggAI plugin's upload (``lipbridge_upload``): the signed-URL request, the PUT of the
 bytes without the key, and how each step's refusal reads. The contract suite certifies the
-documented exchange from ``cassettes/jogg/upload*``."""
+documented exchange from ``lipbridge_jogg/cassettes/jogg/upload*``."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
 """Replicate's Standard Webhooks signature: the published test vector, and every refusal.
-The contract suite certifies the documented webhooks from ``cassettes/replicate/callback*``."""
+The contract suite certifies the documented webhooks from
+``lipbridge_replicate/cassettes/replicate/callback*``."""
 
 from __future__ import annotations
 

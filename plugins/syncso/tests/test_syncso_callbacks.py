@@ -1,7 +1,8 @@
 """sync.so's webhooks (``lipbridge_parse_callback``): the ``Sync-Signature`` check (the
 research notes' vector, the guide's re-serialised payloads, milliseconds, the lenient
 ``X-Signature-Primary``), every refusal, and the Generation read exactly as a poll reads
-it. The contract suite certifies the documented webhook from ``cassettes/syncso/callback``.
+it. The contract suite certifies the documented webhook from
+``lipbridge_syncso/cassettes/syncso/callback``.
 """
 
 from __future__ import annotations

@@ -2,9 +2,7 @@
 
 import pytest
 
-pytestmark = pytest.mark.lipbridge_contract(
-    "syncso", cassettes="../../../cassettes", strictness="high"
-)
+pytestmark = pytest.mark.lipbridge_contract("syncso", strictness="high")
 
 
 def test_contract(contract_check):

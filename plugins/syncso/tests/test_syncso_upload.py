@@ -1,6 +1,6 @@
 """The sync.so plugin's upload (``lipbridge_upload``): the presigned URL, the PUT of the
 bytes without the key, the registration, and how each step's refusal reads. The contract
-suite certifies the documented exchange from ``cassettes/syncso/upload*``."""
+suite certifies the documented exchange from ``lipbridge_syncso/cassettes/syncso/upload*``."""
 
 from __future__ import annotations
 
