@@ -18,7 +18,7 @@ from click.testing import CliRunner, Result
 from rich.console import Console
 from scripted_server import Reply, ScriptedServer
 
-from lipbridge import Client, JobRequest, Registry
+from lipbridge import Client, Registry
 from lipbridge.cli import ExitCode, cli
 from lipbridge.cli.jobs import describe
 from lipbridge.cli.live import TransferColumn, live_progress, transfer_text
@@ -112,13 +112,6 @@ def test_joggai_prices_in_its_only_sync_mode_with_the_two_decimals_its_docs_give
         "--json",
     )
     assert json.loads(short.stdout)["amount"] == "0.08"
-
-
-def test_the_python_api_prices_the_only_sync_mode_too() -> None:
-    # Client.estimate_cost itself, so batch plans and scripts agree with the CLI.
-    request = JobRequest(video="https://cdn.invalid/v.mp4", audio="https://cdn.invalid/a.wav")
-    estimate = jogg_client().estimate_cost("jogg", request, video_seconds=10, audio_seconds=10)
-    assert estimate.amount == Decimal("0.08")
 
 
 def test_a_model_with_several_sync_modes_is_not_given_one(client: Client) -> None:

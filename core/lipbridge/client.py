@@ -21,7 +21,6 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
-import attrs
 from attrs import frozen
 
 from lipbridge.callbacks import CallbackUpdate
@@ -784,15 +783,11 @@ class Client:
     ) -> CostEstimate:
         """Price a request offline. Invalid for ``submit`` means invalid here too, except
         that a local file needs no route to the provider: it is measured, not sent.
-        Your own price for the model in the config file wins over the plugin's. A model
-        with exactly one sync mode is priced in it: there is no choice to make, and without
-        a mode some providers cannot say how long the output will be."""
+        Your own price for the model in the config file wins over the plugin's."""
         info = self.registry.info(provider)
         request = validate(info, request, drop_unsupported=drop_unsupported)
         self.media.check(info, request)
         caps = info.model(request.model)
-        if request.sync_mode is None and len(caps.sync_modes) == 1:
-            request = attrs.evolve(request, sync_mode=next(iter(caps.sync_modes)))
         files = self.user_files
         mine = files and files.config.price(provider, caps.name, [m.name for m in info.models])
         if files and mine:

@@ -105,6 +105,17 @@ def _key_origins(ctx: click.Context, records: list[PluginRecord]) -> dict[str, K
     return {rec.name: origins.key(rec.name, rec.info) for rec in records if rec.info}
 
 
+def _estimate_one(
+    client: Client, provider: str, request: JobRequest, video: float | None, audio: float | None
+) -> CostEstimate:
+    """The estimate; a model with exactly one sync mode is priced in it (there is no choice
+    to make, and without a mode some providers cannot say the output's length)."""
+    modes = client.info(provider).model(request.model).sync_modes
+    if request.sync_mode is None and len(modes) == 1:
+        request = attrs.evolve(request, sync_mode=next(iter(modes)))
+    return client.estimate_cost(provider, request, video_seconds=video, audio_seconds=audio)
+
+
 @cli.command()
 @click.argument("provider", required=False)
 @click.option("--all", "all_providers", is_flag=True, help="Compare every installed provider.")
@@ -146,9 +157,7 @@ def estimate(
         sync_mode=sync_mode,
     )
     if provider:
-        result = client.estimate_cost(
-            provider, request, video_seconds=video_duration, audio_seconds=audio_duration
-        )
+        result = _estimate_one(client, provider, request, video_duration, audio_duration)
         if as_json:
             emit_json(result)
         elif result.known:
@@ -203,9 +212,7 @@ def compare(
         if rec.info is None:
             continue
         try:
-            est = client.estimate_cost(
-                rec.name, request, video_seconds=video, audio_seconds=audio
-            )
+            est = _estimate_one(client, rec.name, request, video, audio)
         except LipbridgeError as exc:
             rows.append(Comparison(provider=rec.name, reason=exc.summary))  # no Python hint
         else:
