@@ -101,6 +101,8 @@ def test_joggai_prices_in_its_only_sync_mode_with_the_two_decimals_its_docs_give
     )
     assert result.exit_code == 0, result.output
     assert result.stdout.startswith("jogg/lipsync: 1.00 credits, 1 credit per 125 s")
+    # A submit without --sync-mode gets JoggAI's own default playback, so the price says how.
+    assert "submit with --sync-mode bounce for this price" in result.stdout
     short = run(
         jogg_client(),
         "estimate",

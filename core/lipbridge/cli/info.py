@@ -105,14 +105,22 @@ def _key_origins(ctx: click.Context, records: list[PluginRecord]) -> dict[str, K
     return {rec.name: origins.key(rec.name, rec.info) for rec in records if rec.info}
 
 
+def _sole_mode(client: Client, provider: str, request: JobRequest) -> str | None:
+    """The model's only sync mode when the request names none, else None."""
+    if request.sync_mode is not None:
+        return None
+    modes = client.info(provider).model(request.model).sync_modes
+    return next(iter(modes)).value if len(modes) == 1 else None
+
+
 def _estimate_one(
     client: Client, provider: str, request: JobRequest, video: float | None, audio: float | None
 ) -> CostEstimate:
-    """The estimate; a model with exactly one sync mode is priced in it (there is no choice
-    to make, and without a mode some providers cannot say the output's length)."""
-    modes = client.info(provider).model(request.model).sync_modes
-    if request.sync_mode is None and len(modes) == 1:
-        request = attrs.evolve(request, sync_mode=next(iter(modes)))
+    """The estimate; a model with exactly one sync mode is priced in it (without a mode some
+    providers cannot say how long the output will be)."""
+    mode = _sole_mode(client, provider, request)
+    if mode is not None:
+        request = attrs.evolve(request, sync_mode=mode)
     return client.estimate_cost(provider, request, video_seconds=video, audio_seconds=audio)
 
 
@@ -172,6 +180,12 @@ def estimate(
                 click.echo(f"price source: {YOUR_PRICE}, from {result.source.url}")
             elif result.source:
                 click.echo(f"price source: {result.source.url} as of {result.source.as_of}")
+            mode = _sole_mode(client, provider, request)
+            if mode is not None:  # a submit without one gets the provider's own default
+                click.echo(
+                    f"priced in {mode}, its only sync mode: submit with --sync-mode {mode} "
+                    "for this price"
+                )
         else:
             click.echo(f"{provider}/{result.model}: unknown ({result.unknown_reason})")
         return
