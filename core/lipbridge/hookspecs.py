@@ -100,7 +100,9 @@ def lipbridge_find_jobs(
     ``created_at`` set to the provider's creation time where it reports one; the
     core drops jobs created before ``since`` and jobs the ledger already knows. Use
     ``CallKind.POLL`` for the requests (reads, safe to retry). Implement it only when
-    the provider documents a listing or search of jobs.
+    the provider documents a listing or search of jobs. A listing on another API of the
+    same provider (fal's platform API) is reached with ``lipbridge.hosts.api_http`` on a
+    base URL declared in ``ProviderInfo.api_base_urls``: the key goes nowhere else.
     """
 
 
@@ -113,8 +115,10 @@ def lipbridge_upload(provider: str, media: LocalMedia, ctx: CallContext) -> Uplo
     file with ``ctx.http.upload`` (to the provider's API, with its key) or, for a
     presigned URL the provider hands out, ``ctx.http.put_file`` (without the key); build
     the body with ``FileBody.multipart`` or ``FileBody.raw``, which read the file as it
-    is sent. Return the reference the submit takes in place of the path, and when the
-    provider forgets it where documented. The core records the upload in the job ledger
+    is sent; a storage API of its own that takes the same key is reached with
+    ``lipbridge.hosts.api_http`` (declared in ``ProviderInfo.api_base_urls``). Return the
+    reference the submit takes in place of the path, and when the provider forgets it
+    where documented. The core records the upload in the job ledger
     and reuses it for the same file while it is valid, so one file is uploaded once.
     """
 
@@ -130,7 +134,10 @@ def lipbridge_parse_callback(
     signs its callbacks, check the signature against ``ctx.webhook_secret`` (raise
     ``CallbackRejected`` when it is missing, wrong or stale, and ``ConfigurationError``
     when no secret is configured) and return ``verified=True``; otherwise return
-    ``verified=False``. Build ``status`` as ``lipbridge_poll`` would from the same data.
+    ``verified=False``. A provider that signs with a published key set (fal's Ed25519
+    JWKS) declares ``ProviderInfo.webhook_jwks_url``; the core fetches and caches the
+    keys and hands them over as ``ctx.webhook_keys`` (JWK mappings), so this hook still
+    does no I/O. Build ``status`` as ``lipbridge_poll`` would from the same data.
     Must not do I/O.
     """
 
