@@ -79,7 +79,8 @@ class JobActivities:
             done, _ = await asyncio.wait({task}, timeout=HEARTBEAT_SECONDS)
             if done:
                 return task.result()
-            activity.heartbeat()
+            if not activity.info().is_local:  # a local one's liveness is its workflow task's
+                activity.heartbeat()
 
     @property
     def jobs(self) -> Jobs:

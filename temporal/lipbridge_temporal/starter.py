@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from lipbridge.convert import dumps
 from lipbridge.ledger.ids import new_local_id
 from lipbridge.validation import validate
-from lipbridge_temporal.names import WORKFLOW_QUEUE, job_workflow_id
+from lipbridge_temporal.names import WORKFLOW_QUEUE, job_workflow_id, provider_queue
 from lipbridge_temporal.specs import JobSpec, Outcome
 
 if TYPE_CHECKING:
@@ -68,7 +68,7 @@ async def start_job(temporal: TemporalClient, spec: JobSpec) -> WorkflowHandle[A
         JobWorkflow.run,
         spec,
         id=job_workflow_id(spec.local_id),
-        task_queue=WORKFLOW_QUEUE,
+        task_queue=provider_queue(spec.provider),
         id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
     )
 

@@ -1,5 +1,6 @@
-"""A worker: the workflows on the shared queue, and for each provider its submit queue
-(rate limited on the server, for every worker at once) and its queue for the rest."""
+"""A worker: the batch, cap and relay workflows on the shared queue, and for each
+provider its submit queue (rate limited on the server, for every worker at once) and its
+queue for the rest: the jobs' workflows, their polls (local activities) and other steps."""
 
 from __future__ import annotations
 
@@ -42,24 +43,33 @@ async def serve(
         Worker(
             temporal,
             task_queue=WORKFLOW_QUEUE,
-            workflows=[JobWorkflow, CapWorkflow, BatchWorkflow, CallbackRelay],
+            workflows=[CapWorkflow, BatchWorkflow, CallbackRelay],
             sticky_queue_schedule_to_start_timeout=sticky,
         )
     ]
     for provider in providers:  # submits rate limited on the server; the rest not
-        for queue, rate in (
-            (submit_queue(provider), submits_per_second),
-            (provider_queue(provider), None),
-        ):
-            workers.append(
-                Worker(
-                    temporal,
-                    task_queue=queue,
-                    activities=activities.all(),
-                    max_concurrent_activities=max_activities,
-                    max_task_queue_activities_per_second=rate,
-                )
+        workers.append(
+            Worker(
+                temporal,
+                task_queue=submit_queue(provider),
+                activities=activities.all(),
+                max_concurrent_activities=max_activities,
+                max_task_queue_activities_per_second=submits_per_second,
             )
+        )
+        # A job's workflow runs on its provider's queue, on workers that serve the
+        # provider: its polls are local activities, run where the workflow runs.
+        workers.append(
+            Worker(
+                temporal,
+                task_queue=provider_queue(provider),
+                workflows=[JobWorkflow],
+                activities=activities.all(),
+                max_concurrent_activities=max_activities,
+                max_concurrent_local_activities=max_activities,
+                sticky_queue_schedule_to_start_timeout=sticky,
+            )
+        )
     try:
         async with contextlib.AsyncExitStack() as stack:
             for worker in workers:

@@ -61,6 +61,7 @@ SAFE = RetryPolicy(
     maximum_attempts=20,
     non_retryable_error_types=FINAL_REFUSALS,
 )
+POLL_SECONDS = 60  # one poll's longest run (a request with the client's own timeouts)
 T = TypeVar("T")
 
 
@@ -110,10 +111,9 @@ class JobWorkflow:
         )
         try:
             if spec.cap:
-                await workflow.execute_activity(
+                await workflow.execute_local_activity(  # it only signals: idempotent
                     "lipbridge.acquire",
                     args=[spec.provider, spec.cap, workflow.info().workflow_id],
-                    task_queue=provider_queue(spec.provider),
                     start_to_close_timeout=timedelta(seconds=30),
                     retry_policy=SAFE,
                 )
@@ -246,13 +246,16 @@ class JobWorkflow:
             news, self._callback = self._callback, None
             if news is not None:  # polled at once: a callback is believed through a poll
                 workflow.logger.info("callback %s: polling now", news.raw_status)
-            last = await self._step(
+            # A local activity: one short, idempotent request, run by the worker that
+            # runs this workflow (it serves the provider: the job's queue is the
+            # provider's), with no task of its own to dispatch through the server. A
+            # worker lost mid-poll loses its workflow task, and the next worker polls again.
+            last = await workflow.execute_local_activity(
                 "lipbridge.poll",
-                [spec, submitted.handle_json, last],
-                Polled,
-                spec,
-                provider_queue(spec.provider),
-                SAFE,
+                args=[spec, submitted.handle_json, last],
+                result_type=Polled,
+                start_to_close_timeout=timedelta(seconds=POLL_SECONDS),
+                retry_policy=SAFE,
             )
             if last.terminal:
                 return last
@@ -426,7 +429,7 @@ class BatchWorkflow:
                 JobWorkflow.run,
                 spec,
                 id=job_workflow_id(spec.local_id),
-                task_queue=WORKFLOW_QUEUE,
+                task_queue=provider_queue(spec.provider),
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
                 parent_close_policy=ParentClosePolicy.ABANDON,
             )

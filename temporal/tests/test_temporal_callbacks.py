@@ -39,6 +39,13 @@ def forms(secret: str) -> list[str]:
     return found
 
 
+def is_poll(event: HistoryEvent) -> bool:
+    """A poll: a local activity, recorded as a marker naming its activity type."""
+    marker = event.marker_recorded_event_attributes
+    data = marker.details["data"].payloads if "data" in marker.details else []
+    return any(b'"lipbridge.poll"' in payload.data for payload in data)
+
+
 def signalled_before_first_poll(events: list[HistoryEvent]) -> tuple[bool, int]:
     """Whether a callback signal came before the first poll, and how many polls ran."""
     signal_at, polls = None, []
@@ -46,7 +53,7 @@ def signalled_before_first_poll(events: list[HistoryEvent]) -> tuple[bool, int]:
         signalled = event.workflow_execution_signaled_event_attributes.signal_name
         if signalled == "callback" and signal_at is None:
             signal_at = n
-        if event.activity_task_scheduled_event_attributes.activity_type.name.endswith("poll"):
+        if is_poll(event):
             polls.append(n)
     return signal_at is not None and bool(polls) and signal_at < polls[0], len(polls)
 
