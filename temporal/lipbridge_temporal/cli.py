@@ -106,7 +106,9 @@ def providers_of(client: Client, given: str | None) -> list[str]:
 @click.option(
     "--submits-per-second",
     type=click.FloatRange(min=0, min_open=True),
-    help="Server-side limit on submits to each provider, for all workers at once.",
+    envvar="LIPBRIDGE_TEMPORAL_SUBMITS_PER_SECOND",
+    help="Server-side limit on submits to each provider, for all workers at once "
+    "[LIPBRIDGE_TEMPORAL_SUBMITS_PER_SECOND].",
 )
 @click.option(
     "--max-activities",

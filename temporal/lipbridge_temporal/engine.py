@@ -32,7 +32,6 @@ if TYPE_CHECKING:
     from lipbridge.client import Client
 
 LIVENESS_ENV = "LIPBRIDGE_TEMPORAL_LIVENESS"
-LIVENESS_ENV = "LIPBRIDGE_TEMPORAL_LIVENESS"
 PART_ROWS = 800  # rows per batch workflow: its input stays below the SDK's 512 KB warning
 WATCH_SECONDS = 0.5  # how often the batch workflows are asked how far they are
 
@@ -50,6 +49,7 @@ def run_batch(
     from lipbridge.cli.batch import KEPT
     from lipbridge.cli.ledger import jobs_of
 
+    refuse_unsupported(plans, opts)
     config = TemporalConfig.resolve(environ=os.environ)
     ledger = jobs_of(client).ledger
     settings = {name: opts[name] for name in KEPT}
@@ -68,13 +68,6 @@ def run_batch(
             "--submits-per-second, not the batch's",
             err=True,
         )
-    for plan in plans:
-        if len(plan.providers) > 1:
-            click.echo(
-                f"line {plan.row.line}: runs on {plan.providers[0]} only (no fallback "
-                "on Temporal yet)",
-                err=True,
-            )
     specs = [_spec(client, plan, caps, opts) for plan in plans]
     try:
         return asyncio.run(_watch(config, client, batch_id, plans, specs, caps))
@@ -85,6 +78,26 @@ def run_batch(
             err=True,
         )
         raise SystemExit(ExitCode.INTERRUPTED) from None
+
+
+def refuse_unsupported(plans: Sequence[RowPlan], opts: dict[str, Any]) -> None:
+    """What the local batch does and this engine does not, refused before anything is
+    started (never silently ignored): a fallback between a row's providers, and
+    --retry-failed (running the same command again watches the same batch)."""
+    if opts.get("retry_failed"):
+        raise click.UsageError(
+            "--retry-failed is not supported with --engine temporal (the same command "
+            "again watches the same batch); allowed: --engine local, or a new batch "
+            "(--new-batch) of the failed rows",
+        )
+    for plan in plans:
+        if len(plan.providers) > 1:
+            raise click.UsageError(
+                f"line {plan.row.line} can run on {', '.join(plan.providers)}: "
+                "--engine temporal runs each row on one provider, with no fallback; "
+                "allowed: one provider per row (--provider/--providers, or the manifest's "
+                "provider column), or --engine local for fallback",
+            )
 
 
 def _spec(client: Client, plan: RowPlan, caps: Caps, opts: dict[str, Any]) -> JobSpec:
