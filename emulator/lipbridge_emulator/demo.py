@@ -146,7 +146,7 @@ def _summary(outcomes: list[Outcome]) -> None:
     title = "lip-synced offline (the emulator does not move lips)"
     table = Table(title=title, title_justify="left")
     for column in ("provider", "output", "duration", "estimated", "billed"):
-        table.add_column(column, overflow="fold")
+        table.add_column(column, overflow="fold", no_wrap=column in ("provider", "output"))
     for o in outcomes:
         if o.error:
             table.add_row(o.provider, f"failed: {o.error}", "-", "-", "-")
