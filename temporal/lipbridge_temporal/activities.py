@@ -70,7 +70,7 @@ class JobActivities:
         self._pool.shutdown(wait=True)
 
     def all(self) -> list[Callable[..., object]]:
-        return [self.submit, self.reconcile, self.poll, self.download, self.acquire]
+        return [self.submit, self.reconcile, self.poll, self.download, self.cancel, self.acquire]
 
     async def _beating(self, step: Callable[[], T]) -> T:
         loop = asyncio.get_running_loop()
@@ -211,14 +211,36 @@ class JobActivities:
         job = jobs.ledger.get(spec.local_id)
         return Saved(path=str(saved), size=job.output_size or 0, sha256=job.output_sha256 or "")
 
-    # -- the provider's cap -------------------------------------------------------------------
+    @activity.defn(name="lipbridge.cancel")
+    async def cancel(self, spec: JobSpec, handle_json: str) -> str:
+        """Ask the provider to cancel the job (recorded in this worker's ledger); what it
+        answered. A model without a cancel fails it at once (``UnsupportedCapability``)."""
+        return await self._beating(lambda: self._cancel(spec, handle_json))
+
+    def _cancel(self, spec: JobSpec, handle_json: str) -> str:
+        jobs = self.jobs
+        handle = JobHandle.from_json(handle_json)
+        if _known(jobs, spec.local_id) is None:
+            _adopt(jobs, spec, handle)
+        try:
+            status = self.client.cancel(handle)
+        except LipbridgeError as exc:
+            raise _failure(exc) from None
+        return f"{status.state.value} ({scrub(status.raw_status)})"
+
+    # -- the provider's cap -----------------------------------------------------------------
+
+    @activity.defn(name="lipbridge.ended")
+    async def ended(self, holders: list[str]) -> list[str]:
+        """The cap's holders that ended without giving their slot back."""
+        return await ended_holders(self.temporal, holders)
 
     @activity.defn(name="lipbridge.acquire")
     async def acquire(self, provider: str, limit: int, who: str) -> None:
         """Ask ``provider``'s cap workflow for a slot (starting it if it is not running):
         it signals ``granted`` to ``who`` when one is free."""
+        from lipbridge_temporal.cap import CapState, CapWorkflow
         from lipbridge_temporal.names import WORKFLOW_QUEUE
-        from lipbridge_temporal.workflows import CapState, CapWorkflow
 
         await self.temporal.start_workflow(
             CapWorkflow.run,
@@ -228,6 +250,25 @@ class JobActivities:
             start_signal="acquire",
             start_signal_args=[who, limit],
         )
+
+
+async def ended_holders(temporal: TemporalClient, holders: list[str]) -> list[str]:
+    """Those of ``holders`` (workflow ids) whose workflow no longer runs or is gone; one
+    the server cannot tell about now is kept (asked again at the next check)."""
+    from temporalio.client import WorkflowExecutionStatus
+    from temporalio.service import RPCError, RPCStatusCode
+
+    ended = []
+    for who in holders:
+        try:
+            described = await temporal.get_workflow_handle(who).describe()
+        except RPCError as err:
+            if err.status is RPCStatusCode.NOT_FOUND:
+                ended.append(who)
+            continue
+        if described.status is not WorkflowExecutionStatus.RUNNING:
+            ended.append(who)
+    return ended
 
 
 def _known(jobs: Jobs, local_id: str) -> LedgerJob | None:

@@ -10,6 +10,7 @@ or has ended; nothing is started twice.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 from collections.abc import Sequence
@@ -70,14 +71,21 @@ def run_batch(
         )
     specs = [_spec(client, plan, caps, opts) for plan in plans]
     try:
-        return asyncio.run(_watch(config, client, batch_id, plans, specs, caps))
+        outcomes = asyncio.run(_watch(config, client, batch_id, plans, specs, caps))
     except (asyncio.CancelledError, KeyboardInterrupt):
         click.echo(
-            f"\nstopped watching; the batch goes on in the cluster: run the same "
-            f"command again (batch {batch_id}) to watch it",
+            f"\nstopped watching; the jobs in flight go on in the cluster: run the same "
+            f"command again (batch {batch_id}) to watch them and start the rows left",
             err=True,
         )
         raise SystemExit(ExitCode.INTERRUPTED) from None
+    pending = sum(o.state.value == "pending" for o in outcomes)
+    if pending:
+        click.echo(
+            f"stopped: {pending} row(s) not started; the same command again starts them",
+            err=True,
+        )
+    return outcomes
 
 
 def refuse_unsupported(plans: Sequence[RowPlan], opts: dict[str, Any]) -> None:
@@ -133,8 +141,10 @@ def liveness() -> float:
 async def _parts(
     temporal: TemporalClient, batch_id: str, specs: list[JobSpec], window: int
 ) -> list[WorkflowHandle[Any, list[Outcome]]]:
-    """The batch's workflows, started now or (same batch id) found again."""
+    """The batch's workflows, started now or (same batch id) found again and told to
+    resume (start the rows a Ctrl-C left)."""
     from temporalio.exceptions import WorkflowAlreadyStartedError
+    from temporalio.service import RPCError
 
     from lipbridge_temporal.starter import start_batch
     from lipbridge_temporal.workflows import BatchWorkflow
@@ -150,6 +160,8 @@ async def _parts(
             from lipbridge_temporal.names import batch_workflow_id
 
             handle = temporal.get_workflow_handle_for(BatchWorkflow.run, batch_workflow_id(part))
+            with contextlib.suppress(RPCError):  # it ended: nothing to resume
+                await handle.signal(BatchWorkflow.resume)
         handles.append(handle)
     return handles
 
@@ -162,7 +174,7 @@ async def _watch(
     specs: list[JobSpec],
     caps: Caps,
 ) -> list[RowOutcome]:
-    from lipbridge.batch.runner import Phase, Tally
+    from lipbridge.batch.runner import Phase, RowOutcome, RowState, Tally
     from lipbridge.cli.batch_progress import shown
     from lipbridge.cli.ledger import jobs_of
     from lipbridge_temporal.workflows import BatchWorkflow
@@ -177,9 +189,28 @@ async def _watch(
     entered: dict[int, str] = {}
     outcomes: list[RowOutcome] = []
     finals = [asyncio.ensure_future(h.result()) for h in handles]
+    idle = [False] * len(handles)  # stopped, nothing in flight: what is left waits
     loop = asyncio.get_running_loop()
     task = asyncio.current_task()
-    loop.add_signal_handler(signal.SIGINT, lambda: task.cancel() if task else None)
+    presses = 0
+    stopping: list[asyncio.Future[None]] = []
+
+    def interrupted() -> None:
+        """The first Ctrl-C: start no more rows, follow those in flight; the second:
+        stop watching (the jobs in flight go on in the cluster)."""
+        nonlocal presses
+        presses += 1
+        if presses == 1:
+            stopping.extend(asyncio.ensure_future(h.signal(BatchWorkflow.stop)) for h in handles)
+            click.echo(
+                "\nstopping: no more rows started; following the jobs in flight "
+                "(Ctrl-C again to stop watching; they go on)",
+                err=True,
+            )
+        elif task is not None:
+            task.cancel()
+
+    loop.add_signal_handler(signal.SIGINT, interrupted)
 
     def ended(outcome: Outcome) -> RowOutcome:
         line = outcome.line or 0
@@ -207,15 +238,23 @@ async def _watch(
                         outcomes.append(ended(outcome))
                         progress.row(outcomes[-1])
                     seen[n] += len(now.ended)
-                if all(f.done() for f in finals):
+                    idle[n] = now.stopped and not now.in_flight
+                if all(f.done() or idle[n] for n, f in enumerate(finals)):
                     break
                 await asyncio.wait(finals, timeout=WATCH_SECONDS)
             for n, final in enumerate(finals):  # what the last query may have missed
-                for outcome in final.result()[seen[n] :]:
+                for outcome in final.result()[seen[n] :] if final.done() else []:
                     outcomes.append(ended(outcome))
                     progress.row(outcomes[-1])
+            for line in sorted(set(requests) - {o.line for o in outcomes}):  # not started
+                outcomes.append(RowOutcome(line=line, state=RowState.PENDING))
+                tally.end(RowState.PENDING)
+                progress.row(outcomes[-1])
     finally:
         loop.remove_signal_handler(signal.SIGINT)
+        for final in finals:
+            final.cancel()
+        await asyncio.gather(*stopping, return_exceptions=True)
     return sorted(outcomes, key=lambda o: o.line)
 
 

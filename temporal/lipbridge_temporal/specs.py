@@ -79,7 +79,7 @@ class Outcome:
 
     local_id: str
     provider: str
-    state: str  # a batch RowState value: done, failed, rejected, unknown, waiting
+    state: str  # a batch RowState value: done, failed, rejected, unknown, waiting, pending
     provider_job_id: str | None = None
     output: str | None = None
     size: int | None = None
@@ -101,6 +101,7 @@ class BatchInput:
     in_flight: dict[int, str] = field(default_factory=dict)  # line -> provider, started
     window: int = 256  # children in flight at once
     continue_after: int = 500  # children a run starts before it continues as new
+    stopped: bool = False  # told to start no more rows (until told to resume)
 
 
 @dataclass
@@ -110,3 +111,4 @@ class BatchProgress:
     total: int
     in_flight: dict[int, str]  # line -> provider
     ended: list[Outcome]
+    stopped: bool = False  # starts no more rows: those not started wait for a resume

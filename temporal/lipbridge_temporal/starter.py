@@ -95,3 +95,13 @@ async def start_batch(
         task_queue=WORKFLOW_QUEUE,
         id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
     )
+
+
+async def cancel_job(temporal: TemporalClient, local_id: str) -> None:
+    """Cancel the job ``local_id``: nothing is sent if its submit has not begun; else the
+    provider's cancel is asked (where the model has one) and the job followed to its
+    end, its cap slot given back then."""
+    from lipbridge_temporal.workflows import JobWorkflow
+
+    handle = temporal.get_workflow_handle_for(JobWorkflow.run, job_workflow_id(local_id))
+    await handle.signal(JobWorkflow.cancel)

@@ -13,8 +13,9 @@ from typing import TYPE_CHECKING
 from temporalio.worker import Worker
 
 from lipbridge_temporal.activities import JobActivities
+from lipbridge_temporal.cap import CapWorkflow
 from lipbridge_temporal.names import WORKFLOW_QUEUE, provider_queue, submit_queue
-from lipbridge_temporal.workflows import BatchWorkflow, CallbackRelay, CapWorkflow, JobWorkflow
+from lipbridge_temporal.workflows import BatchWorkflow, CallbackRelay, JobWorkflow
 
 if TYPE_CHECKING:
     from temporalio.client import Client as TemporalClient
@@ -44,6 +45,7 @@ async def serve(
             temporal,
             task_queue=WORKFLOW_QUEUE,
             workflows=[CapWorkflow, BatchWorkflow, CallbackRelay],
+            activities=[activities.ended],  # the cap's check of its holders (local)
             sticky_queue_schedule_to_start_timeout=sticky,
         )
     ]

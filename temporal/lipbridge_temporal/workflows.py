@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import timedelta
 from typing import TypeVar
 
@@ -61,6 +61,7 @@ SAFE = RetryPolicy(
     maximum_attempts=20,
     non_retryable_error_types=FINAL_REFUSALS,
 )
+NOT_SENT = "cancelled before its submit: nothing was sent"
 POLL_SECONDS = 60  # one poll's longest run (a request with the client's own timeouts)
 T = TypeVar("T")
 
@@ -88,6 +89,8 @@ class JobWorkflow:
 
     def __init__(self) -> None:
         self._granted = False
+        self._cancel = False  # asked to cancel; sent to the provider once submitted
+        self._cancel_sent = False
         self._callback: Callback | None = None
         self._so_far: Outcome | None = None  # what is known of the job's end so far
         self.phase = "queued"
@@ -100,6 +103,12 @@ class JobWorkflow:
     def callback(self, news: Callback) -> None:
         self._callback = news
 
+    @workflow.signal(name="cancel")
+    def cancel(self) -> None:
+        """Cancel the job: before its submit, nothing is sent; after, the provider's
+        cancel is asked (where the model has one) and the job followed to its end."""
+        self._cancel = True
+
     @workflow.query(name="phase")
     def phase_of(self) -> str:
         return self.phase
@@ -109,21 +118,26 @@ class JobWorkflow:
         self._so_far = Outcome(
             local_id=spec.local_id, provider=spec.provider, line=spec.line, state="unknown"
         )
+        asked = False
         try:
             if spec.cap:
+                asked = True
                 await workflow.execute_local_activity(  # it only signals: idempotent
                     "lipbridge.acquire",
                     args=[spec.provider, spec.cap, workflow.info().workflow_id],
                     start_to_close_timeout=timedelta(seconds=30),
                     retry_policy=SAFE,
                 )
-                await workflow.wait_condition(lambda: self._granted)
-            outcome = await self._job(spec)
+                await workflow.wait_condition(lambda: self._granted or self._cancel)
+            if self._cancel:  # nothing sent: the row is as if never started
+                outcome = replace(self._so_far, state="pending", error=NOT_SENT)
+            else:
+                outcome = await self._job(spec)
         except ActivityError as err:  # a step that kept failing; the job may still run
             state = "waiting" if self._so_far.provider_job_id else "unknown"
             outcome = replace(self._so_far, state=state, error=_message(err))
         finally:
-            if self._granted:
+            if asked:  # a slot held, or a place in the queue: given back
                 cap = workflow.get_external_workflow_handle(cap_workflow_id(spec.provider))
                 await cap.signal("release", workflow.info().workflow_id)
         parent = workflow.info().parent
@@ -241,8 +255,12 @@ class JobWorkflow:
                 return None
             with contextlib.suppress(asyncio.TimeoutError):  # the timer ran out: poll
                 await workflow.wait_condition(
-                    lambda: self._callback is not None, timeout=min(delay, left)
+                    lambda: self._callback is not None or self._cancel > self._cancel_sent,
+                    timeout=min(delay, left),
                 )
+            if self._cancel > self._cancel_sent:  # asked once; then polled to its end
+                self._cancel_sent = True
+                await self._cancel_at_provider(spec, submitted)
             news, self._callback = self._callback, None
             if news is not None:  # polled at once: a callback is believed through a poll
                 workflow.logger.info("callback %s: polling now", news.raw_status)
@@ -260,6 +278,24 @@ class JobWorkflow:
             if last.terminal:
                 return last
             delay = last.delay
+
+
+    async def _cancel_at_provider(self, spec: JobSpec, submitted: Submitted) -> None:
+        """The provider's cancel, recorded in the worker's ledger. A model without one,
+        or a cancel that fails, is logged: the job runs on and is followed (and billed)."""
+        try:
+            after = await self._step(
+                "lipbridge.cancel",
+                [spec, submitted.handle_json],
+                str,
+                spec,
+                provider_queue(spec.provider),
+                SAFE,
+            )
+        except ActivityError as err:
+            workflow.logger.warning("not cancelled: %s", _message(err))
+        else:
+            workflow.logger.info("cancel asked: %s", after)
 
 
 @workflow.defn(name="LipbridgeCallbackRelay")
@@ -290,85 +326,6 @@ def _job_id(handle_json: str) -> str | None:
     return value if isinstance(value, str) else None
 
 
-@dataclass
-class CapState:
-    """A provider's cap workflow: its limit, who holds a slot, who waits (in order)."""
-
-    provider: str
-    limit: int
-    holders: list[str] = field(default_factory=list)
-    waiting: list[str] = field(default_factory=list)
-    continue_after: int = 500  # signals a run takes before it continues as new
-
-
-@workflow.defn(name="LipbridgeCap")
-class CapWorkflow:
-    """A semaphore: at most ``limit`` job workflows hold a slot at a provider, whichever
-    worker runs them. ``acquire`` (by signal-with-start) queues a workflow id, ``granted``
-    is signalled to it in turn, ``release`` frees its slot. Continues as new every few
-    hundred signals, so its history stays small however long it lives."""
-
-    def __init__(self) -> None:
-        self._state = CapState(provider="", limit=1)
-        self._signals = 0
-        self._limit_given = False  # by an acquire of this run
-        self._released: set[str] = set()  # by this run: also before it began
-
-    @workflow.signal(name="acquire")
-    def acquire(self, who: str, limit: int) -> None:
-        self._signals += 1
-        self._state.limit = max(1, limit)  # the latest start's cap wins
-        self._limit_given = True
-        self._released.discard(who)
-        if who not in self._state.holders and who not in self._state.waiting:
-            self._state.waiting.append(who)
-
-    @workflow.signal(name="release")
-    def release(self, who: str) -> None:
-        self._signals += 1
-        self._released.add(who)
-        for queue in (self._state.holders, self._state.waiting):
-            if who in queue:
-                queue.remove(who)
-
-    @workflow.query(name="holders")
-    def holders(self) -> list[str]:
-        return list(self._state.holders)
-
-    @workflow.run
-    async def run(self, state: CapState) -> None:
-        # The previous run's holders and queue (when continued as new), less those that
-        # released their slot before this run began; signals that came first kept.
-        known = set(self._state.holders) | set(self._state.waiting) | self._released
-        self._state.holders[:0] = [h for h in state.holders if h not in known]
-        self._state.waiting[:0] = [w for w in state.waiting if w not in known]
-        if not self._limit_given:
-            self._state.limit = state.limit
-        self._state.provider = state.provider
-        self._state.continue_after = state.continue_after
-        while True:
-            await workflow.wait_condition(
-                lambda: (
-                    (bool(self._state.waiting) and len(self._state.holders) < self._state.limit)
-                    or self._signals >= self._state.continue_after
-                )
-            )
-            granted = []
-            while self._state.waiting and len(self._state.holders) < self._state.limit:
-                granted.append(self._state.waiting.pop(0))
-                self._state.holders.append(granted[-1])
-            told = await asyncio.gather(
-                *(workflow.get_external_workflow_handle(w).signal("granted") for w in granted),
-                return_exceptions=True,
-            )
-            for who, answer in zip(granted, told, strict=True):
-                if isinstance(answer, BaseException):  # it ended meanwhile: the slot is free
-                    self._state.holders.remove(who)
-            if self._signals >= self._state.continue_after:
-                await workflow.wait_condition(workflow.all_handlers_finished)
-                workflow.continue_as_new(self._state)
-
-
 @workflow.defn(name="LipbridgeBatch")
 class BatchWorkflow:
     """A batch: its jobs as child workflows, ``window`` in flight at a time (each
@@ -382,6 +339,7 @@ class BatchWorkflow:
         self._ended: list[Outcome] = []
         self._in_flight: dict[int, str] = {}
         self._done: set[int] = set()  # lines ended
+        self._stopped: bool | None = None  # None: not told by this run's signals
 
     @workflow.signal(name="ended")
     def ended(self, outcome: Outcome) -> None:
@@ -392,10 +350,23 @@ class BatchWorkflow:
             self._done.add(line)
             self._ended.append(outcome)
 
+    @workflow.signal(name="stop")
+    def stop(self) -> None:
+        """Start no more rows (the first Ctrl-C); those in flight run on to their end."""
+        self._stopped = True
+
+    @workflow.signal(name="resume")
+    def resume(self) -> None:
+        """Start the rows left again (the same batch command run again)."""
+        self._stopped = False
+
     @workflow.query(name="progress")
     def progress(self, since: int) -> BatchProgress:
         return BatchProgress(
-            total=self._total, in_flight=dict(self._in_flight), ended=self._ended[since:]
+            total=self._total,
+            in_flight=dict(self._in_flight),
+            ended=self._ended[since:],
+            stopped=bool(self._stopped),
         )
 
     @workflow.run
@@ -406,10 +377,14 @@ class BatchWorkflow:
             if line not in self._done:
                 self._in_flight.setdefault(line, provider)
         self._total = len(batch.ended) + len(batch.in_flight) + len(batch.jobs)
+        if self._stopped is None:  # no stop or resume came before this run began
+            self._stopped = batch.stopped
         todo = list(batch.jobs)
         starting: list[asyncio.Task[None]] = []
         while todo and len(starting) < batch.continue_after:
-            await workflow.wait_condition(lambda: len(self._in_flight) < batch.window)
+            await workflow.wait_condition(
+                lambda: not self._stopped and len(self._in_flight) < batch.window
+            )
             spec = todo.pop(0)
             self._in_flight[spec.line or 0] = spec.provider
             starting.append(asyncio.ensure_future(self._start(spec)))
@@ -417,7 +392,13 @@ class BatchWorkflow:
         if todo:
             await workflow.wait_condition(workflow.all_handlers_finished)
             workflow.continue_as_new(
-                replace(batch, jobs=todo, ended=self._ended, in_flight=self._in_flight)
+                replace(
+                    batch,
+                    jobs=todo,
+                    ended=self._ended,
+                    in_flight=self._in_flight,
+                    stopped=bool(self._stopped),
+                )
             )
         await workflow.wait_condition(lambda: not self._in_flight)
         return self._ended

@@ -23,7 +23,10 @@ from lipbridge_temporal.specs import Outcome
 def record(
     ledger: Ledger, request: JobRequest, outcome: Outcome, *, batch: tuple[str, int] | None
 ) -> None:
-    """Record ``outcome`` (of ``request``) in ``ledger`` under its local id."""
+    """Record ``outcome`` (of ``request``) in ``ledger`` under its local id; a row
+    never sent (``pending``) is left out, as the local batch leaves it."""
+    if outcome.state == "pending":
+        return
     try:
         ledger.get(outcome.local_id)
         return  # recorded by a worker on this ledger, step by step

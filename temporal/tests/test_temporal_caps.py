@@ -14,11 +14,11 @@ from temporal_harness import PATIENCE, PROVIDER, connect, specs, start_workers
 
 from lipbridge_emulator import Emulator, Timing
 from lipbridge_emulator.holds import HoldPoint
+from lipbridge_temporal.cap import CapWorkflow
 from lipbridge_temporal.devserver import DevServer
 from lipbridge_temporal.names import cap_workflow_id
 from lipbridge_temporal.specs import Outcome
 from lipbridge_temporal.starter import start_batch
-from lipbridge_temporal.workflows import CapWorkflow
 
 ROWS, CAP = 4, 2
 
