@@ -37,6 +37,24 @@ class WorkerCli(BatchCli):
         return {**super().env(), **self.extra}
 
 
+def cluster_cli(
+    emu: Emulator, root: Path, name: str, address: str, namespace: str, **extra: str
+) -> WorkerCli:
+    """``lipbridge`` as a host that reaches the cluster by LIPBRIDGE_TEMPORAL_* (the batch
+    command, the callback receiver), with a ledger of its own and ``extra`` variables."""
+    return WorkerCli(
+        emu,
+        (PROVIDER,),
+        root / f"{name}.sqlite",
+        root / "logs" / name,
+        extra={
+            "LIPBRIDGE_TEMPORAL_ADDRESS": address,
+            "LIPBRIDGE_TEMPORAL_NAMESPACE": namespace,
+            **extra,
+        },
+    )
+
+
 def start_workers(
     emu: Emulator,
     root: Path,

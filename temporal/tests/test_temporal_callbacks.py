@@ -15,7 +15,15 @@ import re
 from pathlib import Path
 from urllib.parse import quote
 
-from temporal_harness import PATIENCE, PROVIDER, WorkerCli, connect, run_jobs, specs, start_workers
+from temporal_harness import (
+    PATIENCE,
+    PROVIDER,
+    cluster_cli,
+    connect,
+    run_jobs,
+    specs,
+    start_workers,
+)
 from temporalio.api.history.v1 import HistoryEvent
 
 from lipbridge_emulator import Emulator, Timing
@@ -65,17 +73,7 @@ def test_a_callback_signal_ends_the_wait_and_no_secret_reaches_a_history(
     secrets = {"LIPBRIDGE_SYNCSO_WEBHOOK_SECRET": SECRET}
     timing = Timing(job_seconds=1, results_lag=0)
     with Emulator(timing=timing, key=KEY, dialects=[SyncsoDialect(webhook_secret=SECRET)]) as emu:
-        receiver_cli = WorkerCli(
-            emu,
-            (PROVIDER,),
-            tmp_path / "receiver.sqlite",
-            tmp_path / "logs" / "receiver",
-            extra={
-                **secrets,
-                "LIPBRIDGE_TEMPORAL_ADDRESS": address,
-                "LIPBRIDGE_TEMPORAL_NAMESPACE": namespace,
-            },
-        )
+        receiver_cli = cluster_cli(emu, tmp_path, "receiver", address, namespace, **secrets)
         receiver = receiver_cli.start_watched(
             "callbacks", "serve", "--port", "0", "--signal", "temporal", "--no-record"
         )

@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from batch_e2e import DONE
-from temporal_harness import PATIENCE, PROVIDER, WorkerCli, manifest, start_workers
+from temporal_harness import PATIENCE, PROVIDER, cluster_cli, manifest, start_workers
 
 from lipbridge.cli import ExitCode
 from lipbridge.ledger import Ledger, LocalState
@@ -31,16 +31,8 @@ def test_a_worker_killed_mid_submit_leaves_every_row_done_exactly_once(
     # Every job's first submit is held after the provider made the job, its answer unsent.
     with Emulator(timing=Timing(job_seconds=0, results_lag=0), faults="submit:hold-after=1") as emu:
         a, b = start_workers(emu, tmp_path, ["a", "b"], address, namespace, *SLOTS)
-        cli = WorkerCli(
-            emu,
-            (PROVIDER,),
-            tmp_path / "cli.sqlite",
-            tmp_path / "logs" / "cli",
-            extra={
-                "LIPBRIDGE_TEMPORAL_ADDRESS": address,
-                "LIPBRIDGE_TEMPORAL_NAMESPACE": namespace,
-                "LIPBRIDGE_TEMPORAL_LIVENESS": "3",
-            },
+        cli = cluster_cli(
+            emu, tmp_path, "cli", address, namespace, LIPBRIDGE_TEMPORAL_LIVENESS="3"
         )
         rows = manifest(emu, tmp_path / "rows.jsonl", ROWS, tmp_path / "out")
         args = (

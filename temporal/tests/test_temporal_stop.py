@@ -16,8 +16,7 @@ from pathlib import Path
 from batch_e2e import DONE
 from temporal_harness import (
     PATIENCE,
-    PROVIDER,
-    WorkerCli,
+    cluster_cli,
     connect,
     local_client,
     manifest,
@@ -53,16 +52,7 @@ def test_the_first_ctrl_c_starts_no_more_rows_and_the_same_command_resumes(
     timing = Timing(job_seconds=0, results_lag=0)
     with Emulator(timing=timing, faults="submit:hold-before=1") as emu:
         [worker] = start_workers(emu, tmp_path, ["a"], address, namespace)
-        cli = WorkerCli(
-            emu,
-            (PROVIDER,),
-            tmp_path / "cli.sqlite",
-            tmp_path / "logs" / "cli",
-            extra={
-                "LIPBRIDGE_TEMPORAL_ADDRESS": address,
-                "LIPBRIDGE_TEMPORAL_NAMESPACE": namespace,
-            },
-        )
+        cli = cluster_cli(emu, tmp_path, "cli", address, namespace)
         rows = manifest(emu, tmp_path / "rows.jsonl", 3, tmp_path / "out")
         args = ("batch", str(rows), "--allow-unknown-cost", "--engine", "temporal")
         args += ("--max-total", "1")  # one row in flight: the stop finds two not started
