@@ -7,6 +7,7 @@ to the provider's default base URL, and that the suite then replays cleanly.
 
 from __future__ import annotations
 
+import functools
 import shutil
 from decimal import Decimal
 from pathlib import Path
@@ -179,8 +180,12 @@ def test_the_record_command_refuses_under_ci(
 
 
 def test_the_old_spelling_still_records_live_and_says_what_to_type(
-    root: Path, monkeypatch: pytest.MonkeyPatch, server: ScriptedServer
+    root: Path, monkeypatch: pytest.MonkeyPatch, server: ScriptedServer, clock: FakeClock
 ) -> None:
+    # The command's own client, on the fake clock: its polls wait, and tests never sleep.
+    monkeypatch.setattr(
+        "lipbridge_contract.record.command.Client", functools.partial(Client, clock=clock)
+    )
     monkeypatch.setenv("LIPBRIDGE_EXAMPLE_API_KEY", LIVE_KEY)
     monkeypatch.setenv("LIPBRIDGE_EXAMPLE_BASE_URL", server.url)
     monkeypatch.delenv("CI", raising=False)
