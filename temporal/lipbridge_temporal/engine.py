@@ -194,6 +194,7 @@ async def _watch(
     task = asyncio.current_task()
     presses = 0
     stopping: list[asyncio.Future[None]] = []
+    shown_as: list[Any] = []  # the progress display, once shown: it prints above its bar
 
     def interrupted() -> None:
         """The first Ctrl-C: start no more rows, follow those in flight; the second:
@@ -202,11 +203,14 @@ async def _watch(
         presses += 1
         if presses == 1:
             stopping.extend(asyncio.ensure_future(h.signal(BatchWorkflow.stop)) for h in handles)
-            click.echo(
+            text = (
                 "\nstopping: no more rows started; following the jobs in flight "
-                "(Ctrl-C again to stop watching; they go on)",
-                err=True,
+                "(Ctrl-C again to stop watching; they go on)"
             )
+            if shown_as:
+                shown_as[0].say(text)
+            else:
+                click.echo(text, err=True)
         elif task is not None:
             task.cancel()
 
@@ -224,6 +228,7 @@ async def _watch(
 
     try:
         async with shown(batch_id, plans, tally) as progress:
+            shown_as.append(progress)
             while True:
                 for n, handle in enumerate(handles):
                     try:
