@@ -8,20 +8,15 @@ registry -> check what came back. Only lipbridge errors leave this module.
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import logging
 import os
 import random
 import secrets
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from importlib import metadata
 from pathlib import Path
-from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
-
-from attrs import frozen
 
 from lipbridge.callbacks import CallbackUpdate
 from lipbridge.config import ProviderConfig, UserFiles
@@ -30,8 +25,6 @@ from lipbridge.context import (
     Clock,
     Credentials,
     SystemClock,
-    env_var,
-    provider_settings,
 )
 from lipbridge.download import download as download_file
 from lipbridge.durations import media_durations
@@ -64,7 +57,7 @@ from lipbridge.models import (
 from lipbridge.polling import Heard, PollPolicy, Waiter, wait_until_done
 from lipbridge.registry import PluginRecord, Registry
 from lipbridge.routes import MediaRouter, OnRoute
-from lipbridge.sockets import is_local_host
+from lipbridge.setups import Setups, hostname
 from lipbridge.transport import Transport
 from lipbridge.uploads import LocalMedia, UploadedMedia
 from lipbridge.urls import check_output_path, check_timeout, parse_url
@@ -80,7 +73,6 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 log = logging.getLogger("lipbridge")
-PRIVATE_HOSTS_ENV = "LIPBRIDGE_ALLOW_PRIVATE_HOSTS"
 
 
 def _check_job_id(handle: JobHandle) -> None:
@@ -88,21 +80,6 @@ def _check_job_id(handle: JobHandle) -> None:
         raise InvalidRequest(
             f"job_id={handle.job_id!r} is empty; allowed: the provider's job id", field="job_id"
         )
-
-
-def _hostname(url: str) -> str | None:
-    try:
-        return urlsplit(url).hostname
-    except ValueError:
-        return None
-
-
-@functools.cache
-def _core_version() -> str:  # read once: metadata lookups touch the disk, polls are frequent
-    try:
-        return metadata.version("lipbridge")
-    except metadata.PackageNotFoundError:
-        return "0"
 
 
 def _is_ledger(value: object) -> bool:
@@ -130,19 +107,6 @@ def result_of(handle: JobHandle, status: JobStatus) -> JobResult:
         code=error.code if error else None,
         job_id=handle.job_id,
     )
-
-
-@frozen(kw_only=True)
-class ProviderSetup:
-    """What a client reads once per provider, on its first call there: key, base URL,
-    settings. Scanning the environment and checking the URL on every poll cost a third
-    of lipbridge's time per call."""
-
-    credentials: Credentials
-    base_url: str
-    local: bool  # the base URL names a local stand-in, so its private address is allowed
-    user_agent: str
-    settings: Mapping[str, str]
 
 
 class Client:
@@ -191,24 +155,22 @@ class Client:
         unsigned_callbacks: Iterable[str] = (),
         user_dir: str | os.PathLike[str] | bool | None = None,
     ) -> None:
-        if user_dir is None:
-            user_dir = environ is None or UserFiles.named(environ)
-        self._user_dir = user_dir
-        self._files: UserFiles | None = None
         self._environ = os.environ if environ is None else environ
         self.registry = registry if registry is not None else Registry(environ=self._environ)
+        self.setups = Setups(
+            self.registry,
+            environ,
+            api_keys=api_keys,
+            base_urls=base_urls,
+            settings=settings,
+            user_dir=user_dir,
+            allow_private_hosts=allow_private_hosts,
+        )
         self.transport = transport or Transport()
         self.clock: Clock = clock or SystemClock()
-        self._api_keys = dict(api_keys or {})
-        self._base_urls = dict(base_urls or {})
-        self._settings = {name: dict(values) for name, values in (settings or {}).items()}
-        self._setups: dict[str, ProviderSetup] = {}
         self.retry = retry
         self.poll_policy = poll_policy
         self._rng = rng or random.Random()
-        if allow_private_hosts is None:
-            allow_private_hosts = self._environ.get(PRIVATE_HOSTS_ENV, "") not in ("", "0")
-        self.allow_private_hosts = allow_private_hosts
         self._ledger_choice = ledger
         self._jobs: Jobs | None = None
         self._jobs_lock = threading.Lock()
@@ -273,106 +235,33 @@ class Client:
     @property
     def environ(self) -> Mapping[str, str]:
         """The environment this client reads keys, base URLs and settings from."""
-        return self._environ
+        return self.setups.environ
+
+    @property
+    def allow_private_hosts(self) -> bool:
+        return self.setups.allow_private_hosts
 
     @property
     def user_files(self) -> UserFiles | None:
         """The keys and config files this client reads (read on first use), or None."""
-        if self._files is None and self._user_dir is not False:
-            folder = None if self._user_dir is True else Path(self._user_dir)
-            files = UserFiles.at(self._environ, folder)
-            known = self.registry.names()
-            if not files.config.named() <= set(known):  # a disabled plugin is no mistake
-                known = [record.name for record in self.registry.records()]
-            files.config.check_providers(known)
-            for problem in files.keys.warnings:
-                log.warning("%s", problem)
-            self._files = files
-        return self._files
+        return self.setups.user_files
 
     def file_config(self, provider: str) -> ProviderConfig:
         """``provider``'s part of the config file (empty without one)."""
-        files = self.user_files
-        return ProviderConfig() if files is None else files.config.provider(provider)
+        return self.setups.file_config(provider)
 
     @property
     def default_provider(self) -> str | None:
         """The config file's ``default_provider``, if it names one."""
-        files = self.user_files
-        return None if files is None else files.config.default_provider
+        return self.setups.default_provider
 
     def credentials(self, provider: str, info: ProviderInfo) -> Credentials:
         """``provider``'s key and where it comes from: ``api_keys``, else the environment,
         else the keys file. Raises for a key that could not be sent."""
-        files = self.user_files
-        return Credentials.resolve(
-            provider,
-            info.api_key_env,
-            self._environ,
-            self._api_keys.get(provider),
-            stored=None if files is None else files.keys.get(provider),
-        )
-
-    def _configured_base_url(self, provider: str) -> str | None:
-        return (
-            self._base_urls.get(provider)
-            or self._environ.get(env_var(provider, "BASE_URL"))
-            or self.file_config(provider).base_url
-        )
-
-    def _private_ok(self, url: str) -> bool:
-        """Whether ``url`` may reach a private address: allowed by the user, or its host is
-        the host of a configured base URL that is local itself (an emulator, a stand-in)."""
-        if self.allow_private_hosts:
-            return True
-        host = _hostname(url)
-        if not is_local_host(host):
-            return False
-        configured = [*self._base_urls.values()] + [
-            value for name, value in self._environ.items()
-            if name.startswith("LIPBRIDGE_") and name.endswith("_BASE_URL")
-        ]
-        if self.user_files is not None:
-            configured += [c.base_url or "" for c in self.user_files.config.providers.values()]
-        return any(_hostname(base) == host for base in configured)
+        return self.setups.credentials(provider, info)
 
     def base_url(self, provider: str, info: ProviderInfo) -> str:
-        url = self._configured_base_url(provider) or info.default_base_url
-        parse_url(
-            url, field=env_var(provider, "BASE_URL"), local_http_only=True, error=ConfigurationError
-        )
-        return url
-
-    def _setup(self, provider: str, info: ProviderInfo) -> ProviderSetup:
-        """``provider``'s key, base URL and settings, read on the first call and kept.
-
-        ``api_keys``, ``base_urls`` and ``settings`` win over the environment, which wins
-        over the user's files. Nothing that failed (a malformed key or URL) is kept: the
-        next call reads and fails again.
-        """
-        setup = self._setups.get(provider)
-        if setup is not None:
-            return setup
-        credentials = self.credentials(provider, info)
-        base_url = self.base_url(provider, info)
-        dist, version = self.registry.distribution(provider)
-        user_agent = f"lipbridge/{_core_version()}"
-        if version:
-            user_agent += f" {dist}/{version}"
-        setup = ProviderSetup(
-            credentials=credentials,
-            base_url=base_url,
-            local=is_local_host(_hostname(base_url)),
-            user_agent=user_agent,
-            settings=MappingProxyType(
-                {
-                    **self.file_config(provider).settings,
-                    **provider_settings(provider, self._environ),
-                    **self._settings.get(provider, {}),
-                }
-            ),
-        )
-        return self._setups.setdefault(provider, setup)  # another thread's, if it was quicker
+        return self.setups.base_url(provider, info)
 
     def context(
         self,
@@ -385,7 +274,7 @@ class Client:
 
         ``deadline`` (a ``clock.monotonic()`` time) bounds every request the hook makes.
         """
-        setup = self._setup(provider, info)
+        setup = self.setups.get(provider, info)
         http = ProviderHTTP(
             provider=provider,
             base_url=setup.base_url,
@@ -482,10 +371,10 @@ class Client:
         provider chosen for it). Raises; never touches the network."""
         info = self.registry.info(provider)
         request = validate(info, request, drop_unsupported=drop_unsupported)
-        setup = self._setup(provider, info)
+        setup = self.setups.get(provider, info)
         setup.credentials.require()  # a missing key fails here, before any request
         callback = urlsplit(request.callback_url or "")
-        if callback.scheme == "http" and not is_loopback(_hostname(setup.base_url)):
+        if callback.scheme == "http" and not is_loopback(hostname(setup.base_url)):
             raise InvalidRequest(
                 f"callback_url={request.callback_url!r} is plain http, which only a local "
                 f"emulator can call; {provider} at {setup.base_url} needs https",
@@ -739,7 +628,7 @@ class Client:
             attempt += 1
             try:
                 return download_file(
-                    self.transport, url, path, allow_private=self._private_ok(url)
+                    self.transport, url, path, allow_private=self.setups.private_ok(url)
                 )
             except DownloadFailed as exc:
                 if not exc.retryable or attempt >= self.retry.attempts:
