@@ -87,7 +87,7 @@ def table(*columns: str, title: str | None = None) -> Table:
 
     t = Table(title=title, title_justify="left")
     for column in columns:
-        t.add_column(column)
+        t.add_column(column, overflow="fold")  # a narrow terminal wraps a value, never cuts it
     return t
 
 
