@@ -39,6 +39,10 @@ class CapWorkflow:
         self._signals = 0
         self._limit_given = False  # by an acquire of this run
         self._released: set[str] = set()  # by this run: also before it began
+        # Holders that asked again: told ``granted`` again, on the slot they hold. A new
+        # run of the same workflow id (a reset) asks again while its old run is counted,
+        # and a replayed acquire (a worker lost before its marker was recorded) too.
+        self._again: list[str] = []
 
     @workflow.signal(name="acquire")
     def acquire(self, who: str, limit: int) -> None:
@@ -46,7 +50,9 @@ class CapWorkflow:
         self._state.limit = max(1, limit)  # the latest start's cap wins
         self._limit_given = True
         self._released.discard(who)
-        if who not in self._state.holders and who not in self._state.waiting:
+        if who in self._state.holders:
+            self._again.append(who)
+        elif who not in self._state.waiting:
             self._state.waiting.append(who)
 
     @workflow.signal(name="release")
@@ -82,6 +88,7 @@ class CapWorkflow:
                 await workflow.wait_condition(
                     lambda: (
                         (bool(self._state.waiting) and len(self._state.holders) < self._state.limit)
+                        or bool(self._again)
                         or self._signals >= self._state.continue_after
                     ),
                     timeout=self._state.check_every if stuck else None,
@@ -89,7 +96,8 @@ class CapWorkflow:
             except asyncio.TimeoutError:  # all slots held for a while, some waiting
                 await self._drop_ended()
                 continue
-            granted = []
+            granted = [w for w in dict.fromkeys(self._again) if w in self._state.holders]
+            self._again.clear()
             while self._state.waiting and len(self._state.holders) < self._state.limit:
                 granted.append(self._state.waiting.pop(0))
                 self._state.holders.append(granted[-1])

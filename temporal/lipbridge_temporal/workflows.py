@@ -139,7 +139,10 @@ class JobWorkflow:
         finally:
             if asked:  # a slot held, or a place in the queue: given back
                 cap = workflow.get_external_workflow_handle(cap_workflow_id(spec.provider))
-                await cap.signal("release", workflow.info().workflow_id)
+                # A cap workflow gone (terminated) holds nothing to give back; failing
+                # here would lose the outcome, and the batch would wait for it forever.
+                with contextlib.suppress(Exception):
+                    await cap.signal("release", workflow.info().workflow_id)
         parent = workflow.info().parent
         if parent is not None:  # a batch's job: the batch learns its end by this signal
             with contextlib.suppress(Exception):
