@@ -1,6 +1,6 @@
 """``lipbridge batch --engine temporal``: the planned rows started on the cluster as one
-batch workflow per 800 rows, shown with the local batch's own progress display,
-and written back to this ledger as they end (docs/scale.md).
+batch workflow per 800 rows (fewer when rows are long), shown with the local batch's own
+progress display, and written back to this ledger as they end (docs/scale.md).
 
 The connection comes from ``LIPBRIDGE_TEMPORAL_*``. Running the same command again
 watches the same batch (its workflows are named by the batch id), whether it still runs
@@ -33,7 +33,11 @@ if TYPE_CHECKING:
     from lipbridge.client import Client
 
 LIVENESS_ENV = "LIPBRIDGE_TEMPORAL_LIVENESS"
-PART_ROWS = 800  # rows per batch workflow: its input stays below the SDK's 512 KB warning
+PART_ROWS = 800  # rows per batch workflow at most
+# A batch workflow's rows, encoded, at most: below the SDK's 512 KB warning, with room for
+# the outcomes a continue-as-new carries; far below the server's 2 MB limit, which refused
+# 800 rows of presigned (1 to 3 KB) input URLs outright.
+PART_BYTES = 400_000
 WATCH_SECONDS = 0.5  # how often the batch workflows are asked how far they are
 
 
@@ -138,6 +142,25 @@ def liveness() -> float:
     return seconds
 
 
+def split(specs: list[JobSpec]) -> list[list[JobSpec]]:
+    """The rows in order, cut into parts of at most ``PART_ROWS`` rows and ``PART_BYTES``
+    encoded (a row larger on its own gets a part of its own). The same rows always give
+    the same parts: the same command again finds the same workflows."""
+    from temporalio.converter import DataConverter
+
+    encode = DataConverter.default.payload_converter.to_payloads
+    parts: list[list[JobSpec]] = []
+    size = 0
+    for spec in specs:
+        row = encode([spec])[0].ByteSize()
+        if not parts or len(parts[-1]) >= PART_ROWS or size + row > PART_BYTES:
+            parts.append([])
+            size = 0
+        parts[-1].append(spec)
+        size += row
+    return parts
+
+
 async def _parts(
     temporal: TemporalClient, batch_id: str, specs: list[JobSpec], window: int
 ) -> list[WorkflowHandle[Any, list[Outcome]]]:
@@ -150,12 +173,10 @@ async def _parts(
     from lipbridge_temporal.workflows import BatchWorkflow
 
     handles = []
-    for n, first in enumerate(range(0, len(specs), PART_ROWS)):
+    for n, rows in enumerate(split(specs)):
         part = f"{batch_id}-{n + 1}"
         try:
-            handle = await start_batch(
-                temporal, part, specs[first : first + PART_ROWS], window=window
-            )
+            handle = await start_batch(temporal, part, rows, window=window)
         except WorkflowAlreadyStartedError:
             from lipbridge_temporal.names import batch_workflow_id
 
