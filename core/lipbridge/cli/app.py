@@ -117,6 +117,15 @@ BUILTIN_COMMANDS = {
 }
 
 
+# Commands the project's other distributions add, so a missing one says what to install.
+EXTRA_COMMANDS = {
+    "contract": "lipbridge-contract",
+    "demo": "lipbridge-emulator",
+    "emulator": "lipbridge-emulator",
+    "worker": "lipbridge-temporal",
+}
+
+
 class LipbridgeGroup(click.Group):
     """Turns lipbridge errors into one stderr line and an exit code; finds extensions' commands.
 
@@ -173,6 +182,23 @@ class LipbridgeGroup(click.Group):
         if command is not None:
             watch(command)
         return command
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        """Click's, but a project command whose distribution is not installed names it."""
+        try:
+            return super().resolve_command(ctx, args)
+        except click.UsageError:
+            dist = EXTRA_COMMANDS.get(args[0]) if args else None
+            if dist is None or self._points().select(group=COMMAND_GROUP, name=args[0]):
+                raise  # unknown, or installed but broken (its warning says why)
+            folder = dist.removeprefix("lipbridge-")
+            raise click.UsageError(
+                f"{args[0]!r} is a command of {dist}, which is not installed; install it: "
+                f"pip install ./{folder} (from a clone), or pip install --find-links dist {dist}",
+                ctx,
+            ) from None
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         self._import_modules()
