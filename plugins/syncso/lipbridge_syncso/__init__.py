@@ -207,7 +207,7 @@ class SyncLipSync:
                 NAME,
                 model,
                 "sync.so documents no default sync mode, so the output's length is not known; "
-                "set sync_mode to price it",
+                "choose one to price it: --sync-mode on the CLI, sync_mode in Python",
                 PRICES.unit,
             )
         return PRICES.estimate(model, durations.output_seconds)

@@ -44,6 +44,7 @@ def test_without_a_sync_mode_the_length_and_so_the_price_are_unknown(client: Cli
     estimate = client.estimate_cost("syncso", request, video_seconds=4, audio_seconds=10)
     assert estimate.amount is None
     assert "no default sync mode" in (estimate.unknown_reason or "")
+    assert "--sync-mode" in (estimate.unknown_reason or "")  # `lipbridge estimate` prints it
 
 
 def test_the_table_cites_its_page_and_date() -> None:
