@@ -69,7 +69,9 @@ def test_providers_with_nothing_installed_says_how_to_install(tmp_path: Path) ->
     result = run(Client(registry=make_registry(tmp_path), environ={}), "providers")
     assert result.exit_code == 0
     assert "No lipbridge provider plugins are installed" in result.output
-    assert "pip install" in result.output
+    # not a bare `pip install lipbridge-<provider>`: the plugins are not on PyPI
+    assert "pip install ./plugins/<provider>" in result.output
+    assert "pip install --find-links dist lipbridge-<provider>" in result.output
 
 
 def test_submit_prints_the_handle(client: Client, server: ScriptedServer) -> None:

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from importlib import metadata
+from pathlib import Path
 
 from click.testing import CliRunner
+from conftest import make_registry, write_dist
 
+from lipbridge import Client
+from lipbridge.cli import cli
 from lipbridge.cli.app import LipbridgeGroup
 
 
@@ -20,3 +24,17 @@ def test_a_project_command_not_installed_says_which_distribution_brings_it() -> 
     assert "pip install ./contract" in result.output
     unknown = CliRunner().invoke(bare, ["contrat"])
     assert unknown.exit_code == 2 and "No such command 'contrat'" in unknown.output
+
+
+def test_providers_at_80_columns_wraps_between_sync_modes(tmp_path: Path) -> None:
+    """A narrow terminal folds the modes at their commas, not inside a mode's name."""
+    site = tmp_path / "site"
+    site.mkdir()
+    write_dist(site, "lipbridge-acme", {"acme": "lipbridge_testprov:acme"})
+    client = Client(registry=make_registry(site), environ={})
+    result = CliRunner().invoke(cli, ["providers"], obj=lambda: client, env={"COLUMNS": "80"})
+    assert result.exit_code == 0, result.output
+    assert max(len(line) for line in result.output.splitlines()) <= 80
+    cells = " ".join(line.split("│")[-2].strip() for line in result.output.splitlines()
+                     if line.count("│") == 6)
+    assert "modes=bounce, cut_off, loop, remap, silence;" in cells

@@ -36,7 +36,7 @@ def capability_summary(caps: ModelCapabilities) -> str:
         flags.append("local_files")
     if caps.cost_estimate:
         flags.append("price")
-    modes = ",".join(sorted(m.value for m in caps.sync_modes)) or "-"
+    modes = ", ".join(sorted(m.value for m in caps.sync_modes)) or "-"  # wraps between modes
     return f"modes={modes}; {' '.join(flags) or 'no options'}"
 
 
@@ -64,9 +64,10 @@ def providers(ctx: click.Context, name: str | None, as_json: bool) -> None:
         return
     if not records:
         click.echo(
-            "No lipbridge provider plugins are installed.\n"
-            "Install one, for example:  pip install lipbridge-<provider>\n"
-            "or, from a lipbridge checkout:  pip install -e plugins/<provider>"
+            "No lipbridge provider plugins are installed (they are not on PyPI).\n"
+            "Install one from a lipbridge clone:  pip install ./plugins/<provider>\n"
+            "or from its wheels (scripts/build-wheels):  "
+            "pip install --find-links dist lipbridge-<provider>"
         )
         return
     good = table("provider", "name", "distribution", "model", "capabilities", title="Providers")
