@@ -38,3 +38,14 @@ def test_providers_at_80_columns_wraps_between_sync_modes(tmp_path: Path) -> Non
     cells = " ".join(line.split("│")[-2].strip() for line in result.output.splitlines()
                      if line.count("│") == 6)
     assert "modes=bounce, cut_off, loop, remap, silence;" in cells
+
+
+def test_an_estimated_range_in_dollars_has_a_sign_at_each_end() -> None:
+    """Replicate's latentsync is priced by GPU time, a range: "($0.00 to $0.129675)", not
+    "($0.00 to 0.129675)"."""
+    client = Client(environ={}, user_dir=False)
+    args = ["estimate", "replicate", "--model", "latentsync",
+            "--video-duration", "3", "--audio-duration", "4"]
+    result = CliRunner().invoke(cli, args, obj=lambda: client)
+    assert result.exit_code == 0, result.output
+    assert "USD ($0.00 to $0.129675)" in result.output

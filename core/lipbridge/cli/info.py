@@ -172,7 +172,7 @@ def estimate(
         elif result.known:
             usd = ""
             if result.usd is not None:
-                usd = f" (${spread(result.low_usd, result.usd, 'USD')})"
+                usd = f" ({spread(result.low_usd, result.usd, 'USD', sign='$')})"
             click.echo(
                 f"{provider}/{result.model}: {spread(result.low, result.amount, result.unit)} "
                 f"{result.unit}{usd}, {result.basis} x {money(result.quantity)}"

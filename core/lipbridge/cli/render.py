@@ -61,11 +61,12 @@ def dollars(value: Decimal | None) -> str:
     return "-" if value is None else f"${money(value, 'USD')}"
 
 
-def spread(low: Decimal | None, high: Decimal | None, unit: str = "") -> str:
-    """An amount, or a range "0 to 0.13" when an estimate is one (compute time)."""
+def spread(low: Decimal | None, high: Decimal | None, unit: str = "", sign: str = "") -> str:
+    """An amount, or a range "0 to 0.13" when an estimate is one (compute time); ``sign``
+    ("$") goes before each end."""
     if low is None or low == high:
-        return money(high, unit)
-    return f"{money(low, unit)} to {money(high, unit)}"
+        return money(high, unit) if high is None else f"{sign}{money(high, unit)}"
+    return f"{sign}{money(low, unit)} to {sign}{money(high, unit)}"
 
 
 def emit_json(data: Any) -> None:
