@@ -26,7 +26,7 @@ from lipbridge.errors import InvalidRequest, JobBusy, LipbridgeError, SubmitOutc
 from lipbridge.jobs import Jobs
 from lipbridge.ledger import LedgerJob, LocalState
 from lipbridge.models import JobHandle, JobRequest, JobState, JobStatus
-from lipbridge.redact import mask_url, scrub
+from lipbridge.redact import mask_url, redact_message, scrub
 from lipbridge.urls import check_output_path
 from lipbridge_temporal.names import cap_workflow_id
 from lipbridge_temporal.specs import Billed, JobSpec, Polled, Saved, Submitted
@@ -41,10 +41,12 @@ HEARTBEAT_SECONDS = 1.0  # how often a running step says it is alive (the SDK th
 
 
 def _failure(exc: BaseException, *, refused: bool = False) -> ApplicationError:
-    """``exc`` as Temporal records it: the class name and a scrubbed message, no cause
-    chain (a third-party exception's text could hold what lipbridge scrubs)."""
-    message = scrub(exc.message if isinstance(exc, LipbridgeError) else str(exc))
-    retryable = isinstance(exc, JobBusy) or bool(getattr(exc, "retryable", False))
+    """``exc`` as Temporal records it: the class name and a redacted message, no cause
+    chain (a third-party exception's text could hold what lipbridge scrubs). One not
+    lipbridge's stays retried, as Temporal retries any (a locked ledger, a reset socket)."""
+    foreign = not isinstance(exc, LipbridgeError)
+    message = redact_message(exc.message if isinstance(exc, LipbridgeError) else str(exc))
+    retryable = foreign or isinstance(exc, JobBusy) or bool(getattr(exc, "retryable", False))
     delay = getattr(exc, "retry_after", None)
     return ApplicationError(
         message,
@@ -78,7 +80,12 @@ class JobActivities:
         while True:
             done, _ = await asyncio.wait({task}, timeout=HEARTBEAT_SECONDS)
             if done:
-                return task.result()
+                try:
+                    return task.result()
+                except ApplicationError:
+                    raise
+                except Exception as exc:  # not lipbridge's: its text, its cause, its URLs
+                    raise _failure(exc) from None
             if not activity.info().is_local:  # a local one's liveness is its workflow task's
                 activity.heartbeat()
 
