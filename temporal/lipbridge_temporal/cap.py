@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import partial
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -86,11 +87,7 @@ class CapWorkflow:
             stuck = bool(self._state.waiting) and bool(self._state.holders)
             try:
                 await workflow.wait_condition(
-                    lambda: (
-                        (bool(self._state.waiting) and len(self._state.holders) < self._state.limit)
-                        or bool(self._again)
-                        or self._signals >= self._state.continue_after
-                    ),
+                    partial(self._ready, stuck),
                     timeout=self._state.check_every if stuck else None,
                 )
             except asyncio.TimeoutError:  # all slots held for a while, some waiting
@@ -111,6 +108,19 @@ class CapWorkflow:
             if self._signals >= self._state.continue_after:
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 workflow.continue_as_new(self._state)
+
+    def _ready(self, stuck: bool) -> bool:
+        """Whether the loop has work: a slot to give, a holder to tell again, a new run
+        due, or (``stuck`` not yet) some now waiting while all slots are held, so that the
+        check's timer starts (a slot leaked while nobody waited was never checked, and
+        the next to come waited forever)."""
+        state = self._state
+        return (
+            (bool(state.waiting) and len(state.holders) < state.limit)
+            or bool(self._again)
+            or self._signals >= state.continue_after
+            or (not stuck and bool(state.waiting) and bool(state.holders))
+        )
 
     async def _drop_ended(self) -> None:
         """Free the slots of holders whose workflow no longer runs."""

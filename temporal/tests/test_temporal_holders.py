@@ -14,6 +14,7 @@ from temporalio.client import Client as TemporalClient
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 from test_temporal_semaphore import Holder
 
+from lipbridge_temporal.activities import ended_holders
 from lipbridge_temporal.cap import CapState, CapWorkflow
 from lipbridge_temporal.devserver import DevServer
 from lipbridge_temporal.names import cap_workflow_id
@@ -95,3 +96,54 @@ def test_a_job_whose_cap_workflow_is_gone_still_ends(
 
     outcome = asyncio.run(asyncio.wait_for(main(), PATIENCE))
     assert outcome.state == "pending"
+
+
+def test_a_slot_leaked_before_anyone_waits_is_found_when_one_comes(
+    temporal_server: DevServer, namespace: str
+) -> None:
+    queue = f"holders-{uuid.uuid4().hex}"
+    cap_id = cap_workflow_id(f"test-{uuid.uuid4().hex[:8]}")
+
+    async def main() -> list[str]:
+        temporal = await TemporalClient.connect(temporal_server.address, namespace=namespace)
+
+        @activity.defn(name="lipbridge.ended")
+        async def ended(holders: list[str]) -> list[str]:  # as a worker registers it
+            return await ended_holders(temporal, holders)
+
+        async def ask(wid: str) -> None:  # as lipbridge.acquire does
+            await temporal.start_workflow(
+                CapWorkflow.run,
+                CapState(provider="p", limit=1, check_every=0.2),
+                id=cap_id,
+                task_queue=queue,
+                start_signal="acquire",
+                start_signal_args=[wid, 1],
+            )
+
+        async with Worker(
+            temporal,
+            task_queue=queue,
+            workflows=[CapWorkflow, Holder],
+            activities=[ended],
+            workflow_runner=UnsandboxedWorkflowRunner(),
+        ):
+            ids = [f"holder-{n}-{uuid.uuid4().hex[:6]}" for n in range(2)]
+            first, second = [
+                await temporal.start_workflow(Holder.run, cap_id, id=wid, task_queue=queue)
+                for wid in ids
+            ]
+            await ask(ids[0])
+            while not await first.query(Holder.holding):
+                await asyncio.sleep(0.05)
+            await first.terminate()  # its slot leaks while nobody waits
+            await ask(ids[1])  # then one comes: the cap checks its holders again
+            while not await second.query(Holder.holding):
+                await asyncio.sleep(0.05)  # before the fix: never
+            cap = temporal.get_workflow_handle_for(CapWorkflow.run, cap_id)
+            holders = await cap.query(CapWorkflow.holders)
+            await second.terminate()
+            await cap.terminate()
+            return holders
+
+    assert asyncio.run(asyncio.wait_for(main(), PATIENCE))[0].startswith("holder-1-")
