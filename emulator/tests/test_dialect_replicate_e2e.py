@@ -22,6 +22,7 @@ from emulated import LONG, SHORT, CallbackTarget, Emulated, emulated, sample_spe
 
 from lipbridge import JobRequest, JobState, LipbridgeError, RequestRejected
 from lipbridge.estimates import billed_problem
+from lipbridge_emulator.dialect import State
 from lipbridge_emulator.dialects.replicate import DEFAULT_WEBHOOK_SECRET, MODELS
 
 
@@ -111,6 +112,23 @@ def test_a_processing_prediction_is_cancelling_then_cancelled(env: Emulated) -> 
         assert (status.state, status.raw_status) == (JobState.CANCELLING, "processing")
         after = client.poll(handle)
     assert (after.state, after.raw_status) == (JobState.CANCELLED, "canceled")
+
+
+def test_a_cancelled_prediction_stays_cancelled_when_cancelled_again(env: Emulated) -> None:
+    """Cancelled while starting, the job's run goes on inside the emulator; a second cancel
+    once it would be processing answers canceled, not processing (it sent a cancelled
+    job's ledger entry back to running)."""
+    with env.client("replicate") as client:
+        handle = client.submit("replicate", request_for(env))
+        assert client.cancel(handle).state is JobState.CANCELLED
+        for _ in range(60):  # virtual seconds
+            [job] = [j for j in env.emu.jobs("replicate") if j.id == handle.job_id]
+            if job.state is State.RUNNING:
+                break
+            env.clock.sleep(1)
+        assert job.state is State.RUNNING
+        again = client.cancel(handle)
+    assert (again.state, again.raw_status) == (JobState.CANCELLED, "canceled")
 
 
 def test_a_finished_prediction_stays_finished_when_cancelled(env: Emulated) -> None:

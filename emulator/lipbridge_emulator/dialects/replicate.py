@@ -336,11 +336,13 @@ class ReplicateDialect(Dialect):
 
     def cancel(self, job: JobView) -> Reply:
         """A starting prediction is canceled at once; a processing one answers processing
-        (asked to stop) and is canceled from then on; a finished one is unchanged."""
+        (asked to stop) and is canceled from then on; a finished one, or one canceled
+        before, is unchanged."""
         if job.state in (State.QUEUED, State.RUNNING):
             with self._lock:
+                again = job.id in self._cancelled
                 self._cancelled.setdefault(job.id, job.state)
-            if job.state is State.RUNNING:
+            if job.state is State.RUNNING and not again:
                 return Reply.json(200, self._prediction(job, word="processing"))
         return Reply.json(200, self._prediction(job))
 
