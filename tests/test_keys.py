@@ -145,6 +145,17 @@ def test_a_key_that_cannot_be_sent_is_refused_without_showing_it(standard_site: 
     assert not (user_dir() / "keys.json").exists()
 
 
+def test_keys_set_warns_when_the_vendors_own_variable_wins(standard_site: Path) -> None:
+    """ACME_KEY (the variable the plugin documents) wins as LIPBRIDGE_ACME_API_KEY does."""
+    result = lipbridge(standard_site, "keys", "set", "acme", stdin=FILE_KEY,
+                       environ={"ACME_KEY": ENV_KEY})
+    assert result.exit_code == 0, result.output
+    assert "warning: ACME_KEY is set in this environment and wins over the keys file" in (
+        result.output
+    )
+    assert ENV_KEY not in result.output and FILE_KEY not in result.output
+
+
 def test_keys_set_refuses_a_provider_that_is_not_installed(standard_site: Path) -> None:
     result = lipbridge(standard_site, "keys", "set", "acmee", stdin=FILE_KEY)
     assert result.exit_code == ExitCode.USAGE

@@ -32,8 +32,9 @@ def interactive() -> bool:
     return sys.stdin.isatty()
 
 
-def _installed(ctx: click.Context) -> list[str]:
-    return [rec.name for rec in provider_records(ctx) if rec.info is not None]
+def _installed(ctx: click.Context) -> dict[str, tuple[str, ...]]:
+    """Each usable provider's name, with the vendor's own key variables it reads."""
+    return {rec.name: rec.info.api_key_env for rec in provider_records(ctx) if rec.info}
 
 
 @cli.group()
@@ -64,9 +65,10 @@ def set_key(ctx: click.Context, provider: str) -> None:
     store = _store()
     store.set(provider, value)
     click.echo(f"stored the key for {provider} in {store.path}", err=True)
-    variable = env_var(provider, "API_KEY")
-    if os.environ.get(variable):
-        warn(f"{variable} is set in this environment and wins over the keys file")
+    for variable in (env_var(provider, "API_KEY"), *installed[provider]):  # the precedence
+        if os.environ.get(variable, "").strip():
+            warn(f"{variable} is set in this environment and wins over the keys file")
+            break
 
 
 @keys.command("list")
