@@ -242,6 +242,12 @@ class JobActivities:
         """The cap's holders that ended without giving their slot back."""
         return await ended_holders(self.temporal, holders)
 
+    @activity.defn(name="lipbridge.lost")
+    async def lost(self, jobs: list[str]) -> list[str]:
+        """A batch's jobs (workflow ids) that ended without completing: terminated,
+        cancelled, failed or timed out, none of which tells its batch how it ended."""
+        return await ended_holders(self.temporal, jobs, completed=False)
+
     @activity.defn(name="lipbridge.acquire")
     async def acquire(self, provider: str, limit: int, who: str) -> None:
         """Ask ``provider``'s cap workflow for a slot (starting it if it is not running):
@@ -259,9 +265,12 @@ class JobActivities:
         )
 
 
-async def ended_holders(temporal: TemporalClient, holders: list[str]) -> list[str]:
-    """Those of ``holders`` (workflow ids) whose workflow no longer runs or is gone; one
-    the server cannot tell about now is kept (asked again at the next check)."""
+async def ended_holders(
+    temporal: TemporalClient, holders: list[str], *, completed: bool = True
+) -> list[str]:
+    """Those of ``holders`` (workflow ids) whose workflow no longer runs or is gone
+    (``completed=False``: and did not complete); one the server cannot tell about now is
+    kept (asked again at the next check)."""
     from temporalio.client import WorkflowExecutionStatus
     from temporalio.service import RPCError, RPCStatusCode
 
@@ -273,7 +282,8 @@ async def ended_holders(temporal: TemporalClient, holders: list[str]) -> list[st
             if err.status is RPCStatusCode.NOT_FOUND:
                 ended.append(who)
             continue
-        if described.status is not WorkflowExecutionStatus.RUNNING:
+        running = described.status is WorkflowExecutionStatus.RUNNING
+        if not running and (completed or described.status is not WorkflowExecutionStatus.COMPLETED):
             ended.append(who)
     return ended
 

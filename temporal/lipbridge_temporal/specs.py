@@ -99,9 +99,13 @@ class BatchInput:
     jobs: list[JobSpec]  # not started yet
     ended: list[Outcome] = field(default_factory=list)
     in_flight: dict[int, str] = field(default_factory=dict)  # line -> provider, started
+    ids: dict[int, str] = field(default_factory=dict)  # line -> local id, of those in flight
     window: int = 256  # children in flight at once
     continue_after: int = 500  # children a run starts before it continues as new
     stopped: bool = False  # told to start no more rows (until told to resume)
+    # While jobs are in flight, every this many seconds those whose workflow ended without
+    # telling the batch (terminated, cancelled, failed, timed out) end their rows.
+    check_every: float = 60.0
 
 
 @dataclass

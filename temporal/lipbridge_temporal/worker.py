@@ -45,7 +45,8 @@ async def serve(
             temporal,
             task_queue=WORKFLOW_QUEUE,
             workflows=[CapWorkflow, BatchWorkflow, CallbackRelay],
-            activities=[activities.ended],  # the cap's check of its holders (local)
+            # the cap's check of its holders, the batch's of its jobs (local)
+            activities=[activities.ended, activities.lost],
             sticky_queue_schedule_to_start_timeout=sticky,
         )
     ]

@@ -8,12 +8,15 @@ import asyncio
 import contextlib
 from dataclasses import replace
 from datetime import timedelta
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 from temporalio.workflow import ParentClosePolicy
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 with workflow.unsafe.imports_passed_through():
     from lipbridge_temporal.names import (
@@ -341,6 +344,7 @@ class BatchWorkflow:
         self._total = 0
         self._ended: list[Outcome] = []
         self._in_flight: dict[int, str] = {}
+        self._ids: dict[int, str] = {}  # line -> local id, of the jobs in flight
         self._done: set[int] = set()  # lines ended
         self._stopped: bool | None = None  # None: not told by this run's signals
 
@@ -349,6 +353,7 @@ class BatchWorkflow:
         """A job's end, told by the job (it may come before this run has begun)."""
         line = outcome.line or 0
         self._in_flight.pop(line, None)
+        self._ids.pop(line, None)
         if line not in self._done:
             self._done.add(line)
             self._ended.append(outcome)
@@ -379,17 +384,21 @@ class BatchWorkflow:
         for line, provider in batch.in_flight.items():
             if line not in self._done:
                 self._in_flight.setdefault(line, provider)
+                if line in batch.ids:
+                    self._ids.setdefault(line, batch.ids[line])
         self._total = len(batch.ended) + len(batch.in_flight) + len(batch.jobs)
         if self._stopped is None:  # no stop or resume came before this run began
             self._stopped = batch.stopped
         todo = list(batch.jobs)
         starting: list[asyncio.Task[None]] = []
         while todo and len(starting) < batch.continue_after:
-            await workflow.wait_condition(
-                lambda: not self._stopped and len(self._in_flight) < batch.window
+            await self._until(
+                lambda: not self._stopped and len(self._in_flight) < batch.window,
+                batch.check_every,
             )
             spec = todo.pop(0)
             self._in_flight[spec.line or 0] = spec.provider
+            self._ids[spec.line or 0] = spec.local_id
             starting.append(asyncio.ensure_future(self._start(spec)))
         await asyncio.gather(*starting)
         if todo:
@@ -400,11 +409,46 @@ class BatchWorkflow:
                     jobs=todo,
                     ended=self._ended,
                     in_flight=self._in_flight,
+                    ids=self._ids,
                     stopped=bool(self._stopped),
                 )
             )
-        await workflow.wait_condition(lambda: not self._in_flight)
+        await self._until(lambda: not self._in_flight, batch.check_every)
         return self._ended
+
+    async def _until(self, ready: Callable[[], bool], every: float) -> None:
+        """Wait until ``ready``; meanwhile, while jobs are in flight, every ``every``
+        seconds, end the rows whose job's workflow ended without its ``ended`` signal
+        (terminated, cancelled, failed, timed out): else the batch waited forever."""
+        while True:
+            try:
+                await workflow.wait_condition(
+                    ready, timeout=every if self._ids else None
+                )
+                return
+            except asyncio.TimeoutError:
+                pass
+            lines = {job_workflow_id(local_id): line for line, local_id in self._ids.items()}
+            lost: list[str] = await workflow.execute_local_activity(
+                "lipbridge.lost",
+                args=[list(lines)],
+                result_type=list[str],
+                start_to_close_timeout=timedelta(seconds=60),
+                retry_policy=SAFE,
+            )
+            for job in lost:
+                line = lines[job]
+                if line in self._in_flight:
+                    self.ended(
+                        Outcome(
+                            local_id=self._ids[line],
+                            provider=self._in_flight[line],
+                            line=line,
+                            state="unknown",
+                            error=f"its workflow {job} ended without an outcome "
+                            "(terminated, cancelled, failed or timed out)",
+                        )
+                    )
 
     async def _start(self, spec: JobSpec) -> None:
         """Start one job; it signals ``ended`` to this batch (whichever run is current)."""
