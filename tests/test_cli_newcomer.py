@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from importlib import metadata
 from pathlib import Path
 
@@ -49,3 +50,20 @@ def test_an_estimated_range_in_dollars_has_a_sign_at_each_end() -> None:
     result = CliRunner().invoke(cli, args, obj=lambda: client)
     assert result.exit_code == 0, result.output
     assert "USD ($0.00 to $0.129675)" in result.output
+
+
+def test_an_estimate_without_lengths_names_the_options_that_give_them() -> None:
+    """`lipbridge estimate jogg`, a first try: the options, not estimate_cost's keywords."""
+    client = Client(environ={}, user_dir=False)
+    one = CliRunner().invoke(cli, ["estimate", "jogg"], obj=lambda: client)
+    assert one.exit_code == 2
+    assert one.stderr == (
+        "error: cannot tell the output length; give --audio-duration or a local file to "
+        "measure\n"
+    )
+    rows = CliRunner().invoke(cli, ["estimate", "--all", "--json"], obj=lambda: client)
+    [fal] = [row for row in json.loads(rows.stdout) if row["provider"] == "fal"]
+    assert fal["reason"] == (
+        "cannot tell the output length; give --video-duration and --audio-duration or a "
+        "local file to measure"
+    )

@@ -180,9 +180,11 @@ def test_every_hint_term_has_command_words() -> None:
 
 
 def test_request_options_named_in_hints_exist() -> None:
-    submit = cli.get_command(click.Context(cli), "submit")
-    assert submit is not None
-    options = {opt for param in submit.params for opt in param.opts}
+    options = set()
+    for name in ("submit", "estimate"):  # the lengths to price are estimate's
+        command = cli.get_command(click.Context(cli), name)
+        assert command is not None
+        options |= {opt for param in command.params for opt in param.opts}
     named = re.findall(r"--[a-z-]+", " ".join(CLI_WORDS.values()))
     assert named and set(named) <= options
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
-from lipbridge.errors import InvalidRequest
+from lipbridge.errors import AUDIO_SECONDS, VIDEO_SECONDS, InvalidRequest, Term
 from lipbridge.media import length_problem
 from lipbridge.models import JobRequest, MediaDurations, ProviderInfo
 from lipbridge.pricing import needed_inputs, output_seconds
@@ -59,10 +59,14 @@ def media_durations(
             known[name] = media.seconds(info, request, name)
     missing = [n for n in needed if known[n] is None and refs[n] is not None]
     if missing:
-        wanted = " and ".join(f"{n}_seconds" for n in missing)
+        terms = {"video": VIDEO_SECONDS, "audio": AUDIO_SECONDS}  # the CLI's --*-duration
+        wanted: list[str | Term] = [terms[missing[0]]]
+        for name in missing[1:]:
+            wanted += [" and ", terms[name]]
         raise InvalidRequest(
-            f"cannot tell the output length: give {wanted} or a local file to measure",
+            "cannot tell the output length",
             field=f"{missing[0]}_seconds",
+            hint=("give ", *wanted, " or a local file to measure"),
         )
     return MediaDurations(
         video_seconds=known["video"],

@@ -50,7 +50,12 @@ REQUEST_FIELDS = Term("JobRequest", "the JobRequest fields")
 # Alternatives to an environment variable that only Python has: the CLI leaves them out.
 STAGING_ARG = Term("Client.staging", " or pass Client(staging=...)")
 PRIVATE_HOSTS_ARG = Term("Client.allow_private_hosts", " or Client(allow_private_hosts=True)")
-TERMS = (DROP_UNSUPPORTED, REQUEST_FIELDS, STAGING_ARG, PRIVATE_HOSTS_ARG)
+# The lengths estimate_cost takes in place of measuring a file.
+VIDEO_SECONDS = Term("video_seconds", "video_seconds")
+AUDIO_SECONDS = Term("audio_seconds", "audio_seconds")
+TERMS = (
+    DROP_UNSUPPORTED, REQUEST_FIELDS, STAGING_ARG, PRIVATE_HOSTS_ARG, VIDEO_SECONDS, AUDIO_SECONDS
+)
 # A request or a download reached a private address, which only an opt-in allows.
 PRIVATE_HOSTS_HINT: Hint = (
     "set LIPBRIDGE_ALLOW_PRIVATE_HOSTS=1",

@@ -8,9 +8,10 @@ import attrs
 import click
 from attrs import frozen
 
-from lipbridge.cli.app import cli, client_from, provider_records
+from lipbridge.cli.app import cli, client_from, options_of, provider_records
 from lipbridge.cli.options import provider_or_default
 from lipbridge.cli.render import emit_json, money, print_table, spread, table
+from lipbridge.cli.report import cli_hint
 from lipbridge.config.prices import YOUR_PRICE
 from lipbridge.errors import LipbridgeError
 from lipbridge.models import CostEstimate, JobRequest, ModelCapabilities, SyncMode
@@ -190,7 +191,7 @@ def estimate(
         else:
             click.echo(f"{provider}/{result.model}: unknown ({result.unknown_reason})")
         return
-    rows = compare(client, request, video_duration, audio_duration)
+    rows = compare(client, request, video_duration, audio_duration, options_of(ctx))
     if as_json:
         emit_json(rows)
         return
@@ -219,9 +220,14 @@ class Comparison:
 
 
 def compare(
-    client: Client, request: JobRequest, video: float | None, audio: float | None
+    client: Client,
+    request: JobRequest,
+    video: float | None,
+    audio: float | None,
+    options: frozenset[str] | None = None,
 ) -> list[Comparison]:
-    """Estimates from every usable provider; the lowest USD amount is marked cheapest."""
+    """Estimates from every usable provider; the lowest USD amount is marked cheapest.
+    A provider's error keeps its hint where it names ``options`` only (the command's)."""
     rows = []
     for rec in client.providers():
         if rec.info is None:
@@ -229,7 +235,9 @@ def compare(
         try:
             est = _estimate_one(client, rec.name, request, video, audio)
         except LipbridgeError as exc:
-            rows.append(Comparison(provider=rec.name, reason=exc.summary))  # no Python hint
+            hint = cli_hint(exc.hint, options)  # in the command's words, or none
+            reason = f"{exc.summary}; {hint}" if hint else exc.summary
+            rows.append(Comparison(provider=rec.name, reason=reason))
         else:
             rows.append(Comparison(provider=rec.name, estimate=est))
     priced = [

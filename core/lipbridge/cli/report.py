@@ -16,10 +16,12 @@ import click
 from attrs import field, frozen
 
 from lipbridge.errors import (
+    AUDIO_SECONDS,
     DROP_UNSUPPORTED,
     PRIVATE_HOSTS_ARG,
     REQUEST_FIELDS,
     STAGING_ARG,
+    VIDEO_SECONDS,
     ConfigurationError,
     DownloadFailed,
     InvalidRequest,
@@ -130,6 +132,8 @@ CLI_WORDS = {
     "--model, --sync-mode, --temperature, --active-speaker, --callback-url)",
     STAGING_ARG.name: "",
     PRIVATE_HOSTS_ARG.name: "",
+    VIDEO_SECONDS.name: "--video-duration",
+    AUDIO_SECONDS.name: "--audio-duration",
 }
 
 
