@@ -1,4 +1,4 @@
-"""A newcomer's first commands: what the CLI says when a step needs something not installed."""
+"""A newcomer's first commands: each one says what to do next in the command's own words."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import json
 from importlib import metadata
 from pathlib import Path
 
+import click
 from click.testing import CliRunner
 from conftest import make_registry, write_dist
 
@@ -67,3 +68,12 @@ def test_an_estimate_without_lengths_names_the_options_that_give_them() -> None:
         "cannot tell the output length; give --video-duration and --audio-duration or a "
         "local file to measure"
     )
+
+
+def test_submit_and_wait_take_dash_o_as_run_does() -> None:
+    """`run ... -o out.mp4` copied to `submit --wait` or `wait` keeps working."""
+    for name in ("submit", "wait"):
+        command = cli.get_command(click.Context(cli), name)
+        assert command is not None
+        [output] = [param for param in command.params if param.name == "output"]
+        assert output.opts == ["-o", "--output"]

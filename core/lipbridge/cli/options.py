@@ -85,7 +85,9 @@ wait_options = [
         is_flag=True,
         help="Cancel the job at the deadline, where the provider can.",
     ),
-    click.option("--output", type=click.Path(dir_okay=False), help="Download the video here."),
+    click.option(
+        "-o", "--output", type=click.Path(dir_okay=False), help="Download the video here."
+    ),
     force_option,
     click.option("--json", "as_json", is_flag=True, help="Print JSON."),
 ]
