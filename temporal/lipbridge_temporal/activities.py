@@ -180,7 +180,8 @@ class JobActivities:
             raw_status=status.raw_status,
             terminal=status.state.terminal,
             delay=delay,
-            error=scrub(status.error.message) if status.error else None,
+            # a provider's error often echoes the input URL it could not fetch, signed
+            error=redact_message(status.error.message) if status.error else None,
             billed=Billed(
                 amount=str(billed.amount),
                 unit=billed.unit,

@@ -65,6 +65,9 @@ SAFE = RetryPolicy(
     non_retryable_error_types=FINAL_REFUSALS,
 )
 NOT_SENT = "cancelled before its submit: nothing was sent"
+# An error's text a batch keeps of each row: 800 rows' outcomes are carried across
+# continue-as-new and returned, and must stay far below Temporal's 2 MB payload limit.
+ERROR_CHARS = 500
 POLL_SECONDS = 60  # one poll's longest run (a request with the client's own timeouts)
 T = TypeVar("T")
 
@@ -356,6 +359,8 @@ class BatchWorkflow:
         self._ids.pop(line, None)
         if line not in self._done:
             self._done.add(line)
+            if outcome.error and len(outcome.error) > ERROR_CHARS:  # whole in the worker's ledger
+                outcome = replace(outcome, error=outcome.error[:ERROR_CHARS] + "...")
             self._ended.append(outcome)
 
     @workflow.signal(name="stop")
