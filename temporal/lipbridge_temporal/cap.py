@@ -107,7 +107,8 @@ class CapWorkflow:
                     self._state.holders.remove(who)
             if self._signals >= self._state.continue_after:
                 await workflow.wait_condition(workflow.all_handlers_finished)
-                workflow.continue_as_new(self._state)
+                if not self._again:  # not carried: told first, in the loop
+                    workflow.continue_as_new(self._state)
 
     def _ready(self, stuck: bool) -> bool:
         """Whether the loop has work: a slot to give, a holder to tell again, a new run
