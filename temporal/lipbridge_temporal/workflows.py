@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, TypeVar
 from temporalio import workflow
 from temporalio.common import RetryPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import TimeoutError as StepTimeout
 from temporalio.workflow import ParentClosePolicy
 
 if TYPE_CHECKING:
@@ -64,6 +65,9 @@ SAFE = RetryPolicy(
     maximum_attempts=20,
     non_retryable_error_types=FINAL_REFUSALS,
 )
+# A local activity's last failure reaches the workflow as itself, not in an ActivityError
+# (seen with this SDK: the job's workflow failed, its batch never told, on a failed acquire).
+LOCAL_FAILURES = (ActivityError, ApplicationError, StepTimeout)
 NOT_SENT = "cancelled before its submit: nothing was sent"
 # An error's text a batch keeps of each row: 800 rows' outcomes are carried across
 # continue-as-new and returned, and must stay far below Temporal's 2 MB payload limit.
@@ -139,8 +143,10 @@ class JobWorkflow:
                 outcome = replace(self._so_far, state="pending", error=NOT_SENT)
             else:
                 outcome = await self._job(spec)
-        except ActivityError as err:  # a step that kept failing; the job may still run
+        except LOCAL_FAILURES as err:  # a step that kept failing; the job may still run
             state = "waiting" if self._so_far.provider_job_id else "unknown"
+            if self.phase == "queued":  # the cap's acquire: nothing was sent
+                state = "pending"
             outcome = replace(self._so_far, state=state, error=_message(err))
         finally:
             if asked:  # a slot held, or a place in the queue: given back
@@ -434,13 +440,17 @@ class BatchWorkflow:
             except asyncio.TimeoutError:
                 pass
             lines = {job_workflow_id(local_id): line for line, local_id in self._ids.items()}
-            lost: list[str] = await workflow.execute_local_activity(
-                "lipbridge.lost",
-                args=[list(lines)],
-                result_type=list[str],
-                start_to_close_timeout=timedelta(seconds=60),
-                retry_policy=SAFE,
-            )
+            try:
+                lost: list[str] = await workflow.execute_local_activity(
+                    "lipbridge.lost",
+                    args=[list(lines)],
+                    result_type=list[str],
+                    start_to_close_timeout=timedelta(seconds=60),
+                    retry_policy=SAFE,
+                )
+            except LOCAL_FAILURES as err:  # asked again at the next check
+                workflow.logger.warning("jobs in flight not checked: %s", _message(err))
+                continue
             for job in lost:
                 line = lines[job]
                 if line in self._in_flight:

@@ -11,6 +11,7 @@ import uuid
 
 from temporalio import activity
 from temporalio.client import Client as TemporalClient
+from temporalio.exceptions import ApplicationError
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 from test_temporal_semaphore import Holder
 
@@ -147,3 +148,30 @@ def test_a_slot_leaked_before_anyone_waits_is_found_when_one_comes(
             return holders
 
     assert asyncio.run(asyncio.wait_for(main(), PATIENCE))[0].startswith("holder-1-")
+
+
+def test_a_job_whose_acquire_fails_ends_pending_nothing_sent(
+    temporal_server: DevServer, namespace: str
+) -> None:
+    """Not ``unknown``, which tells the user to reconcile a submit that may have been
+    billed: the submit was never begun."""
+
+    @activity.defn(name="lipbridge.acquire")
+    async def acquire(provider: str, limit: int, who: str) -> None:
+        raise ApplicationError("the cluster is unreachable", non_retryable=True)
+
+    async def main() -> Outcome:
+        temporal = await TemporalClient.connect(temporal_server.address, namespace=namespace)
+        queue = f"job-{uuid.uuid4().hex}"
+        async with Worker(
+            temporal, task_queue=queue, workflows=[JobWorkflow], activities=[acquire]
+        ):
+            spec = JobSpec(local_id=uuid.uuid4().hex, provider="p", request_json="{}", cap=1)
+            job = await temporal.start_workflow(
+                JobWorkflow.run, spec, id=f"job-{spec.local_id}", task_queue=queue
+            )
+            return await job.result()
+
+    outcome = asyncio.run(asyncio.wait_for(main(), PATIENCE))
+    assert (outcome.state, outcome.provider_job_id) == ("pending", None)
+    assert "unreachable" in (outcome.error or "")
