@@ -214,6 +214,11 @@ def test_a_cancel_is_recorded_so_the_ledger_stops_calling_the_job_running(
     server.script("POST", "/v1/jobs/j4/cancel", Reply.json({"id": "j4", "status": "cancelled"}))
     client.cancel(attrs.evolve(handle, local_id=None))
     assert jobs(client).get(job.local_id).state is LocalState.CANCELLED
+    # A later answer that says it still runs is recorded as seen, but the job stays over.
+    server.script("POST", "/v1/jobs/j4/cancel", Reply.json({"id": "j4", "status": "processing"}))
+    assert client.cancel(handle).state.value == "running"
+    assert jobs(client).get(job.local_id).state is LocalState.CANCELLED
+    assert jobs(client).events(job.local_id)[-1].raw_status == "processing"
 
 
 def test_run_checks_the_output_path_before_anything_is_sent(

@@ -39,6 +39,10 @@ from lipbridge.redact import scrub
 LEDGER_ENV = "LIPBRIDGE_LEDGER"
 
 
+# States that are final at the provider: a poll's later word never undoes them.
+_OVER = "'succeeded', 'downloaded', 'failed', 'cancelled', 'rejected'"
+
+
 def default_path(environ: Mapping[str, str] = os.environ) -> Path:
     """``LIPBRIDGE_LEDGER``, else ``jobs.sqlite`` in the user's data directory."""
     configured = environ.get(LEDGER_ENV, "").strip()
@@ -240,9 +244,15 @@ class Ledger(LedgerQueries, LedgerMedia, LedgerLeases):
         state = LocalState.of(status.state)
         message = status.error.message if status.error else None
         with self._db.write() as conn:
-            # A downloaded job stays downloaded when a later poll fetches a fresh URL.
-            sets = ["state = CASE state WHEN 'downloaded' THEN state ELSE ? END", "updated_at = ?"]
-            values: list[Any] = [state.value, self._now()]
+            # A downloaded job stays downloaded when a later poll fetches a fresh URL, and a
+            # job that ended never runs again: a late callback, or a cancel answered for a job
+            # already over, can say "processing" after the provider's final word.
+            sets = [
+                "state = CASE WHEN state = 'downloaded' THEN state "
+                f"WHEN state IN ({_OVER}) AND ? IN ('queued', 'running') THEN state ELSE ? END",
+                "updated_at = ?",
+            ]
+            values: list[Any] = [state.value, state.value, self._now()]
             if status.result is not None:
                 sets.append(
                     "result_json = ?, result_url = ?, result_expires_at = ?, billed_amount = ?, "
