@@ -31,8 +31,10 @@ def test_a_worker_killed_mid_submit_leaves_every_row_done_exactly_once(
     # Every job's first submit is held after the provider made the job, its answer unsent.
     with Emulator(timing=Timing(job_seconds=0, results_lag=0), faults="submit:hold-after=1") as emu:
         a, b = start_workers(emu, tmp_path, ["a", "b"], address, namespace, *SLOTS)
+        # The SDK sends a heartbeat at most every 80 % of the liveness: at 3 s, a survivor
+        # late by 0.6 s on a loaded machine counted as dead and its held submit was retried.
         cli = cluster_cli(
-            emu, tmp_path, "cli", address, namespace, LIPBRIDGE_TEMPORAL_LIVENESS="3"
+            emu, tmp_path, "cli", address, namespace, LIPBRIDGE_TEMPORAL_LIVENESS="8"
         )
         rows = manifest(emu, tmp_path / "rows.jsonl", ROWS, tmp_path / "out")
         args = (
