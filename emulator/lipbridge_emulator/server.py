@@ -118,10 +118,13 @@ class _Handler(BaseHTTPRequestHandler):
         poller = select.poll()
         poller.register(wake, select.POLLIN)
         poller.register(self.connection, select.POLLIN | _RDHUP)
+        watching = True
         while True:
-            for fd, events in poller.poll():
-                if fd == wake.fileno():
-                    return False
+            ready = dict(poller.poll())
+            # The hang-up first: a client that went away before its release is gone, though
+            # this thread (on a loaded machine) saw both at once.
+            events = ready.get(self.connection.fileno()) if watching else None
+            if events is not None:
                 if events & _ENDED:
                     return True
                 try:
@@ -134,6 +137,9 @@ class _Handler(BaseHTTPRequestHandler):
                     poller.modify(self.connection, _RDHUP)
                 else:
                     poller.unregister(self.connection)
+                    watching = False
+            if wake.fileno() in ready:
+                return False
 
     def _reset(self) -> None:
         self.close_connection = True
