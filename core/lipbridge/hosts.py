@@ -31,19 +31,4 @@ def api_http(ctx: CallContext, info: ProviderInfo, base_url: str) -> ProviderHTT
         )
     http = ctx.http
     overridden = not _same(http.base_url, info.default_base_url)
-    other = ProviderHTTP(
-        provider=http.provider,
-        base_url=http.base_url if overridden else base_url,
-        transport=http.transport,
-        clock=http.clock,
-        credentials=http.credentials,
-        auth=http.auth,
-        user_agent=http.user_agent,
-        retry=http.retry,
-        rng=http.rng,
-        secret_headers=http.secret_headers[1:],  # the auth header is added back
-        deadline=http.deadline,
-        allow_private=http.allow_private,
-    )
-    other.exchanges = http.exchanges  # one record of what the hook sent, wherever
-    return other
+    return http.on(http.base_url if overridden else base_url)

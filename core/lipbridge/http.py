@@ -16,6 +16,7 @@ and turns transport failures into lipbridge errors. What is safe:
 
 from __future__ import annotations
 
+import copy
 import email.utils
 import functools
 import hashlib
@@ -273,6 +274,17 @@ class ProviderHTTP:
 
     def __repr__(self) -> str:
         return f"ProviderHTTP(provider={self.provider!r}, base_url={self.base_url!r})"
+
+    def on(self, base_url: str) -> ProviderHTTP:
+        """This access on another base URL: the same key, retries, deadline and record of
+        exchanges (shared), without the submit's idempotency key. Callers check that the
+        key may go there (:func:`lipbridge.hosts.api_http`)."""
+        other = copy.copy(self)
+        other.base_url = base_url.rstrip("/") + "/"
+        other.idempotency_header = other.idempotency_key = None
+        other.maybe_created = {}
+        other.landed = None
+        return other
 
     def url(self, path: str, params: Mapping[str, str] | None = None) -> str:
         """Join ``path`` to the base URL; an absolute URL must stay on the base URL's host."""
